@@ -1,0 +1,100 @@
+"""The error tree of engage_lab.
+
+Every error the library raises on purpose derives from one root, so callers can catch
+``EngageLabError`` and know they saw a problem we diagnosed, not a crash::
+
+    EngageLabError
+    ├── LoadError              bad input data: carries ``problems`` (file:line: field: problem)
+    ├── DatabaseError          the database file cannot be opened or used (locked, corrupt)
+    ├── ConfigError            an invalid configuration: carries ``problems`` (JSON path: message)
+    ├── ConditionError         a condition that cannot be parsed (carries the JSON path)
+    ├── CompileError           a condition that cannot be compiled to SQL
+    │   └── UnsupportedOperatorError(dialect, op)
+    ├── EngineError            a replay that cannot run (missing data, inconsistent state)
+    └── NotBuiltError          a command that exists in the interface but is not built yet
+
+Errors from DuckDB, sqlglot or pydantic are translated at the boundary with
+``raise ... from``, so the original stays available as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "CompileError",
+    "ConditionError",
+    "ConfigError",
+    "DatabaseError",
+    "EngageLabError",
+    "EngineError",
+    "LoadError",
+    "NotBuiltError",
+    "UnsupportedOperatorError",
+]
+
+#: How many problems an error message lists before it only counts the rest.
+MAX_LISTED_PROBLEMS = 20
+
+
+class EngageLabError(Exception):
+    """The root of every error engage_lab raises on purpose."""
+
+
+class _ProblemListError(EngageLabError):
+    """An error that carries every problem found, not only the first."""
+
+    def __init__(self, problems: Iterable[str], headline: str | None = None) -> None:
+        self.problems: list[str] = list(problems)
+        self.headline = headline
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        lines = [] if self.headline is None else [self.headline]
+        lines += self.problems[:MAX_LISTED_PROBLEMS]
+        hidden = len(self.problems) - MAX_LISTED_PROBLEMS
+        if hidden > 0:
+            lines.append(f"... and {hidden} more problem{'s' if hidden != 1 else ''}")
+        return "\n".join(lines)
+
+
+class LoadError(_ProblemListError):
+    """Input data refused; each problem reads ``file:line: field: problem``."""
+
+
+class DatabaseError(EngageLabError):
+    """The database file cannot be opened or used."""
+
+
+class ConfigError(_ProblemListError):
+    """An invalid configuration; each problem reads ``json.path: message``."""
+
+
+class ConditionError(EngageLabError):
+    """A condition that cannot be parsed; ``path`` is its JSON path."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        self.detail = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class CompileError(EngageLabError):
+    """A condition that cannot be compiled to SQL."""
+
+
+class UnsupportedOperatorError(CompileError):
+    """A node kind the compiler of ``dialect`` has no handler for."""
+
+    def __init__(self, dialect: str, op: str) -> None:
+        self.dialect = dialect
+        self.op = op
+        super().__init__(f"{dialect}: no SQL for {op}")
+
+
+class EngineError(EngageLabError):
+    """A replay that cannot run."""
+
+
+class NotBuiltError(EngageLabError):
+    """A command of the stable interface that is not built yet."""

@@ -1,0 +1,14 @@
+"""The CLI's stable command names exist; unbuilt ones say so and exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from engage_lab.cli import main
+
+
+@pytest.mark.parametrize("argv", [["lab"], ["dashboard"]])
+def test_unbuilt_command_exits_2_with_one_line(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not built yet" in err[0]
