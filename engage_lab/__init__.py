@@ -7,6 +7,8 @@ True
 
 from __future__ import annotations
 
+from engage_lab import conditions
+from engage_lab.config import Config
 from engage_lab.errors import (
     CompileError,
     ConditionError,
@@ -18,18 +20,23 @@ from engage_lab.errors import (
     NotBuiltError,
     UnsupportedOperatorError,
 )
+from engage_lab.lab import Lab, open
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompileError",
     "ConditionError",
+    "Config",
     "ConfigError",
     "DatabaseError",
     "EngageLabError",
     "EngineError",
+    "Lab",
     "LoadError",
     "NotBuiltError",
     "UnsupportedOperatorError",
     "__version__",
+    "conditions",
+    "open",
 ]

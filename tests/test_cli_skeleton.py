@@ -12,3 +12,11 @@ def test_unbuilt_command_exits_2_with_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not built yet" in err[0]
+
+
+def test_public_surface_is_what_we_mean_to_export():
+    import engage_lab as el
+
+    assert el.__all__ == sorted(el.__all__, key=str.lower) or el.__all__ == sorted(el.__all__)
+    for name in el.__all__:
+        assert hasattr(el, name), name
