@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engage_lab.cli import _config, _data, _later
+from engage_lab.cli import _config, _data, _later, _world
 from engage_lab.errors import EngageLabError, NotBuiltError
 
 __all__ = ["main"]
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay and tune proactive web-chat triggers over recorded sessions.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_data, _config, _later):
+    for module in (_data, _config, _world, _later):
         module.register(commands)
     return parser
 

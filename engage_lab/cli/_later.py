@@ -13,16 +13,6 @@ def _not_built(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the commands that are declared but not built yet."""
-    generate = commands.add_parser("generate", help="generate a realistic world (not built yet)")
-    generate.add_argument("--out", required=True)
-    generate.add_argument("--visitors", type=int, required=True)
-    generate.add_argument("--seed", type=int, required=True)
-    generate.add_argument("--mode", choices=["live_chat", "messaging"], default="live_chat")
-    generate.add_argument("--days", type=int, default=28)
-    generate.add_argument("--config")
-    generate.add_argument("--config-history")
-    generate.set_defaults(func=_not_built)
-
     replay = commands.add_parser("replay", help="replay a configuration (not built yet)")
     replay.add_argument("config")
     replay.add_argument("--db", required=True)
