@@ -17,15 +17,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BOOKKEEPING_COLUMNS",
+    "BROWSER_TIMES",
     "CHAT_EVENTS",
     "CONVERSATION_OUTCOMES",
-    "Column",
+    "DEFAULT_VISIT_IDLE_MS",
     "ENUMS",
+    "INFERRED_PAGE_LENGTH_MS",
+    "LOADS_COLUMNS",
+    "LOADS_TABLE",
+    "META_TABLE",
+    "MINIMUMS",
+    "ORDER_RULES",
+    "PREFIXES",
     "PRESENCE_STATUSES",
     "RECORD_TYPES",
+    "SCHEMA_VERSION",
     "SOURCE_STATUSES",
     "TABLES",
+    "TABLES_BY_NAME",
+    "Column",
     "Table",
+    "raw_columns",
+    "raw_field",
     "table_for_record_type",
 ]
 
@@ -120,8 +134,13 @@ TABLES: tuple[Table, ...] = (
             Column("seed", "VARCHAR", "seed of the gating draws recorded with the history"),
         ),
         "The chat source the history was recorded for (one per database).",
-        {"type": "source", "id": "src1", "mode": "live_chat", "timezone": "Europe/Paris",
-         "seed": "42"},
+        {
+            "type": "source",
+            "id": "src1",
+            "mode": "live_chat",
+            "timezone": "Europe/Paris",
+            "seed": "42",
+        },
     ),
     Table(
         "source_status",
@@ -132,17 +151,24 @@ TABLES: tuple[Table, ...] = (
             Column("status", "VARCHAR", "`active`, `inactive` or `maintenance`", required=True),
         ),
         "Windows when the source was inactive or in maintenance (nothing runs then).",
-        {"type": "source_status", "id": "st1", "changed_at": "2026-03-04T02:00:00Z",
-         "status": "maintenance"},
+        {
+            "type": "source_status",
+            "id": "st1",
+            "changed_at": "2026-03-04T02:00:00Z",
+            "status": "maintenance",
+        },
     ),
     Table(
         "visitors",
         "visitor",
         (
             _id("visitor"),
-            Column("clock_offset_ms", "BIGINT",
-                   "browser clock minus server clock; the loader subtracts it from the "
-                   "visitor's browser times"),
+            Column(
+                "clock_offset_ms",
+                "BIGINT",
+                "browser clock minus server clock; the loader subtracts it from the "
+                "visitor's browser times",
+            ),
             Column("country", "VARCHAR", "ISO country code"),
         ),
         "Optional per-visitor facts; a page view may name a visitor without one.",
@@ -154,8 +180,9 @@ TABLES: tuple[Table, ...] = (
         (
             _id("page_view"),
             Column("visitor_id", "VARCHAR", "the browser", required=True),
-            Column("visit_id", "VARCHAR", "derived at load with the visit idle duration",
-                   raw=False),
+            Column(
+                "visit_id", "VARCHAR", "derived at load with the visit idle duration", raw=False
+            ),
             Column("started_at", TS, "page view start (inclusive)", required=True),
             Column("ended_at", TS, "page view end (exclusive); null when not recorded"),
             Column("end_recorded", "BOOLEAN", "false when ended_at was inferred", raw=False),
@@ -166,33 +193,56 @@ TABLES: tuple[Table, ...] = (
             Column("device", "VARCHAR", "`desktop`, `mobile` or `tablet`"),
             Column("embedded", "BOOLEAN", "page hosts the embedded chat container"),
             Column("page_change", "BOOLEAN", "single-page application page change"),
-            Column("placeholders", "VARCHAR[]", "item ids of fixed buttons whose placeholder "
-                   "the page carries"),
+            Column(
+                "placeholders",
+                "VARCHAR[]",
+                "item ids of fixed buttons whose placeholder the page carries",
+            ),
         ),
         "One page view `[started_at, ended_at)`.",
-        {"type": "page_view", "id": "pv1", "visitor_id": "v1",
-         "started_at": "2026-03-02T09:15:00.250Z", "ended_at": "2026-03-02T09:16:10Z",
-         "url": "https://shop.example/cart?step=1", "title": "Your cart",
-         "referrer": "https://shop.example/", "device": "desktop", "embedded": False,
-         "page_change": False, "placeholders": ["btn-fixed"]},
+        {
+            "type": "page_view",
+            "id": "pv1",
+            "visitor_id": "v1",
+            "started_at": "2026-03-02T09:15:00.250Z",
+            "ended_at": "2026-03-02T09:16:10Z",
+            "url": "https://shop.example/cart?step=1",
+            "title": "Your cart",
+            "referrer": "https://shop.example/",
+            "device": "desktop",
+            "embedded": False,
+            "page_change": False,
+            "placeholders": ["btn-fixed"],
+        },
     ),
     Table(
         "var_changes",
         "var_change",
         (
             _id("var_change"),
-            Column("page_view_id", "VARCHAR", "page view the value belongs to", required=True,
-                   references="page_views"),
-            Column("name", "VARCHAR", "custom variable name, starting with `custom_`",
-                   required=True),
+            Column(
+                "page_view_id",
+                "VARCHAR",
+                "page view the value belongs to",
+                required=True,
+                references="page_views",
+            ),
+            Column(
+                "name", "VARCHAR", "custom variable name, starting with `custom_`", required=True
+            ),
             Column("value", "JSON", "the value as JSON (string, number, boolean or null)"),
-            Column("value_type", "VARCHAR", "`string`, `number`, `boolean` or `null`",
-                   raw=False),
+            Column("value_type", "VARCHAR", "`string`, `number`, `boolean` or `null`", raw=False),
             Column("changed_at", TS, "instant the value was set", required=True),
         ),
         "A custom variable filled (or changed) during a page view.",
-        {"type": "var_change", "id": "vc1", "page_view_id": "pv1", "name": "custom_cart",
-         "value": 129.5, "changed_at": "2026-03-02T09:15:20Z"},
+        {
+            "type": "var_change",
+            "id": "vc1",
+            "page_view_id": "pv1",
+            "name": "custom_cart",
+            "value": 129.5,
+            "changed_at": "2026-03-02T09:15:20Z",
+        },
     ),
     Table(
         "identities",
@@ -205,50 +255,77 @@ TABLES: tuple[Table, ...] = (
             Column("set_at", TS, "instant the identity was set", required=True),
         ),
         "An identity set on a visitor.",
-        {"type": "identity", "id": "id1", "visitor_id": "v1", "uuid": "cust-77",
-         "signed": True, "set_at": "2026-03-02T09:15:30Z"},
+        {
+            "type": "identity",
+            "id": "id1",
+            "visitor_id": "v1",
+            "uuid": "cust-77",
+            "signed": True,
+            "set_at": "2026-03-02T09:15:30Z",
+        },
     ),
     Table(
         "threads",
         "thread",
         (
             _id("thread"),
-            Column("identity_id", "VARCHAR", "owner identity", required=True,
-                   references="identities"),
+            Column(
+                "identity_id", "VARCHAR", "owner identity", required=True, references="identities"
+            ),
             Column("opened_at", TS, "thread opened", required=True),
             Column("locked_at", TS, "thread locked"),
             Column("closed_at", TS, "thread closed"),
             Column("identity_initiated_thread", "BOOLEAN", "started by the visitor"),
         ),
         "A messaging thread of an identity (open, locked or closed by its instants).",
-        {"type": "thread", "id": "th1", "identity_id": "id1",
-         "opened_at": "2026-03-01T10:00:00Z", "locked_at": None, "closed_at": None,
-         "identity_initiated_thread": True},
+        {
+            "type": "thread",
+            "id": "th1",
+            "identity_id": "id1",
+            "opened_at": "2026-03-01T10:00:00Z",
+            "locked_at": None,
+            "closed_at": None,
+            "identity_initiated_thread": True,
+        },
     ),
     Table(
         "chat_events",
         "chat_event",
         (
             _id("chat_event"),
-            Column("page_view_id", "VARCHAR", "page view", required=True,
-                   references="page_views"),
+            Column("page_view_id", "VARCHAR", "page view", required=True, references="page_views"),
             Column("visitor_id", "VARCHAR", "the browser", required=True),
             Column("event_at", TS, "instant of the event", required=True),
             Column("event", "VARCHAR", "event name of the JavaScript vocabulary", required=True),
             Column("trigger_id", "VARCHAR", "trigger (null for built-in stages)"),
             Column("trigger_label", "VARCHAR", "trigger label"),
+            Column(
+                "trigger_human_id",
+                "VARCHAR",
+                "label, a space, `#`, then the trigger id (as the JavaScript event carries it)",
+            ),
             Column("trigger_continuation", "BOOLEAN", "fired by continuation"),
             Column("mode", "VARCHAR", "`online` or `offline`"),
             Column("item_id", "VARCHAR", "item shown"),
             Column("item_type", "VARCHAR", "`button` or `invitation`"),
+            Column("item_label", "VARCHAR", "item label"),
+            Column("item_human_id", "VARCHAR", "label, a space, `#`, then the item id"),
             Column("server_probability", "DOUBLE", "extension: the server's answer"),
             Column("draw", "DOUBLE", "extension: the client's draw u"),
         ),
         "A recorded Chat Manager event, in the product's JavaScript event vocabulary.",
-        {"type": "chat_event", "id": "ce1", "page_view_id": "pv1", "visitor_id": "v1",
-         "event_at": "2026-03-02T09:15:45Z", "event": "trigger_executed",
-         "trigger_id": "t-invite", "trigger_label": "Cart invitation", "mode": "online",
-         "server_probability": 1.0},
+        {
+            "type": "chat_event",
+            "id": "ce1",
+            "page_view_id": "pv1",
+            "visitor_id": "v1",
+            "event_at": "2026-03-02T09:15:45Z",
+            "event": "trigger_executed",
+            "trigger_id": "t-invite",
+            "trigger_label": "Cart invitation",
+            "mode": "online",
+            "server_probability": 1.0,
+        },
     ),
     Table(
         "agents",
@@ -271,44 +348,130 @@ TABLES: tuple[Table, ...] = (
             Column("status", "VARCHAR", "`available`, `away` or `offline`", required=True),
         ),
         "A presence change of an agent.",
-        {"type": "presence", "id": "p1", "agent_id": "a1",
-         "changed_at": "2026-03-02T08:00:00Z", "status": "available"},
+        {
+            "type": "presence",
+            "id": "p1",
+            "agent_id": "a1",
+            "changed_at": "2026-03-02T08:00:00Z",
+            "status": "available",
+        },
     ),
     Table(
         "conversations",
         "conversation",
         (
             _id("conversation"),
-            Column("agent_id", "VARCHAR", "agent who served it (null if never started)",
-                   references="agents"),
-            Column("channel", "VARCHAR", "`web_chat`, `email`, `phone`, `social`, ...",
-                   required=True),
+            Column(
+                "agent_id",
+                "VARCHAR",
+                "agent who served it (null if never started)",
+                references="agents",
+            ),
+            Column(
+                "channel", "VARCHAR", "`web_chat`, `email`, `phone`, `social`, ...", required=True
+            ),
             Column("visitor_id", "VARCHAR", "web chat: the visitor"),
-            Column("page_view_id", "VARCHAR", "web chat: page view of the engagement",
-                   references="page_views"),
+            Column(
+                "page_view_id",
+                "VARCHAR",
+                "web chat: page view of the engagement",
+                references="page_views",
+            ),
             Column("queued_at", TS, "entered the queue", required=True),
             Column("started_at", TS, "an agent took it"),
             Column("ended_at", TS, "ended"),
             Column("outcome", "VARCHAR", "web chat: `served`, `unserved`, `closed_by_visitor`"),
         ),
         "A conversation on any channel (agents' load).",
-        {"type": "conversation", "id": "c1", "agent_id": "a1", "channel": "web_chat",
-         "visitor_id": "v1", "page_view_id": "pv1", "queued_at": "2026-03-02T09:16:00Z",
-         "started_at": "2026-03-02T09:16:20Z", "ended_at": "2026-03-02T09:24:00Z",
-         "outcome": "served"},
+        {
+            "type": "conversation",
+            "id": "c1",
+            "agent_id": "a1",
+            "channel": "web_chat",
+            "visitor_id": "v1",
+            "page_view_id": "pv1",
+            "queued_at": "2026-03-02T09:16:00Z",
+            "started_at": "2026-03-02T09:16:20Z",
+            "ended_at": "2026-03-02T09:24:00Z",
+            "outcome": "served",
+        },
     ),
 )
 
 #: Bookkeeping table: every load call.
 LOADS_COLUMNS: tuple[Column, ...] = (
-    Column("load_id", "VARCHAR", "id of the load"),
+    Column("load_id", "VARCHAR", "id of the load (`L0001`, `L0002`, ... in load order)"),
     Column("loaded_at", TS, "when the load ran (UTC)"),
-    Column("files", "VARCHAR[]", "files read"),
+    Column("files", "VARCHAR[]", "files read (absolute paths)"),
     Column("digests", "VARCHAR[]", "sha256 of each file"),
     Column("rows", "BIGINT", "records added"),
+    Column("rows_by_table", "JSON", "records added per table (object table -> count)"),
+    Column("visit_idle_ms", "BIGINT", "visit idle duration in force after this load"),
+    Column("undone_at", TS, "when `unload` undid this load; null while it stands"),
 )
 
+#: Bookkeeping columns the loader adds to every data table, after the schema's columns:
+#: where each record came from, so a conflicting duplicate names both places and
+#: ``unload`` removes exactly what a load added.
+BOOKKEEPING_COLUMNS: tuple[Column, ...] = (
+    Column("load_id", "VARCHAR", "the load that added the record"),
+    Column("load_file", "VARCHAR", "base name of the file the record came from"),
+    Column("load_line", "BIGINT", "1-based line (JSONL), CSV line, or Parquet row number"),
+)
+
+#: Key/value facts about the database (``visit_idle_ms``: the idle duration visits were
+#: derived with; ``schema_version``).
+META_TABLE = "lab_meta"
+LOADS_TABLE = "loads"
+SCHEMA_VERSION = "1"
+
+#: Default visit idle duration (DESIGN.md section 2) and inferred page length.
+DEFAULT_VISIT_IDLE_MS = 24 * 3600 * 1000
+INFERRED_PAGE_LENGTH_MS = 30 * 60 * 1000
+
+#: ``(table, earlier, later)``: ``later`` may not be before ``earlier`` when both are set.
+ORDER_RULES: tuple[tuple[str, str, str], ...] = (
+    ("page_views", "started_at", "ended_at"),
+    ("conversations", "queued_at", "started_at"),
+    ("conversations", "queued_at", "ended_at"),
+    ("conversations", "started_at", "ended_at"),
+    ("threads", "opened_at", "locked_at"),
+    ("threads", "opened_at", "closed_at"),
+)
+
+#: ``(table, column) -> minimum`` for numbers.
+MINIMUMS: dict[tuple[str, str], int] = {("agents", "soft_limit"): 0}
+
+#: ``(table, column) -> prefix`` a text value must start with.
+PREFIXES: dict[tuple[str, str], str] = {("var_changes", "name"): "custom_"}
+
+#: Browser times: a visitor's ``clock_offset_ms`` is subtracted from these columns.
+#: ``table -> (visitor column or None when reached through page_view_id, time columns)``.
+BROWSER_TIMES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "page_views": ("visitor_id", ("started_at", "ended_at")),
+    "var_changes": (None, ("changed_at",)),
+    "identities": ("visitor_id", ("set_at",)),
+    "chat_events": ("visitor_id", ("event_at",)),
+}
+
+TABLES_BY_NAME: dict[str, Table] = {}
+
 RECORD_TYPES: dict[str, Table] = {t.record_type: t for t in TABLES}
+TABLES_BY_NAME.update({t.name: t for t in TABLES})
+
+
+def raw_field(table: Table, column: Column) -> str:
+    """The raw record's field name of a column (``id`` for the id column).
+
+    >>> raw_field(RECORD_TYPES["agent"], RECORD_TYPES["agent"].columns[0])
+    'id'
+    """
+    return "id" if column.name == table.id_column else column.name
+
+
+def raw_columns(table: Table) -> tuple[Column, ...]:
+    """The columns a raw record may carry, in schema order."""
+    return tuple(c for c in table.columns if c.raw)
 
 
 def table_for_record_type(record_type: str) -> Table:
