@@ -1,0 +1,91 @@
+"""JSON text in and out: strict parsing with located errors, and the canonical form.
+
+The **canonical form** of a configuration is what :func:`canonical_json` writes: UTF-8
+text, 2-space indentation, keys of the models in model field order (keys inside raw
+conditions, custom variables and saved groups in the order given), only the keys that
+were given, non-ASCII characters written as themselves (no ``\\u`` escapes), numbers as
+Python writes them (an integer stays an integer, ``0.25`` stays ``0.25``), and one
+trailing newline. A file in canonical form loads and writes back byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engage_lab.config.problems import problem
+
+__all__ = ["canonical_json", "parse_json"]
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys it saw twice."""
+
+    duplicate_keys: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    result = _Object()
+    result.duplicate_keys = []
+    for key, value in pairs:
+        if key in result:
+            result.duplicate_keys.append(key)
+        result[key] = value
+    return result
+
+
+def _plain(value: Any, path: list[str | int], lines: list[str]) -> Any:
+    """Turn ``_Object`` back into plain dicts, reporting duplicate keys on the way."""
+    if isinstance(value, _Object):
+        for key in dict.fromkeys(value.duplicate_keys):
+            lines.append(
+                problem([*path, key], "key given twice; JSON keeps only the last, remove one")
+            )
+        return {key: _plain(item, [*path, key], lines) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, [*path, index], lines) for index, item in enumerate(value)]
+    return value
+
+
+def parse_json(text: str | bytes) -> tuple[Any, list[str]]:
+    """Parse JSON text; return the data and the problems found (empty when fine).
+
+    Malformed JSON is one problem naming line and column; duplicate keys are refused
+    by path, the non-standard constants ``NaN`` / ``Infinity`` by name.
+
+    >>> parse_json('[1 2]')[1]
+    ["line 1, column 4: Expecting ',' delimiter"]
+    >>> parse_json('{"a": 1, "a": 2}')[1]
+    ['a: key given twice; JSON keeps only the last, remove one']
+    """
+    constants: list[str] = []
+
+    def constant(name: str) -> None:
+        constants.append(name)
+
+    try:
+        raw = json.loads(text, object_pairs_hook=_object, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        return None, [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+    except UnicodeDecodeError as exc:
+        return None, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]
+    lines: list[str] = []
+    data = _plain(raw, [], lines)
+    for name in dict.fromkeys(constants):
+        lines.append(f"{name} is not a JSON number; write a finite number")
+    return data, lines
+
+
+def canonical_json(data: Any) -> str:
+    """JSON text in the canonical form (2-space indent, UTF-8, trailing newline).
+
+    >>> print(canonical_json({"b": 1, "a": [0.25, "é"]}), end="")
+    {
+      "b": 1,
+      "a": [
+        0.25,
+        "é"
+      ]
+    }
+    """
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
