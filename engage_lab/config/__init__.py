@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from engage_lab.config.configuration import Config
 from engage_lab.config.durations import duration_ms
+from engage_lab.config.history import (
+    ConfigHistory,
+    HistoryEntry,
+    NoConfigurationInEffectError,
+    load_any,
+)
 from engage_lab.config.models import (
     SCHEMA_VERSION,
     AutomaticMessage,
     Button,
     Catalog,
-    CurvePoint,
     CurvePolicy,
     CustomVariable,
     Invitation,
@@ -24,6 +29,14 @@ from engage_lab.config.models import (
     Trigger,
     TriggerExtensions,
 )
+from engage_lab.config.packaged import (
+    packaged,
+    packaged_history,
+    packaged_names,
+    packaged_text,
+    production,
+)
+from engage_lab.config.schema import config_schema, history_schema, schema_json
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,14 +44,25 @@ __all__ = [
     "Button",
     "Catalog",
     "Config",
-    "CurvePoint",
+    "ConfigHistory",
     "CurvePolicy",
     "CustomVariable",
+    "HistoryEntry",
     "Invitation",
+    "NoConfigurationInEffectError",
     "ProductPolicy",
     "ReservePolicy",
     "Source",
     "Trigger",
     "TriggerExtensions",
+    "config_schema",
     "duration_ms",
+    "history_schema",
+    "load_any",
+    "packaged",
+    "packaged_history",
+    "packaged_names",
+    "packaged_text",
+    "production",
+    "schema_json",
 ]

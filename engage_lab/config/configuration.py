@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 import os
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import ValidationError, ValidationInfo, model_validator
 
@@ -33,6 +33,9 @@ from engage_lab.config.models import (
 from engage_lab.config.problems import problems_from_validation_error, sort_problems
 from engage_lab.config.validate import semantic_problems
 from engage_lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engage_lab.availability import Policy
 
 __all__ = ["Config", "read_text"]
 
@@ -216,6 +219,24 @@ class Config(ConfigFields):
         """
         own = self._trigger_of(trigger).queuing_factor
         return self.source.queuing_factor if own is None else own
+
+    def policy(self, trigger: Trigger | str) -> Policy:
+        """The server-probability policy of a gated trigger, ready to answer.
+
+        The product policy carries the effective queuing factor.
+
+        >>> cfg = Config.from_dict({"schema_version": 1,
+        ...     "source": {"mode": "live_chat", "queuing_factor": 0.25},
+        ...     "triggers": [{"id": "a", "label": "A", "only_if_agents_available": True,
+        ...                   "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.policy("a")
+        ProductPolicy(queuing_factor=0.25)
+        """
+        from engage_lab.availability import policy_from_dict
+
+        chosen = self._trigger_of(trigger)
+        data = None if chosen.server_probability is None else chosen.server_probability.model_dump()
+        return policy_from_dict(data, queuing_factor=self.effective_queuing_factor(chosen))
 
     def queuing_hundredths(self, trigger: Trigger | str) -> int:
         """The effective queuing factor in hundredths: extra places are

@@ -120,7 +120,7 @@ Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type":
 QueuingFactor = Annotated[
     int | float,
     PlainValidator(_queuing_factor),
-    WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01}),
+    WithJsonSchema({"type": "number", "minimum": 0}),
 ]
 Probability = Annotated[
     int | float,
@@ -336,13 +336,36 @@ class ReservePolicy(_Model):
     """Slots kept free for visitors who ask on their own."""
 
 
-class CurvePoint(_Model):
-    """One point of a probability curve."""
+def _curve_point(value: Any) -> list[int | float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise PydanticCustomError("curve_point", "must be a pair [x, p] of numbers")
+    x, p = value
+    try:
+        _number(x)
+        _probability(p)
+    except PydanticCustomError as exc:
+        raise PydanticCustomError(
+            "curve_point", "[x, p]: {detail}", {"detail": exc.message()}
+        ) from exc
+    return [x, p]
 
-    x: Number
-    """Occupancy (load / capacity) or free slots (capacity - load)."""
-    p: Probability
-    """Probability of executing at `x`, in [0, 1]."""
+
+#: One point ``[x, p]`` of a probability curve: ``p`` in [0, 1] at ``x``.
+CurvePoint = Annotated[
+    list[int | float],
+    PlainValidator(_curve_point),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "prefixItems": [
+                {"type": "number"},
+                {"type": "number", "minimum": 0, "maximum": 1},
+            ],
+            "minItems": 2,
+            "maxItems": 2,
+        }
+    ),
+]
 
 
 class CurvePolicy(_Model):
@@ -353,7 +376,7 @@ class CurvePolicy(_Model):
     over: Literal["occupancy", "free_slots"]
     """What `x` measures."""
     points: Annotated[list[CurvePoint], Field(min_length=1)]
-    """Points sorted by strictly increasing `x`."""
+    """Pairs `[x, p]` sorted by strictly increasing `x`: `x` is occupancy (load / capacity) or free slots (capacity - load), `p` in [0, 1]."""
 
 
 ServerProbability = Annotated[

@@ -152,6 +152,8 @@ def _message(error: dict[str, Any], holder: Any, path: list[str | int]) -> str:
     if kind == "too_short":
         if path == ["triggers"]:
             return "at least one trigger is required (a trigger with no criteria always matches)"
+        if path == ["history"]:
+            return "at least one entry is required"
         if len(path) >= 1 and path[-1] == "actions":
             return "at least one action is required"
         return f"needs at least {ctx.get('min_length', 1)} entries"

@@ -251,14 +251,14 @@ def _curve_problems(points: list[Any], here: list[str | int]) -> list[str]:
     lines = []
     previous: int | float | None = None
     for position, point in enumerate(points):
-        x = _dict(point).get("x")
+        x = point[0] if isinstance(point, list) and len(point) == 2 else None
         if not _is_number(x):
             previous = None
             continue
         if previous is not None and x <= previous:
             lines.append(
                 problem(
-                    [*here, "points", position, "x"],
+                    [*here, "points", position],
                     f"points must be sorted by strictly increasing x ({x!r} after {previous!r})",
                 )
             )
