@@ -1,0 +1,258 @@
+"""The world generator: a realistic recorded history of a shop with a proactive web chat.
+
+``generate_world(out, visitors, seed)`` draws visitors, visits, page views, custom
+variables, identities, threads (messaging), agents with shifts and background
+conversations, a maintenance window and the hidden ground truth, and writes them as JSON
+Lines (``*.jsonl``, one file per table) at the top of ``out`` with the truth under
+``out/truth/``. Same arguments, same bytes. Parameters live in ``WorldParams``; each
+concept module documents its distributions (``site``, ``traffic``, ``visitors``,
+``pages``, ``variables``, ``agents``, ``truth``).
+
+Recorded chat events come from the chat-event step (the reference Chat Manager run over
+this world), which is not built here: pass ``chat_recorder`` (see ``world.chat``) to
+record them; without it, ``WorldSummary.chat_events_recorded`` is False and
+``WorldSummary.chat_events_note`` says why.
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as out:
+...     summary = generate_world(out, visitors=30, seed=7, days=3, progress=False)
+>>> summary.page_views > summary.visits >= 30, summary.chat_events_recorded
+(True, False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engage_lab.errors import ConfigError, EngageLabError
+from engage_lab.world.chat import CHAT_STEP_NOT_BUILT, ChatRecorder, ChatRecording, WorldView
+from engage_lab.world.model import MODES, World, draw_world
+from engage_lab.world.output import ID_FORMS, id_prefix, world_view, write_truth, write_world
+from engage_lab.world.params import WorldParams
+from engage_lab.world.truth import EngagementTruth, engagement_probability
+
+__all__ = [
+    "ID_FORMS",
+    "ChatRecorder",
+    "ChatRecording",
+    "EngagementTruth",
+    "World",
+    "WorldError",
+    "WorldParams",
+    "WorldSummary",
+    "WorldView",
+    "draw_world",
+    "engagement_probability",
+    "generate_world",
+    "id_prefix",
+]
+
+
+class WorldError(EngageLabError):
+    """Arguments the generator cannot work with (a subclass of ``EngageLabError``)."""
+
+
+@dataclass(frozen=True)
+class WorldSummary:
+    """What a generation produced."""
+
+    out: str
+    seed: int
+    mode: str
+    days: int
+    visitors: int
+    visits: int
+    page_views: int
+    records: dict[str, int]
+    elapsed_s: float
+    chat_events_recorded: bool
+    chat_events_note: str
+    config: str | None = None
+    config_history: str | None = None
+    agents: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def page_views_per_s(self) -> float:
+        return self.page_views / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (with ``page_views_per_s``)."""
+        return {
+            "out": self.out,
+            "seed": self.seed,
+            "mode": self.mode,
+            "days": self.days,
+            "visitors": self.visitors,
+            "visits": self.visits,
+            "page_views": self.page_views,
+            "agents": self.agents,
+            "records": dict(self.records),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "page_views_per_s": round(self.page_views_per_s, 1),
+            "chat_events_recorded": self.chat_events_recorded,
+            "chat_events_note": self.chat_events_note,
+            "config": self.config,
+            "config_history": self.config_history,
+        }
+
+
+def _config_facts(path: str | Path | None, what: str, mode: str) -> dict[str, object] | None:
+    """Check a configuration file is readable JSON of the right mode; its path and digest."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+        parsed = json.loads(data)
+    except OSError as exc:
+        raise ConfigError([f"{what}: cannot read {p}: {exc.strerror}"]) from exc
+    except ValueError as exc:
+        raise ConfigError([f"{what}: {p} is not valid JSON: {exc}"]) from exc
+    if what == "config" and isinstance(parsed, dict):
+        declared = (parsed.get("source") or {}).get("mode") if isinstance(
+            parsed.get("source"), dict) else None  # fmt: skip
+        if declared is not None and declared != mode:
+            raise ConfigError([f"$.source.mode: {p} is a {declared} configuration, the world "
+                               f"is generated in {mode} mode"])  # fmt: skip
+    return {"path": str(p), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+class _Progress:
+    """A rich progress bar on stderr (or nothing)."""
+
+    def __init__(self, enabled: bool, total_stages: int) -> None:
+        self.bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]{task.description:<28}"),
+                BarColumn(),
+                TextColumn("{task.completed:>12,.0f}/{task.total:,.0f}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self.stages = self.bar.add_task("drawing", total=total_stages)
+            self.rows = None
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def stage(self, name: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.stages, description=f"drawing {name}", advance=1)
+
+    def writing(self, total_rows: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.stages, description="drawn", completed=self.bar.tasks[0].total)
+            self.rows = self.bar.add_task("writing records", total=total_rows)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None and self.rows is not None:
+            self.bar.update(self.rows, advance=n)
+
+
+def generate_world(
+    out: str | Path,
+    visitors: int,
+    seed: int,
+    mode: str = "live_chat",
+    days: int = 28,
+    *,
+    config: str | Path | None = None,
+    config_history: str | Path | None = None,
+    params: WorldParams | None = None,
+    chat_recorder: ChatRecorder | None = None,
+    progress: bool = True,
+) -> WorldSummary:
+    """Generate a world into folder ``out`` and return its summary.
+
+    Parameters
+    ----------
+    out : folder to write (created; existing ``*.jsonl`` files of the same names are
+        overwritten).
+    visitors : number of visitors (browsers), at least 1.
+    seed : non-negative integer; prefixes every id (``s{seed}-...``) and seeds every draw.
+    mode : ``live_chat`` or ``messaging`` (threads and the embedded container exist only
+        in messaging mode).
+    days : length of the span in local days of the source zone, from a fixed Monday.
+    config, config_history : configuration files for the chat-event step; checked to be
+        readable JSON (of the right mode) and recorded in ``truth/params.json``.
+    params : the generator's parameters (defaults: ``WorldParams()``).
+    chat_recorder : the chat-event step (see ``engage_lab.world.chat``); None: no chat
+        events are recorded and the summary says so.
+    progress : show a progress bar on stderr.
+    """
+    if not isinstance(visitors, int) or visitors < 1:
+        raise WorldError(f"visitors must be a positive integer, not {visitors!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise WorldError(f"seed must be a non-negative integer, not {seed!r}")
+    if not isinstance(days, int) or days < 1:
+        raise WorldError(f"days must be a positive integer, not {days!r}")
+    if mode not in MODES:
+        raise WorldError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    config_facts = _config_facts(config, "config", mode)
+    history_facts = _config_facts(config_history, "config_history", mode)
+    out_dir = Path(out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorldError(f"cannot create {out_dir}: {exc.strerror}") from exc
+
+    began = time.perf_counter()
+    with _Progress(progress and sys.stderr is not None, total_stages=6) as bar:
+        world = draw_world(seed, visitors, mode, days, params, stage=bar.stage)
+        recording = None
+        if chat_recorder is not None:
+            bar.stage("chat events")
+            recording = chat_recorder(
+                world_view(world, Path(config) if config else None,
+                           Path(config_history) if config_history else None)
+            )  # fmt: skip
+        note = "chat events recorded by the chat-event step" if recording else CHAT_STEP_NOT_BUILT
+        bar.writing(len(world.pages) * 2 + len(world.var_changes) + len(world.agents.presence_ms))
+        records = write_world(world, out_dir, recording, bar.advance)
+        run = {
+            "seed": seed,
+            "mode": mode,
+            "days": days,
+            "visitors": visitors,
+            "span_start": world.span.start_iso,
+            "maintenance_window_ms": list(world.maintenance_ms),
+            "agents": world.agents.n,
+            "chat_events_recorded": recording is not None,
+            "chat_events_note": note,
+            "config": config_facts,
+            "config_history": history_facts,
+        }
+        write_truth(world, out_dir, run)
+    return WorldSummary(
+        out=str(out_dir),
+        seed=seed,
+        mode=mode,
+        days=days,
+        visitors=visitors,
+        visits=world.visits,
+        page_views=world.page_views,
+        records=records,
+        elapsed_s=time.perf_counter() - began,
+        chat_events_recorded=recording is not None,
+        chat_events_note=note,
+        config=str(config) if config else None,
+        config_history=str(config_history) if config_history else None,
+        agents=world.agents.n,
+    )

@@ -1,0 +1,83 @@
+"""The hook for the chat-event step: recorded chat events come from the reference Chat
+Manager run over the generated world (not built here).
+
+``generate_world(..., chat_recorder=fn)`` calls ``fn(world)`` once, after the visitors'
+navigation, variables, identities, threads, agents and their background load are drawn
+and before anything is written. ``world`` is a ``WorldView``: every table as a pandas
+DataFrame with the schema's column names and ids exactly as they will be written, times
+as ``datetime64[ms, UTC]`` in **server time** (browser clock offsets are applied by the
+writer, to chat events too), plus the agents' timelines (presence and background
+conversations: the load web chats add to), the hidden truth (per-visitor engagement
+effect, per-page category and visit number, the ``EngagementTruth`` parameters and its
+functions in ``engage_lab.world.truth``), the configuration files named on the command
+line and a dedicated random generator (its own SeedSequence child, so the step never
+shifts the other draws). It returns a ``ChatRecording``:
+
+* ``chat_events``: the schema's ``chat_events`` columns (``chat_event_id`` may be absent:
+  the writer then numbers them ``s{seed}-ce-NNNNNNN`` in row order); rows in the order
+  they should be written;
+* ``conversations``: the web-chat conversations (``channel = "web_chat"``, ``visitor_id``,
+  ``page_view_id``, ``outcome``; ``conversation_id`` may be absent: the writer numbers
+  them ``s{seed}-wc-NNNNNN``); they are appended after the background conversations;
+* ``truth``: any JSON-ready facts to keep under ``truth/chat.json`` (draws, engagements).
+
+When no recorder is given, no ``chat_events.jsonl`` is written and the summary says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from engage_lab.world.agents import AgentTimeline
+from engage_lab.world.params import WorldParams
+
+__all__ = ["CHAT_STEP_NOT_BUILT", "ChatRecorder", "ChatRecording", "WorldView"]
+
+#: What the summary and ``truth/params.json`` say while no recorder is wired in.
+CHAT_STEP_NOT_BUILT = (
+    "chat events not recorded: the chat-event step (the reference Chat Manager run over "
+    "this world) is not built yet; the configuration is recorded for it"
+)
+
+
+@dataclass(frozen=True)
+class WorldView:
+    """The generated world handed to the chat-event step (server time, final ids)."""
+
+    mode: str
+    seed: int
+    timezone: str
+    params: WorldParams
+    #: ``source``, ``source_status``, ``visitors``, ``page_views``, ``var_changes``,
+    #: ``identities``, ``threads``, ``agents``, ``presence``, ``conversations``.
+    tables: Mapping[str, pd.DataFrame]
+    #: Per agent (same order as ``tables["agents"]``).
+    agent_timelines: list[AgentTimeline]
+    #: ``visitor_id``, ``engagement_effect``, ``country``, ``device``.
+    visitor_truth: pd.DataFrame
+    #: ``page_view_id``, ``page_category``, ``visit_number`` (1 = first visit).
+    page_truth: pd.DataFrame
+    config_path: Path | None
+    config_history_path: Path | None
+    rng: np.random.Generator
+
+
+@dataclass(frozen=True)
+class ChatRecording:
+    """What the chat-event step returns (see the module docstring)."""
+
+    chat_events: pd.DataFrame
+    conversations: pd.DataFrame
+    truth: Mapping[str, object] = field(default_factory=dict)
+
+
+class ChatRecorder(Protocol):
+    """The chat-event step: ``recording = recorder(world)``."""
+
+    def __call__(self, world: WorldView) -> ChatRecording: ...
