@@ -40,7 +40,7 @@ from engage_lab.conditions.nodes import (
 )
 from engage_lab.errors import ConditionError
 
-__all__ = ["CONDITION_KEYS", "is_operator_object", "parse_expression"]
+__all__ = ["CONDITION_KEYS", "is_operator_object", "key_path", "parse_expression"]
 
 #: Keys that combine conditions; in an operator object they never match.
 CONDITION_KEYS = ("$or", "$nor", "$and", "$savedGroup")
@@ -76,8 +76,10 @@ def parse_expression(expr: Any, path: str = "expression", *, strict: bool = True
     return _Parser(strict).condition(expr, path)
 
 
-def _key_path(path: str, key: str) -> str:
-    return f"{path}.{key}" if key.isidentifier() else f'{path}["{key}"]'
+def key_path(path: str, key: str) -> str:
+    """The JSON path of ``key`` inside ``path`` (``a.b``, ``a.$gt``, ``a["page.url"]``)."""
+    plain = key.isidentifier() or (key.startswith("$") and key[1:].isidentifier())
+    return f"{path}.{key}" if plain else f'{path}["{key}"]'
 
 
 class _Parser:
@@ -92,7 +94,7 @@ class _Parser:
     def condition(self, expr: Any, path: str) -> Node:
         if not isinstance(expr, dict):
             return self.bad("a condition must be a JSON object", path)
-        nodes = [self.entry(key, value, _key_path(path, key)) for key, value in expr.items()]
+        nodes = [self.entry(key, value, key_path(path, key)) for key, value in expr.items()]
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
     def entry(self, key: str, value: Any, path: str) -> Node:
@@ -149,7 +151,7 @@ class _Parser:
         return Equals(Json.of(value), insensitive)
 
     def operator(self, op: str, value: Any, attribute_path: str) -> Node:
-        path = _key_path(attribute_path, op)
+        path = key_path(attribute_path, op)
         if op in CONDITION_KEYS:
             if self.strict:
                 raise ConditionError(
