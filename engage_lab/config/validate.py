@@ -39,13 +39,21 @@ def _is_number(value: Any) -> bool:
 
 
 def _condition_checkers() -> tuple[Callable[..., list[str]], Callable[..., list[str]]] | None:
-    """The condition checkers of :mod:`engage_lab.conditions`, or ``None`` before they exist."""
+    """``check_criteria`` and ``check_expression`` of :mod:`engage_lab.conditions`.
+
+    Looked up at call time, so the configuration package does not import the condition
+    tree at import time; ``None`` only if the condition package lacks them.
+    """
     from engage_lab import conditions
 
     check_criteria = getattr(conditions, "check_criteria", None)
     check_expression = getattr(conditions, "check_expression", None)
     if check_criteria is None or check_expression is None:
-        return None
+        try:
+            from engage_lab.conditions import checks
+        except ImportError:
+            return None
+        check_criteria, check_expression = checks.check_criteria, checks.check_expression
     return check_criteria, check_expression
 
 
