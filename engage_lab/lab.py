@@ -1,15 +1,149 @@
-"""The analyst's entry point: ``el.open(db)`` returns a ``Lab``."""
+"""The analyst's entry point: ``el.open(db)`` returns a :class:`Lab`.
+
+A ``Lab`` holds one DuckDB connection to one database file and delegates the work to
+``engage_lab.data`` (loading, unloading, quality). Later features add methods here
+(``replay`` ...), each a thin call into its own package.
+
+>>> import tempfile, pathlib, engage_lab as el
+>>> db = pathlib.Path(tempfile.mkdtemp()) / "doc.duckdb"
+>>> with el.open(db) as lab:
+...     int(lab.sql("select count(*) as n from page_views")["n"][0])
+0
+"""
 
 from __future__ import annotations
 
-from engage_lab.errors import NotBuiltError
+import builtins
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from engage_lab.data import database, loading
+from engage_lab.data import quality as _quality
+from engage_lab.data.durations import parse_duration
+from engage_lab.data.loading import LoadReport
+from engage_lab.data.quality import Quality
+from engage_lab.data.sqltext import ident, sql
+from engage_lab.errors import DatabaseError, EngageLabError
 
 __all__ = ["Lab", "open"]
 
 
 class Lab:
-    """Placeholder until the data layer is built."""
+    """One engage_lab database, open for loading, querying and (later) replaying.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file; created with every table when missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._con: duckdb.DuckDBPyConnection | None = database.connect(self.path)
+
+    # -- connection ---------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (for the engines; analysts use :meth:`sql`)."""
+        if self._con is None:
+            raise DatabaseError(f"{self.path} is closed")
+        return self._con
+
+    def close(self) -> None:
+        """Release the file for other processes (a second close does nothing)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._con is None else "open"
+        return f"<Lab {str(self.path)!r} ({state})>"
+
+    # -- data ---------------------------------------------------------------------------
+    def load(
+        self, *paths: str | Path, visit_idle: str | int | None = None, progress: bool | None = None
+    ) -> LoadReport:
+        """Load JSON Lines / CSV / Parquet files or folders, in one transaction.
+
+        Parameters
+        ----------
+        *paths
+            Files, or folders whose data files (top level only) are read.
+        visit_idle
+            Visit idle duration (``"24h"``, ``"30m"``, ``"1h30m"`` or milliseconds).
+            None keeps the database's (24 h for a new one); another value re-derives the
+            visits of every visitor.
+        progress
+            Show a progress bar on stderr for long loads (default: when it is a terminal).
+
+        Returns
+        -------
+        LoadReport
+            ``load_id``, records added per table, records already present.
+
+        Raises
+        ------
+        LoadError
+            Any problem in any file; every problem is listed and nothing is loaded.
+        """
+        idle = None if visit_idle is None else parse_duration(visit_idle)
+        return loading.load(self.con, paths, visit_idle_ms=idle, progress=progress)
+
+    def unload(self, load_id: str) -> dict[str, int]:
+        """Undo one load as a whole; return the records removed per table.
+
+        Raises
+        ------
+        LoadError
+            (``UnloadError``) unknown or already undone load, or records of other loads
+            refer to records of this one.
+        """
+        return loading.unload(self.con, load_id)
+
+    def quality(self) -> Quality:
+        """The data-quality summary of the whole database."""
+        return _quality.quality(self.con)
+
+    def loads(self) -> pd.DataFrame:
+        """The ``loads`` table, oldest first."""
+        return self.con.execute(sql("SELECT * FROM {t} ORDER BY load_id", t=ident("loads"))).df()
+
+    def sql(
+        self, query: str, params: builtins.list[Any] | dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Run a query; return its result as a DataFrame.
+
+        Raises
+        ------
+        EngageLabError
+            The query failed (DuckDB's message, one line).
+        """
+        try:
+            return self.con.execute(query, params).df()
+        except duckdb.Error as exc:
+            raise EngageLabError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
-def open(path: str) -> Lab:
-    raise NotBuiltError("not built yet")
+def open(path: str | Path) -> Lab:
+    """Open (or create) an engage_lab database.
+
+    >>> import tempfile, pathlib, engage_lab as el
+    >>> lab = el.open(pathlib.Path(tempfile.mkdtemp()) / "x.duckdb")
+    >>> lab.close()
+    """
+    return Lab(path)

@@ -1,0 +1,116 @@
+"""Opening an engage_lab database: the DuckDB file, its tables, its facts.
+
+One process at a time: DuckDB locks the file, and a second process gets a one-line
+:class:`~engage_lab.errors.DatabaseError` naming the process that holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from engage_lab.data import schema
+from engage_lab.data.sqltext import Sql, ident, join, sql
+from engage_lab.errors import DatabaseError
+
+__all__ = [
+    "connect",
+    "create_tables",
+    "get_meta",
+    "set_meta",
+    "table_columns",
+]
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the database file and make sure every table exists.
+
+    Raises
+    ------
+    DatabaseError
+        The file is locked by another process, or is not a DuckDB database.
+    """
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            found = _LOCK_PID.search(text)
+            pid = f" (pid {found.group(1)})" if found else ""
+            raise DatabaseError(
+                f"{path} is in use by another process{pid}; close it there first"
+            ) from exc
+        raise DatabaseError(f"{path}: cannot open: {text.splitlines()[0]}") from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(f"{path}: cannot open: {str(exc).splitlines()[0]}") from exc
+    try:
+        # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
+        # machine's zone.
+        con.execute("SET TimeZone = 'UTC'")
+        create_tables(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise DatabaseError(f"{path}: cannot use: {str(exc).splitlines()[0]}") from exc
+    return con
+
+
+def _column_defs(columns: tuple[schema.Column, ...]) -> Sql:
+    return join(sql("{n} {t}", n=ident(c.name), t=Sql(c.sql_type)) for c in columns)
+
+
+def table_columns(table: schema.Table) -> tuple[schema.Column, ...]:
+    """Every stored column of a data table: the schema's, then the bookkeeping ones."""
+    return table.columns + schema.BOOKKEEPING_COLUMNS
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the data tables, ``loads`` and ``lab_meta`` when missing."""
+    for table in schema.TABLES:
+        con.execute(
+            sql(
+                "CREATE TABLE IF NOT EXISTS {t} ({cols})",
+                t=ident(table.name),
+                cols=_column_defs(table_columns(table)),
+            )
+        )
+    con.execute(
+        sql(
+            "CREATE TABLE IF NOT EXISTS {t} ({cols})",
+            t=ident(schema.LOADS_TABLE),
+            cols=_column_defs(schema.LOADS_COLUMNS),
+        )
+    )
+    con.execute(
+        sql(
+            "CREATE TABLE IF NOT EXISTS {t} (key VARCHAR PRIMARY KEY, value VARCHAR)",
+            t=ident(schema.META_TABLE),
+        )
+    )
+    if get_meta(con, "schema_version") is None:
+        set_meta(con, "schema_version", schema.SCHEMA_VERSION)
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """A fact of ``lab_meta`` (None when not set)."""
+    row = con.execute(
+        sql("SELECT value FROM {t} WHERE key = ?", t=ident(schema.META_TABLE)), [key]
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Set a fact of ``lab_meta``."""
+    con.execute(
+        sql(
+            "INSERT OR REPLACE INTO {t} (key, value) VALUES (?, ?)",
+            t=ident(schema.META_TABLE),
+        ),
+        [key, value],
+    )

@@ -1,0 +1,149 @@
+"""Which files a load reads, and a first byte-level pass over each.
+
+A folder is loaded by reading its data files at the top level only (``*.jsonl``,
+``*.ndjson``, ``*.json`` as JSON Lines, ``*.csv``, ``*.parquet``); sub-folders such as
+``truth/`` and other files are not read. The byte pass hashes each file (sha256, recorded
+in ``loads.digests``) and finds what DuckDB's readers cannot report by line: bytes that
+are not UTF-8, and empty files. It reads the file in chunks, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from engage_lab.data import schema
+
+__all__ = ["SourceFile", "discover", "prepass"]
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+DATA_SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".parquet")
+CHUNK = 8 << 20
+#: The byte that read_csv uses as its (never present) delimiter when reading lines.
+LINE_READER_DELIMITER = "\x01"
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """One file of a load."""
+
+    path: Path
+    file_no: int
+    fmt: str  # "jsonl", "csv" or "parquet"
+    record_type: str | None = None  # csv / parquet: the one record type of the file
+    digest: str = ""
+    size: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _record_type_of(path: Path) -> str | None:
+    stem = path.name.split(".", 1)[0]
+    if stem in schema.RECORD_TYPES:
+        return stem
+    if stem in schema.TABLES_BY_NAME:
+        return schema.TABLES_BY_NAME[stem].record_type
+    return None
+
+
+def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]]:
+    """The files named by ``paths`` (files or folders), and problems finding them."""
+    found: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix in DATA_SUFFIXES
+            )
+            if not inside:
+                problems.append(f"{path}: no data files (*.jsonl, *.csv, *.parquet) in folder")
+            found.extend(inside)
+        elif path.is_file():
+            if path.suffix not in DATA_SUFFIXES:
+                problems.append(f"{path.name}: not a data file (expected .jsonl, .csv, .parquet)")
+            else:
+                found.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    files: list[SourceFile] = []
+    seen: set[Path] = set()
+    for path in found:
+        resolved = path.resolve()
+        if resolved in seen:  # the same file named twice: read once
+            continue
+        seen.add(resolved)
+        fmt = "jsonl" if path.suffix in JSONL_SUFFIXES else path.suffix[1:]
+        source = SourceFile(resolved, len(files) + 1, fmt)
+        if fmt != "jsonl":
+            source.record_type = _record_type_of(path)
+            if source.record_type is None:
+                problems.append(
+                    f"{path.name}:1: file: cannot tell the record type from the file name "
+                    "(name a CSV / Parquet file after its table or record type, "
+                    "e.g. page_views.csv)"
+                )
+        files.append(source)
+    return files, problems
+
+
+def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
+    """1-based numbers of the lines that are not valid UTF-8 (slow path, bad files only)."""
+    bad: list[int] = []
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+                if len(bad) >= limit:
+                    break
+    return bad
+
+
+def prepass(source: SourceFile) -> list[str]:
+    """Hash the file and check its bytes; return problems (``file:line: field: ...``)."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8_ok = True
+    delimiter_line = 0
+    size = 0
+    lines_before = 0
+    delim = LINE_READER_DELIMITER.encode()
+    with source.path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if utf8_ok:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            if source.fmt == "jsonl" and not delimiter_line and delim in chunk:
+                delimiter_line = lines_before + chunk[: chunk.index(delim)].count(b"\n") + 1
+            lines_before += chunk.count(b"\n")
+    if utf8_ok:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    source.digest = digest.hexdigest()
+    source.size = size
+    name = source.name
+    if size == 0:
+        return [f"{name}:1: file: empty file"]
+    problems: list[str] = []
+    if not utf8_ok:
+        problems += [
+            f"{name}:{n}: encoding: not UTF-8 (bytes that are not valid UTF-8)"
+            for n in _non_utf8_lines(source.path)
+        ]
+    if delimiter_line:
+        problems.append(f"{name}:{delimiter_line}: record: malformed JSON: control byte 0x01")
+    return problems

@@ -1,0 +1,383 @@
+"""Transactional loads and unloads.
+
+One load call is one DuckDB transaction: every file is read, typed and checked, and only
+when no problem was found anywhere are the new records inserted, the derived columns
+recomputed and the ``loads`` row written, then committed. Any problem (or a crash, or a
+SIGKILL) leaves the database as it was. Records already in the database with identical
+content are skipped, so loading a file twice adds nothing; that load still gets its own
+``loads`` row (``rows = 0``).
+
+``unload(load_id)`` removes exactly the records that load added (``load_id`` column),
+re-derives the visits and inferred ends of the visitors it touched, and marks the
+``loads`` row undone (``undone_at``); it refuses when records of other loads refer to
+records it would remove.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from engage_lab.data import database, derive, integrity, readers, schema, validate
+from engage_lab.data.files import discover, prepass
+from engage_lab.data.progress import StepProgress
+from engage_lab.data.sqltext import Sql, ident, join, sql
+from engage_lab.errors import LoadError
+
+__all__ = ["MAX_KEPT_PROBLEMS", "LoadReport", "UnloadError", "load", "unload"]
+
+#: Problems kept on a LoadError; beyond it the last kept line counts the rest.
+MAX_KEPT_PROBLEMS = 10_000
+
+
+class UnloadError(LoadError):
+    """An unload refused (unknown or undone load, or records of other loads need it)."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one load call did."""
+
+    load_id: str
+    files: tuple[str, ...]
+    rows: int
+    rows_by_table: dict[str, int]
+    skipped: int
+    visit_idle_ms: int
+    seconds: float = field(compare=False)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {
+            "load_id": self.load_id,
+            "files": list(self.files),
+            "rows": self.rows,
+            "rows_by_table": dict(self.rows_by_table),
+            "skipped": self.skipped,
+            "visit_idle_ms": self.visit_idle_ms,
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"load {self.load_id}: {self.rows} records added from {len(self.files)} file(s)"
+            + (f", {self.skipped} already loaded" if self.skipped else "")
+        ]
+        width = max((len(t) for t in self.rows_by_table), default=0)
+        lines += [f"  {t:<{width}}  {n:>10,}" for t, n in self.rows_by_table.items() if n]
+        return "\n".join(lines)
+
+
+def _fetch_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
+    (total,) = con.execute("SELECT count(*) FROM _problems").fetchone()
+    if total == 0:
+        return []
+    rows = con.execute(
+        """
+        SELECT f.name || ':' || p.line_no || ': ' || p.field || ': ' || p.message
+        FROM _problems p JOIN _files f USING (file_no)
+        ORDER BY p.file_no, p.line_no, p.field, p.message
+        LIMIT ?
+        """,
+        [MAX_KEPT_PROBLEMS],
+    ).fetchall()
+    problems = [r[0] for r in rows]
+    if total > MAX_KEPT_PROBLEMS:
+        problems.append(f"(and {total - MAX_KEPT_PROBLEMS} further problems not kept)")
+    return problems
+
+
+def _next_load_id(con: duckdb.DuckDBPyConnection) -> str:
+    (count,) = con.execute(sql("SELECT count(*) FROM {t}", t=ident(schema.LOADS_TABLE))).fetchone()
+    return f"L{count + 1:04d}"
+
+
+def _stored_select(table: schema.Table) -> Sql:
+    """Select list that turns a ``_new_<type>`` row into a stored row."""
+    parts = []
+    for column in table.columns:
+        if column.raw:
+            parts.append(sql("n.{c}", c=ident(column.name)))
+        elif column.name == "end_recorded":
+            parts.append(Sql("n.ended_at IS NOT NULL"))
+        elif column.name == "value_type":
+            parts.append(derive.VALUE_TYPE)
+        else:  # visit_id: derived after the insert
+            parts.append(Sql("NULL"))
+    parts += [Sql("?"), Sql("f.name"), Sql("n.line_no")]
+    return join(parts)
+
+
+def _check(con: duckdb.DuckDBPyConnection, bar: StepProgress) -> None:
+    """Type, check and select the new records of every staged record type."""
+    for table in schema.TABLES:
+        validate.type_records(con, table)
+    bar.step("checking duplicates and references")
+    con.execute(
+        sql("UPDATE _typed_page_view SET path = {p} WHERE path IS NULL", p=derive.PATH_FROM_URL)
+    )
+    integrity.select_new_records(con, schema.RECORD_TYPES["visitor"])
+    integrity.check_clock_offsets(con)
+    con.execute(
+        """
+        CREATE TEMP TABLE _pv_visitor AS
+        SELECT page_view_id, any_value(visitor_id) AS visitor_id FROM (
+            SELECT page_view_id, visitor_id FROM _typed_page_view
+            UNION ALL SELECT page_view_id, visitor_id FROM page_views)
+        WHERE page_view_id IS NOT NULL GROUP BY page_view_id
+        """
+    )
+    typed = {t.name: validate.typed_table(t.record_type) for t in schema.TABLES}
+    derive.apply_clock_offsets(con, typed)
+    for table in schema.TABLES:
+        if table.record_type != "visitor":
+            integrity.select_new_records(con, table)
+    integrity.check_references(con)
+    integrity.check_single_source(con)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, load_id: str) -> dict[str, int]:
+    counts = {}
+    for table in schema.TABLES:
+        names = [c.name for c in table.columns] + [c.name for c in schema.BOOKKEEPING_COLUMNS]
+        con.execute(
+            sql(
+                "INSERT INTO {t} ({cols}) SELECT {sel} FROM {new} n JOIN _files f USING (file_no)",
+                t=ident(table.name),
+                cols=join(ident(n) for n in names),
+                sel=_stored_select(table),
+                new=integrity.new_table(table.record_type),
+            ),
+            [load_id],
+        )
+        (counts[table.name],) = con.execute(
+            sql("SELECT count(*) FROM {new}", new=integrity.new_table(table.record_type))
+        ).fetchone()
+    return counts
+
+
+def _current_idle(con: duckdb.DuckDBPyConnection) -> int:
+    value = database.get_meta(con, "visit_idle_ms")
+    return schema.DEFAULT_VISIT_IDLE_MS if value is None else int(value)
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    paths: tuple[str | Path, ...],
+    visit_idle_ms: int | None = None,
+    progress: bool | None = None,
+) -> LoadReport:
+    """Load files or folders in one transaction; see the module docstring."""
+    started = time.perf_counter()
+    files, problems = discover(paths)
+    if not files:
+        raise LoadError(problems or ["nothing to load"], headline="load refused:")
+    current_idle = _current_idle(con)
+    idle = current_idle if visit_idle_ms is None else visit_idle_ms
+    with StepProgress(total=2 * len(files) + 4, enabled=progress) as bar:
+        bad_files = set()
+        for source in files:
+            bar.step(f"hashing {source.name}")
+            found = prepass(source)
+            if found:
+                bad_files.add(source.file_no)
+                problems += found
+        con.execute("BEGIN TRANSACTION")
+        try:
+            readers.create_staging(con)
+            con.execute("CREATE TEMP TABLE _files (file_no INTEGER, name VARCHAR)")
+            con.executemany(
+                "INSERT INTO _files VALUES (?, ?)", [[f.file_no, f.name] for f in files]
+            )
+            for source in files:
+                bar.step(f"reading {source.name}")
+                unreadable = source.fmt != "jsonl" and source.record_type is None
+                if source.file_no not in bad_files and not unreadable:
+                    readers.stage_file(con, source)
+            bar.step("checking records")
+            readers.stage_jsonl_records(
+                con, [f for f in files if f.fmt == "jsonl" and f.file_no not in bad_files]
+            )
+            _check(con, bar)
+            problems += _fetch_problems(con)
+            if problems:
+                raise LoadError(problems, headline="load refused, the database is unchanged:")
+            bar.step("writing")
+            load_id = _next_load_id(con)
+            counts = _insert(con, load_id)
+            (typed_rows,) = con.execute(
+                sql(
+                    "SELECT {s}",
+                    s=join(
+                        (
+                            sql("(SELECT count(*) FROM {t})", t=validate.typed_table(t.record_type))
+                            for t in schema.TABLES
+                        ),
+                        " + ",
+                    ),
+                )
+            ).fetchone()
+            con.execute(
+                """
+                CREATE TEMP TABLE _affected AS
+                SELECT DISTINCT visitor_id FROM (
+                    SELECT visitor_id FROM _new_page_view
+                    UNION ALL SELECT m.visitor_id FROM _new_var_change JOIN _pv_visitor m
+                        USING (page_view_id)
+                    UNION ALL SELECT m.visitor_id FROM _new_chat_event JOIN _pv_visitor m
+                        USING (page_view_id))
+                """
+            )
+            if idle != current_idle:  # visits of every visitor follow the new duration
+                con.execute(
+                    "INSERT INTO _affected SELECT DISTINCT visitor_id FROM page_views "
+                    "EXCEPT SELECT visitor_id FROM _affected"
+                )
+            derive.rederive_page_views(con, idle)
+            database.set_meta(con, "visit_idle_ms", str(idle))
+            rows = sum(counts.values())
+            con.execute(
+                sql(
+                    "INSERT INTO {t} VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, NULL)",
+                    t=ident(schema.LOADS_TABLE),
+                ),
+                [
+                    load_id,
+                    [str(f.path) for f in files],
+                    [f.digest for f in files],
+                    rows,
+                    json.dumps(counts),
+                    idle,
+                ],
+            )
+            _drop_temp(con)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+    return LoadReport(
+        load_id=load_id,
+        files=tuple(str(f.path) for f in files),
+        rows=rows,
+        rows_by_table=counts,
+        skipped=typed_rows - rows,
+        visit_idle_ms=idle,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # The transaction may already be aborted by DuckDB; then there is nothing to undo.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    names = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_')"
+    ).fetchall()
+    for (name,) in names:
+        con.execute(sql("DROP TABLE {t}", t=ident(name)))
+
+
+def unload(con: duckdb.DuckDBPyConnection, load_id: str) -> dict[str, int]:
+    """Undo one load as a whole; return the records removed per table."""
+    row = con.execute(
+        sql("SELECT undone_at FROM {t} WHERE load_id = ?", t=ident(schema.LOADS_TABLE)),
+        [load_id],
+    ).fetchone()
+    if row is None:
+        raise UnloadError([f"no load {load_id!r} in this database"], headline="unload refused:")
+    if row[0] is not None:
+        raise UnloadError(
+            [f"load {load_id} was already undone at {row[0]:%Y-%m-%d %H:%M:%S}"],
+            headline="unload refused:",
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        problems = _dangling(con, load_id)
+        if problems:
+            raise UnloadError(problems, headline=f"unload {load_id} refused, nothing removed:")
+        con.execute(
+            """
+            CREATE TEMP TABLE _affected AS
+            SELECT DISTINCT p.visitor_id FROM page_views p WHERE p.load_id = ?
+               OR p.page_view_id IN (SELECT page_view_id FROM var_changes WHERE load_id = ?)
+               OR p.page_view_id IN (SELECT page_view_id FROM chat_events WHERE load_id = ?)
+            """,
+            [load_id, load_id, load_id],
+        )
+        removed = {}
+        for table in schema.TABLES:
+            (removed[table.name],) = con.execute(
+                sql("SELECT count(*) FROM {t} WHERE load_id = ?", t=ident(table.name)),
+                [load_id],
+            ).fetchone()
+            con.execute(sql("DELETE FROM {t} WHERE load_id = ?", t=ident(table.name)), [load_id])
+        derive.rederive_page_views(con, _current_idle(con))
+        con.execute(
+            sql(
+                "UPDATE {t} SET undone_at = now()::TIMESTAMP WHERE load_id = ?",
+                t=ident(schema.LOADS_TABLE),
+            ),
+            [load_id],
+        )
+        _drop_temp(con)
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    return removed
+
+
+def _dangling(con: duckdb.DuckDBPyConnection, load_id: str) -> list[str]:
+    """Records of other loads that refer to records of ``load_id``."""
+    problems: list[str] = []
+    for table in schema.TABLES:
+        for column in table.columns:
+            if column.references is None:
+                continue
+            target = schema.TABLES_BY_NAME[column.references]
+            rows = con.execute(
+                sql(
+                    """
+                SELECT r.{id}, r.{c}, r.load_id, r.load_file, r.load_line
+                FROM {t} r JOIN {target} x ON x.{tid} = r.{c}
+                WHERE x.load_id = ? AND r.load_id IS DISTINCT FROM ?
+                ORDER BY r.load_id, r.load_file, r.load_line LIMIT 1000
+                """,
+                    id=ident(table.id_column),
+                    c=ident(column.name),
+                    t=ident(table.name),
+                    target=ident(target.name),
+                    tid=ident(target.id_column),
+                ),
+                [load_id, load_id],
+            ).fetchall()
+            problems += [
+                f"{file}:{line}: {table.record_type}.{column.name}: {rid!r} of load {lid} "
+                f"refers to {target.record_type} {ref!r}, which load {load_id} added"
+                for rid, ref, lid, file, line in rows
+            ]
+    rows = con.execute(
+        """
+        SELECT v.visitor_id, r.load_id, r.load_file, r.load_line FROM visitors v
+        JOIN (SELECT visitor_id, load_id, load_file, load_line FROM page_views
+              UNION ALL SELECT visitor_id, load_id, load_file, load_line FROM identities
+              UNION ALL SELECT visitor_id, load_id, load_file, load_line FROM chat_events) r
+          USING (visitor_id)
+        WHERE v.load_id = ? AND coalesce(v.clock_offset_ms, 0) <> 0 AND r.load_id <> ?
+        ORDER BY r.load_id, r.load_file, r.load_line LIMIT 1000
+        """,
+        [load_id, load_id],
+    ).fetchall()
+    problems += [
+        f"{file}:{line}: visitor {vid!r}: its clock offset (load {load_id}) was applied to "
+        f"this record of load {lid}"
+        for vid, lid, file, line in rows
+    ]
+    return problems

@@ -1,0 +1,342 @@
+"""Readers: JSON Lines, CSV and Parquet files into one staging shape per record type.
+
+DuckDB reads every file (no Python loop over records). Whatever the format, the records
+of a type land in a temporary table ``_stage_<type>(file_no, line_no, t, k, keys)``:
+
+* ``t`` — the value of each raw field as text, in schema order (``raw_columns``);
+* ``k`` — what kind of value it was: a JSON type name (``VARCHAR``, ``BIGINT``,
+  ``UBIGINT``, ``DOUBLE``, ``BOOLEAN``, ``ARRAY``, ``OBJECT``, ``NULL``) for JSON Lines
+  and typed Parquet columns, or ``TEXT`` for CSV / Parquet strings, which are parsed
+  according to the column's type;
+* ``keys`` — the field names the JSON object carried (to find unknown fields).
+
+JSON Lines keep their line numbers: the file is read as lines of text with ``read_csv``
+(one VARCHAR column, no quote, escape, or delimiter that can occur in JSON text) ``WITH
+ORDINALITY``, which numbers the lines in file order, blank lines included. Structural
+problems (malformed JSON, a line that is not an object, a missing or unknown ``type``)
+go to the ``_problems`` table; the typed checks are in :mod:`engage_lab.data.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from engage_lab.data import schema
+from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile
+from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
+
+__all__ = ["create_staging", "stage_file", "stage_jsonl_records", "stage_table"]
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def stage_table(record_type: str) -> Sql:
+    """The staging table of a record type."""
+    return ident(f"_stage_{record_type}")
+
+
+def raw_fields(table: schema.Table) -> list[str]:
+    """The raw field names of a table's record, in schema order."""
+    return [schema.raw_field(table, c) for c in schema.raw_columns(table)]
+
+
+def create_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """The temporary tables of one load call (dropped with its transaction)."""
+    con.execute(
+        "CREATE TEMP TABLE _problems "
+        "(file_no INTEGER, line_no BIGINT, field VARCHAR, message VARCHAR)"
+    )
+    con.execute(
+        "CREATE TEMP TABLE _lines "
+        "(file_no INTEGER, line_no BIGINT, line VARCHAR, state VARCHAR, rtype VARCHAR)"
+    )
+    for table in schema.TABLES:
+        con.execute(
+            sql(
+                "CREATE TEMP TABLE {t} (file_no INTEGER, line_no BIGINT, "
+                "t VARCHAR[], k VARCHAR[], keys VARCHAR[])",
+                t=stage_table(table.record_type),
+            )
+        )
+
+
+def _problem(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, line: int, field: str, message: str
+) -> None:
+    con.execute("INSERT INTO _problems VALUES (?, ?, ?, ?)", [source.file_no, line, field, message])
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+    """Read one file into ``_lines`` (JSON Lines) or its record type's staging table."""
+    if source.fmt == "jsonl":
+        _read_jsonl_lines(con, source)
+    elif source.fmt == "csv":
+        _stage_csv(con, source)
+    else:
+        _stage_parquet(con, source)
+
+
+def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+    # One parse for validity, one for the root and `type` kinds, one for the type name.
+    con.execute(
+        """
+        INSERT INTO _lines
+        SELECT ?, ordinality, line,
+               CASE WHEN blank THEN 'blank'
+                    WHEN kinds IS NULL THEN 'malformed'
+                    WHEN kinds[1] <> 'OBJECT' THEN 'not_object:' || kinds[1]
+                    WHEN kinds[2] IS NULL OR kinds[2] = 'NULL' THEN 'no_type'
+                    WHEN kinds[2] <> 'VARCHAR' THEN 'type_kind:' || kinds[2]
+                    ELSE 'ok'
+               END AS state,
+               CASE WHEN state = 'ok' THEN json_extract_string(line, '$.type') END
+        FROM (
+            SELECT ordinality, line, line IS NULL OR trim(line) = '' AS blank,
+                   CASE WHEN NOT blank AND json_valid(line)
+                        THEN json_type(line, ['$', '$.type']) END AS kinds
+            FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = ?,
+                          quote = '', escape = '', auto_detect = false)
+                 WITH ORDINALITY
+        )
+        """,
+        [source.file_no, str(source.path), LINE_READER_DELIMITER],
+    )
+
+
+def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[SourceFile]) -> None:
+    """Structural problems of the JSON lines read, then split records by type."""
+    if not jsonl_files:
+        return
+    known = literal_list(schema.RECORD_TYPES)
+    con.execute(
+        sql(
+            """
+        INSERT INTO _problems
+        SELECT file_no, line_no,
+               CASE WHEN state IN ('ok') OR state LIKE 'type_kind:%' OR state = 'no_type'
+                    THEN 'type' ELSE 'record' END,
+               CASE WHEN state = 'malformed'
+                        THEN 'malformed JSON: ' || to_json(left(line, 60))
+                    WHEN state LIKE 'not_object:%'
+                        THEN 'not a JSON object (' || lower(split_part(state, ':', 2)) || ')'
+                    WHEN state = 'no_type' THEN 'missing record type'
+                    WHEN state LIKE 'type_kind:%'
+                        THEN 'expected a string, got ' || lower(split_part(state, ':', 2))
+                    ELSE 'unknown record type ' || to_json(rtype)
+                         || ' (expected one of ' || array_to_string({known}, ', ') || ')'
+               END
+        FROM _lines
+        WHERE state <> 'blank' AND (state <> 'ok' OR NOT list_contains({known}, rtype))
+            """,
+            known=known,
+        )
+    )
+    # Files without any record are refused: an empty export is more often a failed one.
+    for source in jsonl_files:
+        (count,) = con.execute(
+            "SELECT count(*) FROM _lines WHERE file_no = ? AND state <> 'blank'",
+            [source.file_no],
+        ).fetchone()
+        if count == 0:
+            _problem(con, source, 1, "file", "empty file (no records)")
+    for table in schema.TABLES:
+        paths = literal_list(f"$.{name}" for name in raw_fields(table))
+        con.execute(
+            sql(
+                """
+            INSERT INTO {stage}
+            SELECT file_no, line_no, json_extract_string(line, {paths}),
+                   json_type(line, {paths}), json_keys(line)
+            FROM _lines WHERE state = 'ok' AND rtype = ?
+                """,
+                stage=stage_table(table.record_type),
+                paths=paths,
+            ),
+            [table.record_type],
+        )
+
+
+def _header_problems(
+    con, source: SourceFile, table: schema.Table, columns: list[str], kind: str
+) -> bool:
+    """Unknown and missing columns; True when the rows can be staged."""
+    fields = raw_fields(table)
+    ok = True
+    for name in columns:
+        if name not in fields:
+            _problem(con, source, 1, f"{table.record_type}.{name}", f"unknown {kind} column")
+    for column in schema.raw_columns(table):
+        field = schema.raw_field(table, column)
+        if column.required and field not in columns:
+            _problem(
+                con, source, 1, f"{table.record_type}.{field}", f"missing required {kind} column"
+            )
+            ok = False
+    return ok
+
+
+def _csv_error(con, source: SourceFile, exc: duckdb.Error) -> None:
+    text = str(exc)
+    found = _CSV_LINE.search(text)
+    line = int(found.group(1)) if found else 1
+    first = next((ln for ln in text.splitlines() if ln.strip()), text)
+    _problem(con, source, line, "record", f"CSV error: {first}")
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+    table = schema.table_for_record_type(source.record_type)
+    options = "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"'"
+    try:
+        described = con.execute(
+            sql("SELECT * FROM read_csv(?, {o}) LIMIT 0", o=Sql(options)), [str(source.path)]
+        ).description
+    except duckdb.Error as exc:
+        _csv_error(con, source, exc)
+        return
+    columns = [d[0] for d in described]
+    if not _header_problems(con, source, table, columns, "CSV"):
+        return
+    texts, kinds = [], []
+    for name in raw_fields(table):
+        texts.append(ident(name) if name in columns else Sql("NULL"))
+        kinds.append(literal("TEXT"))
+    try:
+        con.execute(
+            sql(
+                """
+            INSERT INTO {stage}
+            SELECT ?, ordinality + 1, [{texts}], [{kinds}], NULL
+            FROM read_csv(?, {o}) WITH ORDINALITY
+                """,
+                stage=stage_table(table.record_type),
+                texts=join(texts),
+                kinds=join(kinds),
+                o=Sql(options),
+            ),
+            [source.file_no, str(source.path)],
+        )
+    except duckdb.Error as exc:
+        _csv_error(con, source, exc)
+        return
+    (count,) = con.execute(
+        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=stage_table(table.record_type)),
+        [source.file_no],
+    ).fetchone()
+    if count == 0:
+        _problem(con, source, 1, "file", "empty file (no records)")
+
+
+_INTEGER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE"}
+
+
+def _parquet_kind(parquet_type: str) -> str | None:
+    """The staging kind of a Parquet column type (None: not a type we read)."""
+    if parquet_type == "VARCHAR":
+        return "TEXT"
+    if parquet_type in _INTEGER_TYPES:
+        return "BIGINT"
+    if parquet_type in _FLOAT_TYPES or parquet_type.startswith("DECIMAL"):
+        return "DOUBLE"
+    if parquet_type == "BOOLEAN":
+        return "BOOLEAN"
+    if parquet_type.startswith("TIMESTAMP"):
+        return "TIMESTAMPTZ" if "TIME ZONE" in parquet_type else "TIMESTAMP"
+    if parquet_type == "VARCHAR[]":
+        return "ARRAY"
+    return None
+
+
+#: Which staging kinds of a Parquet column each column type accepts.
+_PARQUET_ACCEPTS = {
+    "VARCHAR": {"TEXT"},
+    "TIMESTAMP": {"TIMESTAMP", "TIMESTAMPTZ", "BIGINT", "TEXT"},
+    "BIGINT": {"BIGINT"},
+    "INTEGER": {"BIGINT"},
+    "DOUBLE": {"BIGINT", "DOUBLE"},
+    "BOOLEAN": {"BOOLEAN"},
+    "VARCHAR[]": {"ARRAY"},
+    "JSON": {"TEXT", "BIGINT", "DOUBLE", "BOOLEAN"},
+}
+
+
+def _parquet_text(name: str, kind: str) -> Sql:
+    col = ident(name)
+    if kind == "TEXT":
+        return col
+    if kind == "TIMESTAMP":  # a zone-less Parquet timestamp is taken as UTC
+        return sql("strftime(CAST({c} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')", c=col)
+    if kind == "TIMESTAMPTZ":
+        return sql("strftime(timezone('UTC', {c}), '%Y-%m-%dT%H:%M:%S.%gZ')", c=col)
+    if kind == "ARRAY":
+        return sql("CAST(to_json({c}) AS VARCHAR)", c=col)
+    return sql("CAST({c} AS VARCHAR)", c=col)
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+    table = schema.table_for_record_type(source.record_type)
+    try:
+        described = con.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?)", [str(source.path)]
+        ).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        _problem(con, source, 1, "file", f"not a readable Parquet file: {first}")
+        return
+    types = {row[0]: row[1] for row in described}
+    if not _header_problems(con, source, table, list(types), "Parquet"):
+        return
+    texts, kinds = [], []
+    ok = True
+    for column in schema.raw_columns(table):
+        field = schema.raw_field(table, column)
+        if field not in types:
+            texts.append(Sql("NULL"))
+            kinds.append(Sql("NULL"))
+            continue
+        kind = _parquet_kind(types[field])
+        if kind not in _PARQUET_ACCEPTS[column.sql_type]:
+            _problem(
+                con,
+                source,
+                1,
+                f"{table.record_type}.{field}",
+                f"Parquet column of type {types[field]}, expected {column.sql_type}",
+            )
+            ok = False
+            continue
+        texts.append(_parquet_text(field, kind))
+        kinds.append(literal("VARCHAR" if kind.startswith("TIMESTAMP") else kind))
+    if not ok:
+        return
+    con.execute(
+        sql(
+            """
+        INSERT INTO {stage}
+        SELECT ?, file_row_number + 1, [{texts}], [{kinds}], NULL
+        FROM read_parquet(?, file_row_number = true)
+            """,
+            stage=stage_table(table.record_type),
+            texts=join(texts),
+            kinds=join(kinds),
+        ),
+        [source.file_no, str(source.path)],
+    )
+    (count,) = con.execute(
+        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=stage_table(table.record_type)),
+        [source.file_no],
+    ).fetchone()
+    if count == 0:
+        _problem(con, source, 1, "file", "empty file (no records)")

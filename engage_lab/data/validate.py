@@ -1,0 +1,278 @@
+"""Typed values and record-level checks, as set-based SQL that yields problem rows.
+
+From ``_stage_<type>`` (text + kind of each raw field, see :mod:`.readers`) this builds
+``_typed_<type>``: one typed column per raw schema column plus a list of problems
+(``{f: field, m: message}``) found in that record alone — wrong JSON type, unparseable
+timestamp, missing required field, unknown or repeated field, unknown enum value,
+a number below its minimum, a variable name without its prefix, instants out of order.
+
+Timestamps: ISO 8601 with a zone (``Z``, ``+hh:mm``, ``+hhmm`` or ``+hh``; ``T`` or a
+space between date and time; seconds optional), or integer epoch milliseconds (a JSON
+integer, or a CSV cell of digits). Digits below the millisecond are truncated (toward
+the past); a time without a zone is refused, because guessing a zone shifts every event.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from engage_lab.data import schema
+from engage_lab.data.readers import raw_fields, stage_table
+from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
+
+__all__ = ["type_records", "typed_table"]
+
+ISO_WITH_ZONE = (
+    r"\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)\s*"
+)
+ISO_WITHOUT_ZONE = r"\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*"
+EPOCH_MS_TEXT = r"\s*-?\d{1,15}\s*"
+#: Epoch milliseconds of 0001-01-01 and 9999-12-31T23:59:59.999.
+EPOCH_MS_RANGE = (-62135596800000, 253402300799999)
+
+_KIND_NAME = (
+    "CASE {k} WHEN 'VARCHAR' THEN 'string' WHEN 'TEXT' THEN 'string' "
+    "WHEN 'BIGINT' THEN 'integer' WHEN 'UBIGINT' THEN 'integer' WHEN 'DOUBLE' THEN 'number' "
+    "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'list' WHEN 'OBJECT' THEN 'object' "
+    "ELSE lower({k}) END"
+)
+_DISPLAY = "CASE WHEN {k} IN ('VARCHAR', 'TEXT') THEN to_json(left({t}, 60)) ELSE left({t}, 60) END"
+
+
+def typed_table(record_type: str) -> Sql:
+    """The typed staging table of a record type."""
+    return ident(f"_typed_{record_type}")
+
+
+def _value_expr(column: schema.Column, t: Sql, k: Sql) -> Sql:
+    """The typed value of a raw field (NULL when absent or not convertible)."""
+    kind = column.sql_type
+    if kind == "VARCHAR":
+        return sql("CASE WHEN {k} IN ('VARCHAR', 'TEXT') THEN {t} END", t=t, k=k)
+    if kind in ("BIGINT", "INTEGER", "DOUBLE"):
+        kinds = (
+            "('BIGINT', 'UBIGINT', 'TEXT')"
+            if kind != "DOUBLE"
+            else ("('BIGINT', 'UBIGINT', 'DOUBLE', 'TEXT')")
+        )
+        return sql(
+            "CASE WHEN {k} IN " + kinds + " THEN TRY_CAST(trim({t}) AS {ty}) END",
+            t=t,
+            k=k,
+            ty=Sql(kind),
+        )
+    if kind == "BOOLEAN":
+        return sql(
+            "CASE WHEN {k} = 'BOOLEAN' THEN {t} = 'true' WHEN {k} = 'TEXT' THEN "
+            "CASE lower(trim({t})) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END END",
+            t=t,
+            k=k,
+        )
+    if kind == "TIMESTAMP":
+        return sql(
+            "CASE WHEN {k} IN ('VARCHAR', 'TEXT') AND regexp_full_match({t}, {iso}) "
+            "THEN date_trunc('millisecond', timezone('UTC', TRY_CAST(trim({t}) AS TIMESTAMPTZ))) "
+            "WHEN ({k} IN ('BIGINT', 'UBIGINT') OR ({k} = 'TEXT' AND regexp_full_match({t}, {ms}))) "
+            "AND TRY_CAST(trim({t}) AS BIGINT) BETWEEN {lo} AND {hi} "
+            "THEN epoch_ms(TRY_CAST(trim({t}) AS BIGINT)) END",
+            t=t,
+            k=k,
+            iso=literal(ISO_WITH_ZONE),
+            ms=literal(EPOCH_MS_TEXT),
+            lo=literal(EPOCH_MS_RANGE[0]),
+            hi=literal(EPOCH_MS_RANGE[1]),
+        )
+    if kind == "VARCHAR[]":
+        return sql(
+            "CASE WHEN ({k} = 'ARRAY' OR ({k} = 'TEXT' AND json_valid({t}) "
+            "AND json_type({t}) = 'ARRAY')) AND coalesce(list_bool_and(list_transform("
+            "json_extract({t}, '$[*]'), lambda x: json_type(x) = 'VARCHAR')), TRUE) "
+            "THEN json_extract_string({t}, '$[*]') END",
+            t=t,
+            k=k,
+        )
+    if kind == "JSON":
+        return sql(
+            "CASE WHEN {k} = 'VARCHAR' THEN to_json({t}) "
+            "WHEN {k} IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') THEN CAST({t} AS JSON) "
+            "WHEN {k} = 'TEXT' THEN CASE WHEN json_valid({t}) AND json_type({t}) "
+            "NOT IN ('ARRAY', 'OBJECT') THEN CAST({t} AS JSON) ELSE to_json({t}) END END",
+            t=t,
+            k=k,
+        )
+    raise AssertionError(f"no conversion for {kind}")  # pragma: no cover - schema bug
+
+
+_EXPECTED = {
+    "VARCHAR": ("a string", "not a string"),
+    "BIGINT": ("an integer", "not an integer"),
+    "INTEGER": ("an integer", "not an integer (or out of range)"),
+    "DOUBLE": ("a number", "not a number"),
+    "BOOLEAN": ("a boolean", "not a boolean (true or false)"),
+    "TIMESTAMP": ("a timestamp (ISO 8601 with zone, or epoch milliseconds)", "not a timestamp"),
+    "VARCHAR[]": ("a list of strings", "not a list of strings"),
+    "JSON": ("a string, number, boolean or null", "not a JSON scalar"),
+}
+_ACCEPTED_KINDS = {
+    "VARCHAR": ("VARCHAR", "TEXT"),
+    "BIGINT": ("BIGINT", "UBIGINT", "TEXT"),
+    "INTEGER": ("BIGINT", "UBIGINT", "TEXT"),
+    "DOUBLE": ("BIGINT", "UBIGINT", "DOUBLE", "TEXT"),
+    "BOOLEAN": ("BOOLEAN", "TEXT"),
+    "TIMESTAMP": ("VARCHAR", "BIGINT", "UBIGINT", "TEXT"),
+    "VARCHAR[]": ("ARRAY", "TEXT"),
+    "JSON": ("VARCHAR", "BIGINT", "UBIGINT", "DOUBLE", "BOOLEAN", "NULL", "TEXT"),
+}
+
+
+def _field_problems(
+    table: schema.Table, column: schema.Column, t: Sql, k: Sql, v: Sql
+) -> list[tuple[str, Sql]]:
+    """(field, message expression) pairs for one column of one record."""
+    field = f"{table.record_type}.{schema.raw_field(table, column)}"
+    expected, not_it = _EXPECTED[column.sql_type]
+    display = sql(_DISPLAY, t=t, k=k)
+    kind_name = sql(_KIND_NAME, k=k)
+    out: list[tuple[str, Sql]] = []
+    type_problem = sql(
+        "CASE WHEN {t} IS NOT NULL AND {k} NOT IN ({ok}) THEN {exp} || {kn} || ' ' || {d} "
+        "WHEN {t} IS NOT NULL AND {v} IS NULL THEN {nope} || {d} END",
+        t=t,
+        k=k,
+        v=v,
+        kn=kind_name,
+        d=display,
+        ok=join(literal(x) for x in _ACCEPTED_KINDS[column.sql_type]),
+        exp=literal(f"expected {expected}, got "),
+        nope=literal(f"{not_it}: "),
+    )
+    if column.sql_type == "TIMESTAMP":
+        type_problem = sql(
+            "CASE WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
+            "AND regexp_full_match({t}, {nozone}) "
+            "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} ELSE {p} END",
+            t=t,
+            v=v,
+            k=k,
+            nozone=literal(ISO_WITHOUT_ZONE),
+            d=display,
+            p=type_problem,
+        )
+    out.append((field, type_problem))
+    if column.required:
+        out.append((field, sql("CASE WHEN {t} IS NULL THEN 'missing required field' END", t=t)))
+    if column.name == table.id_column:
+        out.append((field, sql("CASE WHEN trim({v}) = '' THEN 'empty id' END", v=v)))
+    allowed = schema.ENUMS.get((table.name, column.name))
+    if allowed:
+        out.append(
+            (
+                field,
+                sql(
+                    "CASE WHEN {v} IS NOT NULL AND NOT list_contains({a}, {v}) THEN {msg} || to_json({v}) "
+                    "|| {tail} END",
+                    v=v,
+                    a=literal_list(allowed),
+                    msg=literal(f"unknown {column.name} "),
+                    tail=literal(f" (expected one of {', '.join(allowed)})"),
+                ),
+            )
+        )
+    minimum = schema.MINIMUMS.get((table.name, column.name))
+    if minimum is not None:
+        out.append(
+            (
+                field,
+                sql(
+                    "CASE WHEN {v} < {m} THEN {msg} || {v} END",
+                    v=v,
+                    m=literal(minimum),
+                    msg=literal(f"must be >= {minimum}, got "),
+                ),
+            )
+        )
+    prefix = schema.PREFIXES.get((table.name, column.name))
+    if prefix is not None:
+        out.append(
+            (
+                field,
+                sql(
+                    "CASE WHEN {v} IS NOT NULL AND NOT starts_with({v}, {p}) THEN {msg} || to_json({v}) END",
+                    v=v,
+                    p=literal(prefix),
+                    msg=literal(f"must start with {prefix!r}: "),
+                ),
+            )
+        )
+    return out
+
+
+def _order_problems(table: schema.Table) -> list[tuple[str, Sql]]:
+    out = []
+    for name, earlier, later in schema.ORDER_RULES:
+        if name != table.name:
+            continue
+        out.append(
+            (
+                f"{table.record_type}.{later}",
+                sql(
+                    "CASE WHEN {b} < {a} THEN {msg} || strftime({b}, '%Y-%m-%dT%H:%M:%S.%gZ') || ' < ' "
+                    "|| strftime({a}, '%Y-%m-%dT%H:%M:%S.%gZ') || ')' END",
+                    a=ident(earlier),
+                    b=ident(later),
+                    msg=literal(f"{later} before {earlier} ("),
+                ),
+            )
+        )
+    return out
+
+
+def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
+    """Build ``_typed_<type>`` from ``_stage_<type>`` and add its problems to ``_problems``."""
+    columns = schema.raw_columns(table)
+    values, problems = [], []
+    for i, column in enumerate(columns, start=1):
+        t, k = sql("t[{i}]", i=literal(i)), sql("k[{i}]", i=literal(i))
+        v = _value_expr(column, t, k)
+        values.append(sql("{v} AS {n}", v=v, n=ident(column.name)))
+        problems += _field_problems(table, column, t, k, ident(column.name))
+    problems += _order_problems(table)
+    known = literal_list(["type", *raw_fields(table)])
+    structs = join(sql("{{'f': {f}, 'm': {m}}}", f=literal(f), m=m) for f, m in problems)
+    prefix = literal(f"{table.record_type}.")
+    con.execute(
+        sql(
+            """
+        CREATE TEMP TABLE {typed} AS
+        SELECT file_no, line_no, {cols},
+               list_concat(
+                   list_filter([{structs}], lambda x: x.m IS NOT NULL),
+                   CASE WHEN keys IS NOT NULL THEN list_transform(
+                       list_filter(keys, lambda x: NOT list_contains({known}, x)),
+                       lambda x: {{'f': {prefix} || x, 'm': 'unknown field'}}) END,
+                   CASE WHEN len(keys) <> len(list_distinct(keys)) THEN list_transform(
+                       list_filter(list_distinct(keys), lambda x: len(list_filter(keys, lambda y: y = x)) > 1),
+                       lambda x: {{'f': {prefix} || x, 'm': 'field given more than once'}}) END
+               ) AS problems
+        FROM (SELECT file_no, line_no, t, k, keys, {values} FROM {stage})
+        """,
+            typed=typed_table(table.record_type),
+            cols=join(ident(c.name) for c in columns),
+            structs=structs,
+            known=known,
+            prefix=prefix,
+            values=join(values),
+            stage=stage_table(table.record_type),
+        )
+    )
+    con.execute(
+        sql(
+            """
+        INSERT INTO _problems
+        SELECT file_no, line_no, p.f, p.m
+        FROM (SELECT file_no, line_no, unnest(problems) AS p FROM {typed}
+              WHERE len(problems) > 0)
+        """,
+            typed=typed_table(table.record_type),
+        )
+    )
