@@ -16,7 +16,7 @@ engines read it through :func:`duration_ms`, an exact integer count of milliseco
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 __all__ = ["DURATION_PATTERN", "DurationError", "duration_ms"]
 
@@ -74,10 +74,9 @@ def duration_ms(value: int | float | str) -> int:
     if isinstance(value, str):
         total = _string_ms(value)
     else:
-        try:
-            total = Decimal(repr(value)) * 1000
-        except InvalidOperation as exc:  # inf and nan
-            raise DurationError("must be a finite number of seconds") from exc
+        total = Decimal(repr(value)) * 1000
+        if not total.is_finite():
+            raise DurationError("must be a finite number of seconds")
         if total < 0:
             raise DurationError("must not be negative")
     if total != total.to_integral_value():
