@@ -1,24 +1,70 @@
-"""``engage-lab generate`` (built by the world-generator work)."""
+"""``engage-lab generate``: write a realistic recorded world (JSON Lines) and its truth."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
-from engage_lab.errors import NotBuiltError
+from engage_lab.world import generate_world
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    raise NotBuiltError("not built yet")
+def _generate(args: argparse.Namespace) -> int:
+    summary = generate_world(
+        args.out,
+        visitors=args.visitors,
+        seed=args.seed,
+        mode=args.mode,
+        days=args.days,
+        config=args.config,
+        config_history=args.config_history,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    lines = [
+        f"world written to {summary.out} (seed {summary.seed}, {summary.mode}, "
+        f"{summary.days} days)",
+        f"  visitors    {summary.visitors:>12,}",
+        f"  visits      {summary.visits:>12,}",
+        f"  page views  {summary.page_views:>12,}",
+        f"  agents      {summary.agents:>12,}",
+        "  records per file:",
+        *(f"    {name:<24}{rows:>12,}" for name, rows in summary.records.items()),
+        f"  elapsed     {summary.elapsed_s:>12.2f} s",
+        f"  page views/s{summary.page_views_per_s:>12,.0f}",
+        f"  config      {summary.config or '(default production configuration of the mode)'}",
+    ]
+    if summary.config_history:
+        lines.append(f"  history     {summary.config_history}")
+    lines.append(f"  NOTE: {summary.chat_events_note}" if not summary.chat_events_recorded else
+                 "  chat events recorded")  # fmt: skip
+    print("\n".join(lines), file=sys.stdout)
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``generate``."""
-    generate = commands.add_parser("generate", help="generate a realistic recorded world")
-    generate.add_argument("--out", required=True)
-    generate.add_argument("--visitors", type=int, required=True)
-    generate.add_argument("--seed", type=int, required=True)
+    generate = commands.add_parser(
+        "generate",
+        help="generate a realistic recorded world",
+        description="Write a generated history as JSON Lines files at the top of --out "
+        "and the hidden ground truth under --out/truth/. Same arguments, same bytes.",
+    )
+    generate.add_argument("--out", required=True, help="output folder")
+    generate.add_argument("--visitors", type=int, required=True, help="number of visitors")
+    generate.add_argument("--seed", type=int, required=True, help="seed (prefixes every id)")
     generate.add_argument("--mode", choices=["live_chat", "messaging"], default="live_chat")
-    generate.add_argument("--days", type=int, default=28)
-    generate.add_argument("--config")
-    generate.add_argument("--config-history")
-    generate.set_defaults(func=_not_built)
+    generate.add_argument("--days", type=int, default=28, help="span in days (default 28)")
+    generate.add_argument(
+        "--config",
+        help="configuration the chat events are recorded with (recorded; the chat-event "
+        "step is not built yet)",
+    )
+    generate.add_argument(
+        "--config-history", help="configuration history with an edit (recorded likewise)"
+    )
+    generate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    generate.set_defaults(func=_generate)

@@ -23,7 +23,6 @@ record them; without it, ``WorldSummary.chat_events_recorded`` is False and
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -102,25 +101,30 @@ class WorldSummary:
         }
 
 
-def _config_facts(path: str | Path | None, what: str, mode: str) -> dict[str, object] | None:
-    """Check a configuration file is readable JSON of the right mode; its path and digest."""
+def _config_facts(path: str | Path | None, what: str, mode: str) -> dict[str, object]:
+    """Validate a configuration (or history) of the world's mode; its path and digest.
+
+    ``None`` stands for the packaged production configuration of the mode (``config``) or
+    no history. Invalid files raise ``ConfigError`` naming the file and every problem.
+    """
+    from engage_lab.config import Config, ConfigHistory, packaged_text
+
     if path is None:
-        return None
+        if what != "config":
+            return {"path": None}
+        name = "production-" + mode.replace("_", "-")
+        text = packaged_text(name).encode("utf-8")
+        return {"path": f"packaged:{name}", "sha256": hashlib.sha256(text).hexdigest()}
     p = Path(path)
-    try:
-        data = p.read_bytes()
-        parsed = json.loads(data)
-    except OSError as exc:
-        raise ConfigError([f"{what}: cannot read {p}: {exc.strerror}"]) from exc
-    except ValueError as exc:
-        raise ConfigError([f"{what}: {p} is not valid JSON: {exc}"]) from exc
-    if what == "config" and isinstance(parsed, dict):
-        declared = (parsed.get("source") or {}).get("mode") if isinstance(
-            parsed.get("source"), dict) else None  # fmt: skip
-        if declared is not None and declared != mode:
-            raise ConfigError([f"$.source.mode: {p} is a {declared} configuration, the world "
-                               f"is generated in {mode} mode"])  # fmt: skip
-    return {"path": str(p), "sha256": hashlib.sha256(data).hexdigest()}
+    loaded = Config.load(p) if what == "config" else ConfigHistory.load(p)
+    if loaded.mode != mode:
+        raise ConfigError(
+            [
+                f"source.mode: {p} is a {loaded.mode} {what.replace('_', ' ')}, the world is "
+                f"generated in {mode} mode"
+            ]
+        )
+    return {"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
 
 
 class _Progress:
@@ -224,7 +228,17 @@ def generate_world(
                            Path(config_history) if config_history else None)
             )  # fmt: skip
         note = "chat events recorded by the chat-event step" if recording else CHAT_STEP_NOT_BUILT
-        bar.writing(len(world.pages) * 2 + len(world.var_changes) + len(world.agents.presence_ms))
+        bar.writing(
+            4
+            + len(world.active_visitors)
+            + world.page_views
+            + len(world.var_changes)
+            + len(world.identities)
+            + len(world.threads)
+            + world.agents.n
+            + len(world.agents.presence_ms)
+            + len(world.agents.conv_agent)
+        )
         records = write_world(world, out_dir, recording, bar.advance)
         run = {
             "seed": seed,

@@ -143,7 +143,12 @@ class WorldParams:
     remembered_login_share: float = 0.45
     sign_in_probability: float = 0.7
     plan_choice_probability: float = 0.25
-    plans: tuple[tuple[str, float], ...] = (("free", 0.5), ("plus", 0.35), ("premium", 0.15))
+    plans: tuple[tuple[str, float], ...] = (
+        ("free", 0.45),
+        ("starter", 0.30),
+        ("business", 0.18),
+        ("enterprise", 0.07),
+    )
     signed_share: float = 0.5
     thread_share: float = 0.4
     max_threads: int = 3

@@ -5,7 +5,8 @@ checkout steps, help, pricing and account. Each state has one or more pages; eac
 belongs to one of the eight **page categories** of the truth model (``PAGE_CATEGORIES``:
 the three checkout steps are all ``checkout``). Checkout steps and account sub-pages form
 single-page-application sections (``spa_section``): moving within one is a page change.
-Help pages carry the fixed-button placeholder ``btn-fixed-help``; ``/help/contact`` hosts
+Pages other than the cart and checkout carry the footer placeholder of the fixed button
+``btn-help-footer``; ``/help/contact`` hosts
 the embedded chat container (used in messaging mode).
 
 >>> site = build_site("https://shop.example")
@@ -57,7 +58,9 @@ PAGE_CATEGORIES: tuple[str, ...] = (
 )
 _STATE_CATEGORY = (0, 1, 2, 3, 4, 4, 4, 5, 6, 7)
 
-FIXED_HELP_BUTTON = "btn-fixed-help"
+#: The fixed button of the example configurations: its placeholder sits in the page
+#: footer, which every page has except the cart and the checkout steps (their own layout).
+FIXED_HELP_BUTTON = "btn-help-footer"
 
 #: Shop categories and their products ``(slug, title, price in euros)``.
 _CATALOG: tuple[tuple[str, str, tuple[tuple[str, str, float], ...]], ...] = (
@@ -193,7 +196,7 @@ def build_site(host: str) -> Site:
         shop_category=np.array([r[3] for r in rows], dtype=np.int8),
         price_cents=np.array([r[4] for r in rows], dtype=np.int64),
         spa_section=np.array([r[5] for r in rows], dtype=np.int8),
-        placeholder=state == HELP,
+        placeholder=~np.isin(state, (CART, CHECKOUT, PAYMENT, CONFIRMATION)),
         embedded=np.array([r[6] for r in rows], dtype=bool),
         pages_of_state=pages_of_state,
         products=np.array(products, dtype=np.int64),

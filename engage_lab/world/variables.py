@@ -228,5 +228,8 @@ def draw_threads(
     locked = np.where(kind == 1, opened + rng.integers(3_600_000, 5 * DAY_MS, m), -1)
     closed = np.where(kind >= 2, opened + rng.integers(4 * DAY_MS, 10 * DAY_MS, m), -1)
     initiated = rng.random(m) < 0.6
+    # The export cannot know the future: instants after the span are not recorded yet.
+    locked = np.where(locked > span_end_ms, -1, locked)
+    closed = np.where(closed > span_end_ms, -1, closed)
     order = np.lexsort((owner, opened))
     return Threads(owner[order], opened[order], locked[order], closed[order], initiated[order])

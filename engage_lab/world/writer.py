@@ -7,9 +7,14 @@ timestamps ``YYYY-MM-DDTHH:MM:SS.mmmZ``, UTF-8, optional fields omitted when abs
 (never written as ``null``), one record a line ending in ``\\n``.
 
 >>> import numpy as np
->>> ts = TimeColumn("started_at", np.array([0, 1250], np.int64))
->>> ts.fragments(0, 2)
-[',"started_at":"1970-01-01T00:00:00.000Z"', ',"started_at":"1970-01-01T00:00:01.250Z"']
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+>>> ids = IdColumn("id", np.array([1, 2]), "s1-x-", 3)
+>>> write_jsonl(path, "x", ids, [TimeColumn("at_ms", np.array([0, 1250]))], 2)
+2
+>>> print(path.read_text(), end="")
+{"type":"x","id":"s1-x-001","at_ms":"1970-01-01T00:00:00.000Z"}
+{"type":"x","id":"s1-x-002","at_ms":"1970-01-01T00:00:01.250Z"}
 """
 
 from __future__ import annotations
@@ -49,6 +54,15 @@ def _key(name: str) -> str:
     return f',"{name}":'
 
 
+def _escape(text: str) -> str:
+    """Literal text for a %-format template."""
+    return text.replace("%", "%%")
+
+
+# Each column gives a piece of a %-format line template and the values for its
+# placeholders: one C-level ``template % row`` per line is the fast path in Python.
+
+
 @dataclass(frozen=True, slots=True)
 class TimeColumn:
     """A timestamp column in integer milliseconds; ``present`` False omits the field."""
@@ -57,11 +71,15 @@ class TimeColumn:
     ms: np.ndarray
     present: np.ndarray | None = None
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
-        key = _key(self.name)
+    @property
+    def piece(self) -> str:
+        return "%s" if self.present is not None else _escape(_key(self.name)) + '"%sZ"'
+
+    def values(self, lo: int, hi: int) -> list:
         text = np.datetime_as_string(self.ms[lo:hi].astype("datetime64[ms]"), "ms").tolist()
         if self.present is None:
-            return [f'{key}"{s}Z"' for s in text]
+            return text
+        key = _key(self.name)
         keep = self.present[lo:hi].tolist()
         return [f'{key}"{s}Z"' if k else "" for s, k in zip(text, keep, strict=True)]
 
@@ -75,10 +93,22 @@ class IdColumn:
     prefix: str
     width: int
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
-        head = f'{_key(self.name)}"{self.prefix}'
-        w = self.width
-        return [f'{head}{n:0{w}d}"' if n >= 0 else "" for n in self.numbers[lo:hi].tolist()]
+    @property
+    def _all_present(self) -> bool:
+        return len(self.numbers) == 0 or int(self.numbers.min()) >= 0
+
+    @property
+    def piece(self) -> str:
+        if self._all_present:
+            return _escape(f'{_key(self.name)}"{self.prefix}') + f'%0{self.width}d"'
+        return "%s"
+
+    def values(self, lo: int, hi: int) -> list:
+        numbers = self.numbers[lo:hi].tolist()
+        if self._all_present:
+            return numbers
+        head, w = f'{_key(self.name)}"{self.prefix}', self.width
+        return [f'{head}{n:0{w}d}"' if n >= 0 else "" for n in numbers]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +117,18 @@ class CodeColumn:
 
     name: str
     codes: np.ndarray
-    values: Sequence[object]
+    table: Sequence[object]
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
+    piece = "%s"
+
+    def values(self, lo: int, hi: int) -> list:
         key = _key(self.name)
-        table = [
+        fragments = [
             "" if v is None else key + json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-            for v in self.values
+            for v in self.table
         ]
-        table.append("")  # code -1
-        return [table[c] for c in self.codes[lo:hi].tolist()]
+        fragments.append("")  # code -1
+        return [fragments[c] for c in self.codes[lo:hi].tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +136,14 @@ class BoolColumn:
     """A boolean column."""
 
     name: str
-    values: np.ndarray
+    flags: np.ndarray
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
-        yes, no = _key(self.name) + "true", _key(self.name) + "false"
-        return [yes if v else no for v in self.values[lo:hi].tolist()]
+    @property
+    def piece(self) -> str:
+        return _escape(_key(self.name)) + "%s"
+
+    def values(self, lo: int, hi: int) -> list:
+        return [("false", "true")[v] for v in self.flags[lo:hi].tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +151,14 @@ class IntColumn:
     """An integer column."""
 
     name: str
-    values: np.ndarray
+    numbers: np.ndarray
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
-        key = _key(self.name)
-        return [f"{key}{v}" for v in self.values[lo:hi].tolist()]
+    @property
+    def piece(self) -> str:
+        return _escape(_key(self.name)) + "%d"
+
+    def values(self, lo: int, hi: int) -> list:
+        return self.numbers[lo:hi].tolist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,38 +166,42 @@ class TextColumn:
     """Preformatted JSON values (one string per row); an empty string omits the field."""
 
     name: str
-    values: Sequence[str]
+    texts: Sequence[str]
 
-    def fragments(self, lo: int, hi: int) -> list[str]:
+    piece = "%s"
+
+    def values(self, lo: int, hi: int) -> list:
         key = _key(self.name)
-        return [key + v if v else "" for v in self.values[lo:hi]]
+        return [key + v if v else "" for v in self.texts[lo:hi]]
+
+
+Column = TimeColumn | IdColumn | CodeColumn | BoolColumn | IntColumn | TextColumn
 
 
 def write_jsonl(
     path: Path,
     record_type: str,
     ids: IdColumn,
-    columns: Sequence[TimeColumn | IdColumn | CodeColumn | BoolColumn | IntColumn | TextColumn],
+    columns: Sequence[Column],
     rows: int,
     advance: Callable[[int], None] | None = None,
 ) -> int:
     """Write ``rows`` records of ``record_type`` to ``path``; return the row count.
 
-    ``ids`` gives each record's ``id`` (its fragment key is ignored); ``columns`` follow in
-    order. ``advance(n)`` is called after each chunk (progress).
+    ``ids`` gives each record's ``id`` (its name is ignored); ``columns`` follow in order.
+    ``advance(n)`` is called after each chunk (progress).
     """
-    head = f'{{"type":"{record_type}","id":"{ids.prefix}'
-    width = ids.width
+    template = (
+        _escape(f'{{"type":"{record_type}","id":"{ids.prefix}')
+        + f'%0{ids.width}d"'
+        + "".join(c.piece for c in columns)
+        + "}\n"
+    )
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         for lo in range(0, rows, CHUNK_ROWS):
             hi = min(lo + CHUNK_ROWS, rows)
-            parts = [c.fragments(lo, hi) for c in columns]
-            numbers = ids.numbers[lo:hi].tolist()
-            lines = [
-                f'{head}{n:0{width}d}"' + "".join(frags) + "}\n"
-                for n, *frags in zip(numbers, *parts, strict=True)
-            ]
-            fh.write("".join(lines))
+            parts = [ids.numbers[lo:hi].tolist(), *(c.values(lo, hi) for c in columns)]
+            fh.write("".join(map(template.__mod__, zip(*parts, strict=True))))
             if advance is not None:
                 advance(hi - lo)
     return rows
