@@ -477,5 +477,5 @@ class ConfigFields(_Model):
     """Declared custom variables by name (`custom_...`)."""
     saved_groups: dict[str, list[Any]] = Field(default_factory=dict)
     """Extension: named lists of values for `$inGroup` / `$notInGroup` in expressions."""
-    triggers: list[Trigger]
-    """The configured triggers, evaluated in this order."""
+    triggers: Annotated[list[Trigger], Field(min_length=1)]
+    """The configured triggers, evaluated in this order (at least one)."""

@@ -117,6 +117,7 @@ def config_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a configuration file."""
     schema = _with_criteria(Config.model_json_schema(mode="validation"))
     schema["title"] = "engage_lab configuration"
+    schema["description"] = "A trigger configuration of one chat source (docs/configuration.md)."
     return {"$schema": _DIALECT, **schema}
 
 
@@ -124,6 +125,8 @@ def history_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a configuration-history file."""
     schema = _with_criteria(ConfigHistory.model_json_schema(mode="validation"))
     schema["title"] = "engage_lab configuration history"
+    schema["description"] = "Configurations with the instant each took effect."
+    schema["$defs"]["Config"]["description"] = "A configuration (see the configuration schema)."
     return {"$schema": _DIALECT, **schema}
 
 

@@ -452,5 +452,5 @@ def test_load_names_the_file_and_a_missing_file(tmp_path, config_data):
     with pytest.raises(el.ConfigError) as caught:
         Config.load(path)
     assert str(caught.value).splitlines()[0] == f"{path}: invalid configuration (1 problem)"
-    with pytest.raises(el.ConfigError, match="cannot read .*missing.json"):
+    with pytest.raises(el.ConfigError, match=r"cannot read .*missing\.json"):
         Config.load(tmp_path / "missing.json")
