@@ -271,7 +271,7 @@ class Sample:
         if number in (1, 2, 11) and day < 2:
             starts.append(start + DAY + between(2, 6, visitor, "back") * HOUR)  # gap > 24 h
         if number == 5:
-            starts.append(start + 4 * HOUR)  # same visit: the gap is under 24 h
+            starts.append(start - 4 * HOUR)  # same visit: the gap is under 24 h
         return [s if not MAINTENANCE[0] <= s < MAINTENANCE[1] + HOUR else s + 2 * HOUR
                 for s in starts]  # fmt: skip
 
