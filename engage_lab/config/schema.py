@@ -88,14 +88,25 @@ _CRITERION_SCHEMA: dict[str, Any] = {
     "description": "One condition of the product's form: criterion, position, operator, value.",
     "properties": {
         "criterion": {
+            "description": "A built-in criterion or a declared custom variable (custom_<name>).",
             "anyOf": [
                 {"enum": list(CRITERION_IDS)},
                 {"type": "string", "pattern": "^custom_[A-Za-z0-9_]+$"},
-            ]
+            ],
         },
-        "when": {"enum": list(POSITIONS), "default": "current"},
-        "operator": {"enum": list(OPERATORS)},
-        "value": {"type": ["string", "number", "boolean"]},
+        "when": {
+            "description": "Historical position: the pages looked at.",
+            "enum": list(POSITIONS),
+            "default": "current",
+        },
+        "operator": {
+            "description": "Allowed operators depend on the criterion's type.",
+            "enum": list(OPERATORS),
+        },
+        "value": {
+            "description": "Typed like the criterion; absent for is_present / is_not_present.",
+            "type": ["string", "number", "boolean"],
+        },
     },
     "required": ["criterion", "operator"],
     "additionalProperties": False,

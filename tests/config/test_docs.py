@@ -1,0 +1,90 @@
+"""docs/configuration.md covers every field, criterion, position, operator and action."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from engage_lab.config import models
+from engage_lab.config.history import ConfigHistory, HistoryEntry
+from engage_lab.config.reference import BEGIN, END, field_tables_markdown
+from engage_lab.config.schema import CRITERION_IDS, OPERATORS, POSITIONS
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+@pytest.fixture(scope="module")
+def doc() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def _all_models() -> list[type[BaseModel]]:
+    found = [
+        value
+        for value in vars(models).values()
+        if isinstance(value, type)
+        and issubclass(value, models._Model)
+        and value is not models._Model
+    ]
+    return [*found, ConfigHistory, HistoryEntry]
+
+
+def test_generated_reference_is_up_to_date(doc):
+    start, end = doc.index(BEGIN), doc.index(END) + len(END)
+    assert doc[start:end] == field_tables_markdown(), (
+        "run: python -m engage_lab.config.reference docs/configuration.md"
+    )
+
+
+@pytest.mark.parametrize("model", _all_models(), ids=lambda m: m.__name__)
+def test_every_model_field_is_documented_by_hand_and_in_the_reference(doc, model):
+    hand_written = doc[: doc.index(BEGIN)]
+    reference = doc[doc.index(BEGIN) :]
+    for name in model.model_fields:
+        assert f"`{name}`" in reference, f"{model.__name__}.{name} missing from the reference"
+        assert re.search(rf"\b{name}\b", hand_written), (
+            f"{model.__name__}.{name} never explained in the hand-written part"
+        )
+
+
+def test_every_field_has_a_description():
+    for model in _all_models():
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no docstring"
+
+
+@pytest.mark.parametrize("word", [*CRITERION_IDS, *POSITIONS, *OPERATORS, "custom_<name>"])
+def test_every_criterion_position_and_operator_is_documented(doc, word):
+    assert f"`{word}`" in doc
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "show_chat_minimized",
+        "show_and_open_chat",
+        "show_item",
+        "automatic_message",
+        "hide_other_elements",
+        "product",
+        "reserve",
+        "curve",
+        "occupancy",
+        "free_slots",
+        "live_chat",
+        "messaging",
+        "floating",
+        "embedded",
+    ],
+)
+def test_every_action_policy_and_setting_value_is_documented(doc, word):
+    assert f"`{word}`" in doc
+
+
+def test_each_documented_example_file_exists(doc):
+    named = set(re.findall(r"`((?:production|variant|history)-[a-z-]+\.json)`", doc))
+    shipped = {p.name for p in (DOC.parents[1] / "data" / "configs").glob("*.json")}
+    assert named == shipped
