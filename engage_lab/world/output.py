@@ -198,7 +198,15 @@ def write_world(
         TimeColumn("ended_at", ag.conv_ended_ms),
     ])  # fmt: skip
     if recording is not None:
-        rows.update(_write_recording(world, out, recording))
+        _write_recording(world, out, recording, rows)
+    # A table file left by an earlier generation into this folder would join this world
+    # at load: remove those this run did not write (only our own table names).
+    for table in schema.TABLES:
+        stale = out / f"{table.name}.jsonl"
+        if stale.name not in rows and stale.exists():
+            stale.unlink()
+    if recording is None or not recording.truth:
+        (out / "truth" / "chat.json").unlink(missing_ok=True)
     return rows
 
 
@@ -241,8 +249,10 @@ def _frame_lines(table: schema.Table, frame: pd.DataFrame, ids: list[str],
     return lines
 
 
-def _write_recording(world: World, out: Path, recording: ChatRecording) -> dict[str, int]:
-    rows: dict[str, int] = {}
+def _write_recording(
+    world: World, out: Path, recording: ChatRecording, rows: dict[str, int]
+) -> None:
+    """Write the chat-event step's records; add their row counts to ``rows``."""
     events = recording.chat_events.reset_index(drop=True)
     if len(events):
         table = schema.TABLES_BY_NAME["chat_events"]
@@ -265,8 +275,8 @@ def _write_recording(world: World, out: Path, recording: ChatRecording) -> dict[
             fh.write("".join(lines))
         rows["conversations.jsonl"] = rows.get("conversations.jsonl", 0) + len(lines)
     if recording.truth:
+        (out / "truth").mkdir(exist_ok=True)
         write_json(out / "truth" / "chat.json", dict(recording.truth))
-    return rows
 
 
 # -- the world as frames, for the chat-event step ----------------------------------------
