@@ -10,9 +10,10 @@ Conditions are checked by :mod:`engage_lab.conditions` (``check_criteria`` and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from engage_lab.conditions import check_criteria, check_expression
 from engage_lab.config.problems import problem
 
 __all__ = ["semantic_problems"]
@@ -36,25 +37,6 @@ def _str(value: Any) -> str | None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _condition_checkers() -> tuple[Callable[..., list[str]], Callable[..., list[str]]] | None:
-    """``check_criteria`` and ``check_expression`` of :mod:`engage_lab.conditions`.
-
-    Looked up at call time, so the configuration package does not import the condition
-    tree at import time; ``None`` only if the condition package lacks them.
-    """
-    from engage_lab import conditions
-
-    check_criteria = getattr(conditions, "check_criteria", None)
-    check_expression = getattr(conditions, "check_expression", None)
-    if check_criteria is None or check_expression is None:
-        try:
-            from engage_lab.conditions import checks
-        except ImportError:
-            return None
-        check_criteria, check_expression = checks.check_criteria, checks.check_expression
-    return check_criteria, check_expression
 
 
 def semantic_problems(data: Any) -> list[str]:
@@ -81,7 +63,6 @@ def semantic_problems(data: Any) -> list[str]:
             )
         )
     first_seen: dict[str, int] = {}
-    checkers = _condition_checkers()
     saved_groups = _dict(root.get("saved_groups"))
     for index, trigger in enumerate(_list(triggers)):
         if not isinstance(trigger, dict):
@@ -99,8 +80,7 @@ def semantic_problems(data: Any) -> list[str]:
             else:
                 first_seen[trigger_id] = index
         lines += _trigger_problems(trigger, index, item_kinds)
-        if checkers is not None:
-            lines += _condition_problems(trigger, index, checkers, variable_types, saved_groups)
+        lines += _condition_problems(trigger, index, variable_types, saved_groups)
     return lines
 
 
@@ -277,11 +257,10 @@ def _curve_problems(points: list[Any], here: list[str | int]) -> list[str]:
 def _condition_problems(
     trigger: dict[str, Any],
     index: int,
-    checkers: tuple[Callable[..., list[str]], Callable[..., list[str]]],
     variable_types: Mapping[str, str],
     saved_groups: Mapping[str, Any],
 ) -> list[str]:
-    check_criteria, check_expression = checkers
+    """Problems of the trigger's criteria and expression, from engage_lab.conditions."""
     lines = []
     criteria = trigger.get("criteria")
     if isinstance(criteria, list):
