@@ -33,16 +33,21 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
 
 ## Files
 
-* **JSON Lines** (`*.jsonl`): one JSON object per line. Each object has a `type` (the
-  record type, e.g. `page_view`) and an `id` unique within its type; the other fields
-  are listed per record type below. A JSON Lines file may hold records of several types.
-  Unknown record types are refused.
-* **CSV** (`*.csv`, header line) and **Parquet** (`*.parquet`): the same fields as
-  columns, one file per table, named after the table or its record type
-  (`page_views.csv` or `page_view.csv`, `conversations.parquet` ...). The id column is
-  `id`; a `type` column, if present, must name the file's record type.
+* **JSON Lines** (`*.jsonl`, also `*.ndjson` and `*.json`): one JSON object per line.
+  Each object has a `type` (the record type, e.g. `page_view`) and an `id` unique within
+  its type; the other fields are listed per record type below. A JSON Lines file may
+  hold records of several types. Unknown record types and unknown fields are refused.
+* **CSV** (`*.csv`, header line) and **Parquet** (`*.parquet`): one file per record
+  type, named after its table or its record type (the part of the name before the first
+  dot: `page_views.csv`, `page_view.2026-03.csv`, `conversations.parquet` ...). The
+  columns are the record's fields (`id`, ...; no `type` column); required columns must
+  be present and unknown columns are refused. In CSV cells a timestamp is ISO 8601 text
+  or epoch-millisecond digits, a list is a JSON array (`["btn-fixed-help"]`) and a
+  custom-variable `value` is JSON text (`129.5`, `true`, `"basic"`; text that is not
+  JSON is read as a string). A Parquet timestamp column without a zone is read as UTC.
 * **Folders**: loading a folder reads the data files at its top level only. Sub-folders
-  (for instance the generator's hidden ground truth in `truth/`) are ignored.
+  (for instance the generator's hidden ground truth in `truth/`) and other files are
+  ignored.
 
 ```
 engage-lab load data/sample --db data/engage.duckdb      # a folder
@@ -56,10 +61,11 @@ with el.open("data/engage.duckdb") as lab:
 
 ## Values
 
-* **Timestamps**: ISO 8601 strings with a zone, `Z` or an offset
-  (`2026-03-02T09:15:00.250Z`, `2026-03-02T10:15:00.250+01:00`), or integer
+* **Timestamps**: ISO 8601 strings with a zone, `Z` or an offset `+hh:mm`, `+hhmm`,
+  `+hh` (`2026-03-02T09:15:00.250Z`, `2026-03-02T10:15:00.250+01:00`), or integer
   milliseconds since the Unix epoch (`1772442900250`). They are stored as `TIMESTAMP` in
-  UTC with millisecond precision. A timestamp without a zone is refused.
+  UTC with millisecond precision (finer digits are truncated). A timestamp without a
+  zone is refused: guessing a zone would shift every event.
 * **Browser times** are shifted by the visitor's clock offset at load: for a visitor
   whose `visitor` record has `clock_offset_ms` (browser clock minus server clock), that
   offset is subtracted from {browser_times}. Agent and server times are used as recorded.

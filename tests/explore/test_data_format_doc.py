@@ -89,3 +89,15 @@ def test_section_parser_rejects_a_doc_missing_a_record_type(doc):
     # the checks above would catch a dropped section: prove the parser sees the drop
     cut = doc.replace("### `presence` — record type `presence`", "### presence")
     assert "presence" not in sections(cut)
+
+
+def test_the_example_lines_load_together(doc, tmp_path):
+    # the examples reference each other (pv1, v1, id1, a1): as one file they must load
+    import engage_lab as el
+
+    lines = [line for text in sections(doc).values() for line in json_lines(text)]
+    (tmp_path / "examples.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with el.open(tmp_path / "examples.duckdb") as lab:
+        report = lab.load(tmp_path / "examples.jsonl", progress=False)
+        assert report.rows == len(lines)
+        assert set(report.rows_by_table) == {t.name for t in schema.TABLES}
