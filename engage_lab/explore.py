@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import duckdb
 import pandas as pd
@@ -30,6 +30,9 @@ from sqlglot import exp
 
 from engage_lab.data import schema
 from engage_lab.errors import DatabaseError, EngageLabError
+
+if TYPE_CHECKING:
+    from engage_lab.lab import Lab
 
 __all__ = [
     "ExploreArgumentError",
@@ -52,18 +55,16 @@ class ExploreArgumentError(EngageLabError, ValueError):
     """An argument of an exploration function that cannot be used (zone, bucket)."""
 
 
-Database = Any  # a Lab or a duckdb.DuckDBPyConnection
+#: What every function accepts: ``el.open(db)``'s Lab, or a DuckDB connection.
+Database: TypeAlias = "Lab | duckdb.DuckDBPyConnection"
 
 
 def _connection(db: Database) -> duckdb.DuckDBPyConnection:
     if isinstance(db, duckdb.DuckDBPyConnection):
         return db
-    for name in ("con", "connection", "_con", "_connection"):
-        con = getattr(db, name, None)
-        if callable(con) and not isinstance(con, duckdb.DuckDBPyConnection):
-            con = con()
-        if isinstance(con, duckdb.DuckDBPyConnection):
-            return con
+    con = getattr(db, "con", None)  # Lab.con (raises DatabaseError once the Lab is closed)
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con
     raise ExploreArgumentError(f"not a Lab or a DuckDB connection: {type(db).__name__}")
 
 

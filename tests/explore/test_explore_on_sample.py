@@ -127,3 +127,10 @@ def test_available_agent_hours_add_up(lab, raw):
         total = (load["agents_available"] * hours).sum()
         assert total == pytest.approx(available.total_seconds() / 3600)
     assert load["occupancy"].dropna().between(0, 1).all()
+
+
+def test_a_closed_lab_is_refused_with_a_database_error(tmp_path):
+    lab = el.open(tmp_path / "closed.duckdb")
+    lab.close()
+    with pytest.raises(el.DatabaseError, match="closed"):
+        explore.pages_per_visit(lab)
