@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
 
@@ -84,6 +85,9 @@ class Config(ConfigFields):
                 "this is a configuration history, not a configuration; load it with"
                 " engage_lab.config.ConfigHistory.load"
             ]
+        # A private copy: raw conditions are kept as given, and the caller's later edits
+        # to its dict must not reach an immutable Config.
+        data = copy.deepcopy(data)
         problems = semantic_problems(data)
         config = None
         try:

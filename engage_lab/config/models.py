@@ -76,6 +76,14 @@ def _queuing_factor(value: Any) -> int | float:
     return number
 
 
+def _criteria_list(value: Any) -> list[Any]:
+    # Only the list itself is checked here: each entry is reviewed by
+    # engage_lab.conditions.check_criteria, so one bad entry gets one message.
+    if not isinstance(value, list):
+        raise PydanticCustomError("criteria", "must be a JSON array of criterion objects")
+    return value
+
+
 def _positive_seconds(value: Any) -> int | float:
     number = _number(value)
     if number <= 0:
@@ -419,7 +427,11 @@ class Trigger(_Model):
     """Name agents see; events' `trigger_label`."""
     enabled: bool = True
     """A disabled trigger is never evaluated."""
-    criteria: list[dict[str, Any]] = Field(default_factory=list)
+    criteria: Annotated[
+        list[dict[str, Any]],
+        PlainValidator(_criteria_list),
+        WithJsonSchema({"type": "array", "items": {"type": "object"}}),
+    ] = Field(default_factory=list)
     """The product's conditions, combined with AND (empty: always matches)."""
     expression: dict[str, Any] | None = None
     """Extension: a GrowthBook-style condition, ANDed with the criteria."""

@@ -239,3 +239,12 @@ def test_save_writes_the_canonical_text(tmp_path, config_data):
     cfg.save(tmp_path / "c.json")
     assert (tmp_path / "c.json").read_text(encoding="utf-8") == cfg.to_json()
     assert Config.load(tmp_path / "c.json") == cfg
+
+
+def test_later_edits_of_the_input_do_not_reach_the_config(config_data):
+    config_data["triggers"][2]["expression"] = {"$or": [{"page.path": "/a"}]}
+    cfg = Config.from_dict(config_data)
+    config_data["triggers"][1]["criteria"][0]["value"] = 1
+    config_data["triggers"][2]["expression"]["$or"].append({"page.path": "/b"})
+    assert cfg.trigger("t-cart").criteria[0]["value"] == 100
+    assert cfg.trigger("t-open").expression == {"$or": [{"page.path": "/a"}]}
