@@ -22,14 +22,32 @@ from engage_lab.availability.policies import (
     policy_from_dict,
     queuing_factor_percent,
 )
+from engage_lab.availability.pool import AgentPool, ConversationRecord, simulate_conversations
+from engage_lab.availability.state import (
+    Timeline,
+    state_at,
+    states_at_sql,
+    timeline_sql,
+    to_ms,
+    to_ms_array,
+)
 
 __all__ = [
+    "AgentPool",
     "AvailabilityState",
+    "ConversationRecord",
     "CurvePolicy",
     "Policy",
     "ProductPolicy",
     "ReservePolicy",
+    "Timeline",
     "extra_places",
     "policy_from_dict",
     "queuing_factor_percent",
+    "simulate_conversations",
+    "state_at",
+    "states_at_sql",
+    "timeline_sql",
+    "to_ms",
+    "to_ms_array",
 ]
