@@ -131,8 +131,9 @@ def test_pages_whose_end_was_not_recorded_are_last_pages_of_a_visit(live_world):
 
 def test_source_and_maintenance_window(live_world):
     (source,) = live_world["source"]
-    assert source == {"type": "source", "id": "s11-src-1", "mode": "live_chat",
-                      "timezone": "Europe/Paris", "seed": "11"}  # fmt: skip
+    seed = live_world.summary.seed
+    assert source == {"type": "source", "id": f"s{seed}-src-1", "mode": "live_chat",
+                      "timezone": "Europe/Paris", "seed": str(seed)}  # fmt: skip
     statuses = [(r["status"], ms(r["changed_at"])) for r in live_world["source_status"]]
     assert [s for s, _ in statuses] == ["active", "maintenance", "active"]
     begin, end = statuses[1][1], statuses[2][1]
