@@ -1,14 +1,31 @@
-"""``engage-lab load`` and ``engage-lab unload`` (built by the data work)."""
+"""``engage-lab load`` and ``engage-lab unload``."""
 
 from __future__ import annotations
 
 import argparse
 
-from engage_lab.errors import NotBuiltError
+import engage_lab as el
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    raise NotBuiltError("not built yet")
+def _load(args: argparse.Namespace) -> int:
+    with el.open(args.db) as lab:
+        report = lab.load(*args.paths, visit_idle=args.visit_idle)
+        print(report)
+        print()
+        print(lab.quality())
+    return 0
+
+
+def _unload(args: argparse.Namespace) -> int:
+    with el.open(args.db) as lab:
+        removed = lab.unload(args.load_id)
+    total = sum(removed.values())
+    print(f"unloaded {args.load_id}: {total} records removed")
+    width = max(len(t) for t in removed)
+    for table, count in removed.items():
+        if count:
+            print(f"  {table:<{width}}  {count:>10,}")
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -16,9 +33,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     load = commands.add_parser("load", help="load files or folders of JSONL / CSV / Parquet")
     load.add_argument("paths", nargs="+", metavar="PATH")
     load.add_argument("--db", required=True)
-    load.add_argument("--visit-idle", default="24h")
-    load.set_defaults(func=_not_built)
+    load.add_argument(
+        "--visit-idle",
+        default=None,
+        metavar="DURATION",
+        help="visit idle duration (24h, 30m, 90s, 1h30m); default: the database's (24h)",
+    )
+    load.set_defaults(func=_load)
     unload = commands.add_parser("unload", help="undo one load as a whole")
     unload.add_argument("load_id")
     unload.add_argument("--db", required=True)
-    unload.set_defaults(func=_not_built)
+    unload.set_defaults(func=_unload)

@@ -60,6 +60,8 @@ def apply_clock_offsets(con: duckdb.DuckDBPyConnection, typed: dict[str, Sql]) -
         return
     for table_name, (visitor_col, time_cols) in schema.BROWSER_TIMES.items():
         target = typed[table_name]
+        if con.execute(sql("SELECT 1 FROM {t} LIMIT 1", t=target)).fetchone() is None:
+            continue
         sets = join(sql("{c} = {c} - to_milliseconds(o.off)", c=ident(c)) for c in time_cols)
         if visitor_col is not None:
             con.execute(

@@ -112,6 +112,7 @@ def prepass(source: SourceFile) -> list[str]:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
+    check_text = source.fmt != "parquet"
     delimiter_line = 0
     size = 0
     lines_before = 0
@@ -120,7 +121,7 @@ def prepass(source: SourceFile) -> list[str]:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-            if utf8_ok:
+            if check_text and utf8_ok:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
@@ -128,7 +129,7 @@ def prepass(source: SourceFile) -> list[str]:
             if source.fmt == "jsonl" and not delimiter_line and delim in chunk:
                 delimiter_line = lines_before + chunk[: chunk.index(delim)].count(b"\n") + 1
             lines_before += chunk.count(b"\n")
-    if utf8_ok:
+    if check_text and utf8_ok:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

@@ -159,9 +159,14 @@ def select_new_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
     con.execute("DROP TABLE _matched")
 
 
-def check_references(con: duckdb.DuckDBPyConnection) -> None:
-    """References to ids found neither in the load nor in the database."""
+def check_references(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """References to ids found neither in the load nor in the database.
+
+    ``present``: the record types the load carries (others have nothing to check).
+    """
     for table in schema.TABLES:
+        if table.record_type not in present:
+            continue
         for column in table.columns:
             if column.references is None:
                 continue
@@ -189,6 +194,8 @@ def check_references(con: duckdb.DuckDBPyConnection) -> None:
             )
     for name, visitor_col, pv_col in SAME_VISITOR:
         table = schema.TABLES_BY_NAME[name]
+        if table.record_type not in present:
+            continue
         con.execute(
             sql(
                 """

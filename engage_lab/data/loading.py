@@ -112,15 +112,45 @@ def _stored_select(table: schema.Table) -> Sql:
     return join(parts)
 
 
-def _check(con: duckdb.DuckDBPyConnection, bar: StepProgress) -> None:
-    """Type, check and select the new records of every staged record type."""
+def _present_types(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Record types the load carries (the others skip the costly statements)."""
+    present = set()
     for table in schema.TABLES:
-        validate.type_records(con, table)
+        row = con.execute(
+            sql("SELECT 1 FROM {s} LIMIT 1", s=readers.stage_table(table.record_type))
+        ).fetchone()
+        if row is not None:
+            present.add(table.record_type)
+    return present
+
+
+def _check(con: duckdb.DuckDBPyConnection, bar: StepProgress) -> set[str]:
+    """Type, check and select the new records of every staged record type."""
+    present = _present_types(con)
+    for table in schema.TABLES:
+        if table.record_type in present:
+            validate.type_records(con, table)
+        else:
+            validate.create_empty_typed(con, table)
     bar.step("checking duplicates and references")
-    con.execute(
-        sql("UPDATE _typed_page_view SET path = {p} WHERE path IS NULL", p=derive.PATH_FROM_URL)
-    )
-    integrity.select_new_records(con, schema.RECORD_TYPES["visitor"])
+    if "page_view" in present:
+        con.execute(
+            sql("UPDATE _typed_page_view SET path = {p} WHERE path IS NULL", p=derive.PATH_FROM_URL)
+        )
+
+    def select_new(table: schema.Table) -> None:
+        if table.record_type in present:
+            integrity.select_new_records(con, table)
+        else:
+            con.execute(
+                sql(
+                    "CREATE TEMP TABLE {new} AS SELECT * EXCLUDE (problems) FROM {typed} LIMIT 0",
+                    new=integrity.new_table(table.record_type),
+                    typed=validate.typed_table(table.record_type),
+                )
+            )
+
+    select_new(schema.RECORD_TYPES["visitor"])
     integrity.check_clock_offsets(con)
     con.execute(
         """
@@ -135,14 +165,19 @@ def _check(con: duckdb.DuckDBPyConnection, bar: StepProgress) -> None:
     derive.apply_clock_offsets(con, typed)
     for table in schema.TABLES:
         if table.record_type != "visitor":
-            integrity.select_new_records(con, table)
-    integrity.check_references(con)
-    integrity.check_single_source(con)
+            select_new(table)
+    integrity.check_references(con, present)
+    if "source" in present:
+        integrity.check_single_source(con)
+    return present
 
 
-def _insert(con: duckdb.DuckDBPyConnection, load_id: str) -> dict[str, int]:
+def _insert(con: duckdb.DuckDBPyConnection, load_id: str, present: set[str]) -> dict[str, int]:
     counts = {}
     for table in schema.TABLES:
+        counts[table.name] = 0
+        if table.record_type not in present:
+            continue
         names = [c.name for c in table.columns] + [c.name for c in schema.BOOKKEEPING_COLUMNS]
         con.execute(
             sql(
@@ -202,13 +237,13 @@ def load(
             readers.stage_jsonl_records(
                 con, [f for f in files if f.fmt == "jsonl" and f.file_no not in bad_files]
             )
-            _check(con, bar)
+            present = _check(con, bar)
             problems += _fetch_problems(con)
             if problems:
                 raise LoadError(problems, headline="load refused, the database is unchanged:")
             bar.step("writing")
             load_id = _next_load_id(con)
-            counts = _insert(con, load_id)
+            counts = _insert(con, load_id, present)
             (typed_rows,) = con.execute(
                 sql(
                     "SELECT {s}",

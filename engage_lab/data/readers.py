@@ -118,7 +118,7 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
                CASE WHEN state IN ('ok') OR state LIKE 'type_kind:%' OR state = 'no_type'
                     THEN 'type' ELSE 'record' END,
                CASE WHEN state = 'malformed'
-                        THEN 'malformed JSON: ' || to_json(left(line, 60))
+                        THEN 'malformed JSON: ' || left(line, 60) || CASE WHEN length(line) > 60 THEN '...' ELSE '' END
                     WHEN state LIKE 'not_object:%'
                         THEN 'not a JSON object (' || lower(split_part(state, ':', 2)) || ')'
                     WHEN state = 'no_type' THEN 'missing record type'

@@ -14,6 +14,8 @@ the past); a time without a zone is refused, because guessing a zone shifts ever
 
 from __future__ import annotations
 
+import functools
+
 import duckdb
 
 from engage_lab.data import schema
@@ -227,8 +229,41 @@ def _order_problems(table: schema.Table) -> list[tuple[str, Sql]]:
     return out
 
 
+def create_empty_typed(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
+    """An empty ``_typed_<type>`` for a record type the load does not carry."""
+    cols = join(
+        sql("{n} {t}", n=ident(c.name), t=Sql(c.sql_type)) for c in schema.raw_columns(table)
+    )
+    con.execute(
+        sql(
+            "CREATE TEMP TABLE {typed} (file_no INTEGER, line_no BIGINT, {cols}, "
+            "problems STRUCT(f VARCHAR, m VARCHAR)[])",
+            typed=typed_table(table.record_type),
+            cols=cols,
+        )
+    )
+
+
 def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
     """Build ``_typed_<type>`` from ``_stage_<type>`` and add its problems to ``_problems``."""
+    con.execute(_typed_sql(table.record_type))
+    con.execute(
+        sql(
+            """
+        INSERT INTO _problems
+        SELECT file_no, line_no, p.f, p.m
+        FROM (SELECT file_no, line_no, unnest(problems) AS p FROM {typed}
+              WHERE len(problems) > 0)
+        """,
+            typed=typed_table(table.record_type),
+        )
+    )
+
+
+@functools.cache
+def _typed_sql(record_type: str) -> Sql:
+    """The statement that builds ``_typed_<type>`` (built once per process)."""
+    table = schema.RECORD_TYPES[record_type]
     columns = schema.raw_columns(table)
     values, problems = [], []
     for i, column in enumerate(columns, start=1):
@@ -240,9 +275,8 @@ def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
     known = literal_list(["type", *raw_fields(table)])
     structs = join(sql("{{'f': {f}, 'm': {m}}}", f=literal(f), m=m) for f, m in problems)
     prefix = literal(f"{table.record_type}.")
-    con.execute(
-        sql(
-            """
+    return sql(
+        """
         CREATE TEMP TABLE {typed} AS
         SELECT file_no, line_no, {cols},
                list_concat(
@@ -256,23 +290,11 @@ def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
                ) AS problems
         FROM (SELECT file_no, line_no, t, k, keys, {values} FROM {stage})
         """,
-            typed=typed_table(table.record_type),
-            cols=join(ident(c.name) for c in columns),
-            structs=structs,
-            known=known,
-            prefix=prefix,
-            values=join(values),
-            stage=stage_table(table.record_type),
-        )
-    )
-    con.execute(
-        sql(
-            """
-        INSERT INTO _problems
-        SELECT file_no, line_no, p.f, p.m
-        FROM (SELECT file_no, line_no, unnest(problems) AS p FROM {typed}
-              WHERE len(problems) > 0)
-        """,
-            typed=typed_table(table.record_type),
-        )
+        typed=typed_table(table.record_type),
+        cols=join(ident(c.name) for c in columns),
+        structs=structs,
+        known=known,
+        prefix=prefix,
+        values=join(values),
+        stage=stage_table(table.record_type),
     )
