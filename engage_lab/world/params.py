@@ -169,11 +169,12 @@ class WorldParams:
     lunch_minutes: tuple[float, float] = (30.0, 60.0)
     short_breaks: tuple[int, int] = (1, 2)
     short_break_minutes: tuple[float, float] = (8.0, 18.0)
-    #: Background conversations per available agent hour, by channel (Poisson).
+    #: Background conversations per available agent hour, by channel (Poisson): about
+    #: 0.7 conversations in progress per available agent on average.
     background_rates_per_hour: tuple[tuple[str, float], ...] = (
-        ("email", 1.0),
-        ("phone", 0.5),
-        ("social", 0.7),
+        ("email", 3.0),
+        ("phone", 1.5),
+        ("social", 2.0),
     )
     #: Lognormal duration median (s) and sigma by channel.
     background_duration: tuple[tuple[str, float, float], ...] = (
