@@ -195,6 +195,7 @@ class Timeline:
                 add(start, cap=limits[agent_id])
                 add(end, cap=-limits[agent_id])
 
+        span_ends = {agent: [end for _, end in agent_spans] for agent, agent_spans in spans.items()}
         started = to_ms_array(conversations["started_at"])
         ended = to_ms_array(conversations["ended_at"])
         queued = to_ms_array(conversations["queued_at"])
@@ -205,7 +206,7 @@ class Timeline:
             agent_spans = spans.get(agent_ids[i], [])
             if s != NEVER and agent_spans:
                 # First span that ends after s; spans are disjoint and sorted.
-                j = bisect.bisect_right([end for _, end in agent_spans], s)
+                j = bisect.bisect_right(span_ends[agent_ids[i]], s)
                 while j < len(agent_spans) and agent_spans[j][0] < e:
                     lo, hi = max(s, agent_spans[j][0]), min(e, agent_spans[j][1])
                     if lo < hi:

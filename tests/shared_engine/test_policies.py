@@ -243,7 +243,7 @@ def test_spark_rendering_is_generated(policy) -> None:
 _SHARED_CON = duckdb.connect()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     xs=st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=5, unique=True),
     ps=st.lists(st.floats(0, 1), min_size=5, max_size=5),

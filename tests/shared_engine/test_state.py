@@ -94,6 +94,7 @@ def logs(draw):
     return agents, presence, conversations
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(logs())
 def test_timeline_and_sql_agree_with_the_literal_definition(log) -> None:
