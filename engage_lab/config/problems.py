@@ -156,7 +156,8 @@ def _message(error: dict[str, Any], holder: Any, path: list[str | int]) -> str:
             return "at least one entry is required"
         if len(path) >= 1 and path[-1] == "actions":
             return "at least one action is required"
-        return f"needs at least {ctx.get('min_length', 1)} entries"
+        least = ctx.get("min_length", 1)
+        return "needs at least one entry" if least == 1 else f"needs at least {least} entries"
     if kind == "greater_than_equal":
         return f"must be at least {ctx.get('ge')}"
     return str(error["msg"])  # our own PydanticCustomError messages are written for users

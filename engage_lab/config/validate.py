@@ -192,7 +192,8 @@ def _trigger_problems(trigger: dict[str, Any], index: int, item_kinds: dict[str,
             kind = item_kinds.get(message)
             if kind != "message":
                 hint = (
-                    f"{message!r} is a {kind}; use a show_item action for it"
+                    f"{message!r} is {'an' if kind == 'invitation' else 'a'} {kind};"
+                    " use a show_item action for it"
                     if kind
                     else f"unknown message {message!r}; declare it in catalog.messages"
                 )

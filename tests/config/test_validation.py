@@ -80,7 +80,7 @@ def test_show_item_naming_a_message_and_message_naming_an_item(config_data):
     assert problems(config_data) == [
         "triggers[0].actions[0].item: 'm-hello' is an automatic message;"
         " use an automatic_message action for it",
-        "triggers[1].actions[1].message: 'i-cart' is a invitation; use a show_item action for it",
+        "triggers[1].actions[1].message: 'i-cart' is an invitation; use a show_item action for it",
     ]
 
 
@@ -314,7 +314,7 @@ def test_curve_needs_points_and_a_known_axis(config_data):
     _gated(config_data)["server_probability"] = {"policy": "curve", "over": "load", "points": []}
     assert problems(config_data) == [
         "triggers[1].server_probability.over: must be one of occupancy, free_slots",
-        "triggers[1].server_probability.points: needs at least 1 entries",
+        "triggers[1].server_probability.points: needs at least one entry",
     ]
 
 
