@@ -88,3 +88,50 @@ def test_each_documented_example_file_exists(doc):
     named = set(re.findall(r"`((?:production|variant|history)-[a-z-]+\.json)`", doc))
     shipped = {p.name for p in (DOC.parents[1] / "data" / "configs").glob("*.json")}
     assert named == shipped
+
+
+def _json_blocks(doc: str) -> list[str]:
+    return re.findall(r"```json\n(.*?)```", doc, flags=re.S)
+
+
+def test_the_small_example_in_the_docs_is_valid(doc):
+    from engage_lab.config import Config
+
+    first = _json_blocks(doc)[0]
+    cfg = Config.from_json(first)
+    assert [t.id for t in cfg.triggers] == ["fixed-help-button", "cart-invitation"]
+
+
+def test_the_documented_criterion_examples_are_valid(doc):
+    import json
+
+    from engage_lab.conditions import check_criteria
+
+    declared = {"custom_cart_amount": "number", "custom_logged_in": "boolean"}
+    lines = [
+        line
+        for block in _json_blocks(doc)
+        for line in block.splitlines()
+        if line.startswith('{"criterion"')
+    ]
+    assert len(lines) >= 6
+    for line in lines:
+        assert check_criteria([json.loads(line)], declared, "c") == [], line
+
+
+def test_the_documented_snippets_are_json(doc):
+    import json
+
+    for block in _json_blocks(doc)[1:]:
+        text = block.strip()
+        if text.startswith('"'):  # a fragment of an object: wrap it
+            text = "{" + text + "}"
+        if text.startswith('{"criterion"'):
+            continue  # one criterion a line, checked above
+        json.loads(text)
+    # the expression example passes the expression checks
+    from engage_lab.conditions import check_expression
+
+    expression = next(b for b in _json_blocks(doc) if b.startswith('"expression"'))
+    data = json.loads("{" + expression + "}")["expression"]
+    assert check_expression(data, {"premium_plans": ["business"]}, "e") == []
