@@ -8,6 +8,13 @@ JSON form) and the checks one field can make alone. Checks that need several fie
 
 Every model is frozen and refuses unknown keys; values are strict (``"1"`` is not a
 number, ``1`` is not a boolean) so a configuration means exactly what it says.
+
+>>> source = Source.model_validate({"mode": "live_chat", "impossibility_delay": "2m 25s"})
+>>> source.impossibility_delay, source.impossibility_delay_ms, source.visit_idle_ms
+('2m 25s', 145000, 86400000)
+>>> Trigger.model_validate({"id": "t", "label": "T", "only_if_agents_available": True,
+...     "actions": [{"type": "show_item", "item": "b"}]}).policy
+ProductPolicy(policy='product')
 """
 
 from __future__ import annotations
