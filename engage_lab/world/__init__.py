@@ -27,9 +27,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from engage_lab.errors import ConfigError, EngageLabError
-from engage_lab.world.chat import CHAT_STEP_NOT_BUILT, ChatRecorder, ChatRecording, WorldView
+from engage_lab.world.chat import (
+    CHAT_STEP_NOT_BUILT,
+    ChatRecorder,
+    ChatRecording,
+    WorldView,
+    default_chat_recorder,
+)
 from engage_lab.world.model import MODES, World, draw_world
 from engage_lab.world.output import ID_FORMS, id_prefix, world_view, write_truth, write_world
 from engage_lab.world.params import WorldParams
@@ -45,6 +52,7 @@ __all__ = [
     "WorldParams",
     "WorldSummary",
     "WorldView",
+    "default_chat_recorder",
     "draw_world",
     "engagement_probability",
     "generate_world",
@@ -180,7 +188,7 @@ def generate_world(
     config: str | Path | None = None,
     config_history: str | Path | None = None,
     params: WorldParams | None = None,
-    chat_recorder: ChatRecorder | None = None,
+    chat_recorder: ChatRecorder | Literal["default"] | None = "default",
     progress: bool = True,
 ) -> WorldSummary:
     """Generate a world into folder ``out`` and return its summary.
@@ -197,8 +205,9 @@ def generate_world(
     config, config_history : configuration files for the chat-event step; checked to be
         readable JSON (of the right mode) and recorded in ``truth/params.json``.
     params : the generator's parameters (defaults: ``WorldParams()``).
-    chat_recorder : the chat-event step (see ``engage_lab.world.chat``); None: no chat
-        events are recorded and the summary says so.
+    chat_recorder : the chat-event step (see ``engage_lab.world.chat``); ``"default"``:
+        ``default_chat_recorder()`` (none yet); None: no chat events are recorded and the
+        summary says so.
     progress : show a progress bar on stderr.
     """
     if not isinstance(visitors, int) or visitors < 1:
@@ -217,6 +226,8 @@ def generate_world(
     except OSError as exc:
         raise WorldError(f"cannot create {out_dir}: {exc.strerror}") from exc
 
+    if chat_recorder == "default":
+        chat_recorder = default_chat_recorder()
     began = time.perf_counter()
     with _Progress(progress and sys.stderr is not None, total_stages=6) as bar:
         world = draw_world(seed, visitors, mode, days, params, stage=bar.stage)

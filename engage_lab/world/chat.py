@@ -21,7 +21,10 @@ shifts the other draws). It returns a ``ChatRecording``:
   them ``s{seed}-wc-NNNNNN``); they are appended after the background conversations;
 * ``truth``: any JSON-ready facts to keep under ``truth/chat.json`` (draws, engagements).
 
-When no recorder is given, no ``chat_events.jsonl`` is written and the summary says so.
+``generate_world`` (and so ``engage-lab generate``) uses ``default_chat_recorder()`` unless
+told otherwise (``chat_recorder=None`` records no chat events). Wiring the reference Chat
+Manager in is one change: make ``default_chat_recorder`` return it. While it returns None,
+no ``chat_events.jsonl`` is written and the summary says so (``CHAT_STEP_NOT_BUILT``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ import pandas as pd
 from engage_lab.world.agents import AgentTimeline
 from engage_lab.world.params import WorldParams
 
-__all__ = ["CHAT_STEP_NOT_BUILT", "ChatRecorder", "ChatRecording", "WorldView"]
+__all__ = [
+    "CHAT_STEP_NOT_BUILT",
+    "ChatRecorder",
+    "ChatRecording",
+    "WorldView",
+    "default_chat_recorder",
+]
 
 #: What the summary and ``truth/params.json`` say while no recorder is wired in.
 CHAT_STEP_NOT_BUILT = (
@@ -61,7 +70,8 @@ class WorldView:
     agent_timelines: list[AgentTimeline]
     #: ``visitor_id``, ``engagement_effect``, ``country``, ``device``.
     visitor_truth: pd.DataFrame
-    #: ``page_view_id``, ``page_category``, ``visit_number`` (1 = first visit).
+    #: ``page_view_id``, ``visit_id`` (as in ``truth/visits.jsonl``; the loader derives the
+    #: same visits), ``page_category``, ``visit_number`` (1 = the visitor's first visit).
     page_truth: pd.DataFrame
     config_path: Path | None
     config_history_path: Path | None
@@ -81,3 +91,15 @@ class ChatRecorder(Protocol):
     """The chat-event step: ``recording = recorder(world)``."""
 
     def __call__(self, world: WorldView) -> ChatRecording: ...
+
+
+def default_chat_recorder() -> ChatRecorder | None:
+    """The chat-event step ``generate_world`` uses by default.
+
+    None until the reference Chat Manager's world recorder is wired in here (import it
+    inside this function, so the generator does not depend on the reference at import).
+
+    >>> default_chat_recorder() is None
+    True
+    """
+    return None

@@ -283,7 +283,8 @@ def _write_recording(
 
 
 def _ts(ms: np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(np.asarray(ms, dtype=np.int64), unit="ms", utc=True))
+    stamps = np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
+    return pd.Series(stamps).dt.tz_localize("UTC")
 
 
 def _ts_or_null(ms: np.ndarray, present: np.ndarray) -> pd.Series:
@@ -319,6 +320,9 @@ def world_view(world: World, config, config_history) -> WorldView:
         "url": np.array(site.urls, dtype=object)[page],
         "path": np.array(site.paths, dtype=object)[page],
         "title": np.array(site.titles, dtype=object)[page],
+        "referrer": np.array([*site.urls, *(r for r, _ in EXTERNAL_REFERRERS)], dtype=object)[
+            np.where(pages.referrer_page >= 0, pages.referrer_page,
+                     len(site) + pages.external_referrer)[order]],
         "device": np.array([d for d, _ in world.params.device_weights], dtype=object)[
             people.device[row_visitor]],
         "embedded": site.embedded[page] & (world.mode == "messaging"),
@@ -362,8 +366,10 @@ def world_view(world: World, config, config_history) -> WorldView:
         "visitor_id": visitor_ids, "engagement_effect": people.engagement_effect,
         "country": [world.params.countries[c][0] for c in people.country],
         "device": [world.params.device_weights[d][0] for d in people.device]})  # fmt: skip
+    visit_prefix = id_prefix(seed, "visit")
     page_truth = pd.DataFrame({
         "page_view_id": page_ids,
+        "visit_id": [f"{visit_prefix}{v + 1:06d}" for v in pages.visit[order].tolist()],
         "page_category": np.array(PAGE_CATEGORIES, dtype=object)[site.category[page]],
         "visit_number": world.visit_number[pages.visit[order]]})  # fmt: skip
     return WorldView(

@@ -102,7 +102,12 @@ def test_progress_bar_goes_to_stderr(tmp_path, capsys):
 def _fake_recorder(world: WorldView) -> ChatRecording:
     """Shows the chat on each visitor's first page, one web chat per visitor (test double)."""
     pages = world.tables["page_views"].drop_duplicates("visitor_id").head(5)
-    assert set(world.page_truth.columns) == {"page_view_id", "page_category", "visit_number"}
+    assert set(world.page_truth.columns) == {
+        "page_view_id", "visit_id", "page_category", "visit_number"}  # fmt: skip
+    pv = world.tables["page_views"]
+    assert pv["page_view_id"].is_unique and pv["started_at"].is_monotonic_increasing
+    assert str(pv["started_at"].dtype) == "datetime64[ms, UTC]"
+    assert (pv["ended_at"].dropna() > pv.loc[pv["ended_at"].notna(), "started_at"]).all()
     assert len(world.agent_timelines) == len(world.tables["agents"])
     assert world.rng.random() < 1.0
     events = pd.DataFrame({
