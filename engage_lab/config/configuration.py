@@ -74,6 +74,11 @@ class Config(ConfigFields):
             raise ConfigError(sort_problems(problems, ConfigFields))
         return self
 
+    def __hash__(self) -> int:
+        # Equal configurations hash alike, so engines and widgets can cache by Config
+        # (pydantic's frozen hash fails on the list fields).
+        return hash(self.to_json())
+
     # --- building ---------------------------------------------------------------------
 
     @classmethod

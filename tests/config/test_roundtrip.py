@@ -248,3 +248,12 @@ def test_later_edits_of_the_input_do_not_reach_the_config(config_data):
     config_data["triggers"][2]["expression"]["$or"].append({"page.path": "/b"})
     assert cfg.trigger("t-cart").criteria[0]["value"] == 100
     assert cfg.trigger("t-open").expression == {"$or": [{"page.path": "/a"}]}
+
+
+def test_equal_configurations_hash_alike(config_data):
+    a, b = Config.from_dict(config_data), Config.from_dict(config_data)
+    a.to_json()  # using one must not make it differ from the other
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    config_data["triggers"][0]["label"] = "Other"
+    c = Config.from_dict(config_data)
+    assert c != a and len({a, c}) == 2
