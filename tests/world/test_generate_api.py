@@ -173,3 +173,19 @@ def test_engagement_truth_model_directions():
     assert kinds[0] < kinds[1] < kinds[2]
     with pytest.raises(ValueError, match="unknown key"):
         engagement_probability(t, ["banner"], ["help"], [1.0], [False], [0.0])
+
+
+def test_world_view_tables_build_the_reference_history():
+    history_module = pytest.importorskip("engage_lab.reference.history")
+    from engage_lab.world.model import draw_world
+    from engage_lab.world.output import world_view
+
+    world = draw_world(3, 120, "messaging", 4)
+    view = world_view(world, None, None)
+    history = history_module.History.from_frames(view.tables)
+    visits = {
+        page.visit_id
+        for visitor in view.tables["visitors"]["visitor_id"]
+        for page in history.visitor(visitor).page_views
+    }
+    assert len(visits) == world.visits == view.page_truth["visit_id"].nunique()
