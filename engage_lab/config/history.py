@@ -184,6 +184,23 @@ class ConfigHistory(_Model):
             headline=_headline(problems, f"{os.fspath(path)}: "),
         )
 
+    @classmethod
+    def of(cls, config: Config, effective_at: str = "1970-01-01T00:00:00Z") -> ConfigHistory:
+        """A one-entry history: ``config`` in effect from ``effective_at`` (default: always).
+
+        Lets a replay take a configuration or a history alike.
+
+        >>> from engage_lab.config import production
+        >>> ConfigHistory.of(production("live_chat")).at(0).mode
+        'live_chat'
+        """
+        return cls.from_dict(
+            {
+                "schema_version": 1,
+                "history": [{"effective_at": effective_at, "config": config.to_dict()}],
+            }
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The history as JSON data (only the keys that were given)."""
         return self.model_dump(mode="json", exclude_unset=True)

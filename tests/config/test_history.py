@@ -153,3 +153,14 @@ def test_round_trip_and_errors_from_text(tmp_path):
     assert str(caught.value).startswith(f"{path}: invalid configuration history (1 problem)")
     with pytest.raises(el.ConfigError, match="line 1, column"):
         ConfigHistory.from_json("{")
+
+
+def test_a_one_entry_history_of_a_configuration():
+    cfg = el.Config.from_dict(minimal_config())
+    h = ConfigHistory.of(cfg)
+    assert h.at(0) == cfg and h.at("2030-01-01T00:00:00Z") == cfg
+    later = ConfigHistory.of(cfg, effective_at="2026-03-01T00:00:00Z")
+    with pytest.raises(NoConfigurationInEffectError):
+        later.at("2026-02-01T00:00:00Z")
+    with pytest.raises(el.ConfigError, match="effective_at"):
+        ConfigHistory.of(cfg, effective_at="March")
