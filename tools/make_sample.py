@@ -6,7 +6,9 @@ a clock offset, returning visitors, single-page page changes, fixed-button place
 pages whose end was not recorded, custom variables changing mid-page, identities and
 threads, the whole chat event vocabulary (gated triggers with the server's answer and the
 draw, continuation, offline mode), agents' shifts with breaks and conversations on web
-chat and other channels. A generated world replaces it in a later issue.
+chat and other channels. Timestamps come in the three accepted forms: ISO 8601 in UTC
+(most files), ISO 8601 with an offset (``source_status.jsonl``, +01:00) and epoch
+milliseconds (``presence.jsonl``). A generated world replaces it in a later issue.
 
 Every random choice is a hash of its key (md5, like the gating draw), never a global
 random state, so the output is byte-for-byte reproducible::
@@ -118,6 +120,12 @@ def iso(ms: int) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def iso_paris(ms: int) -> str:
+    """ISO 8601 with the Paris offset of March 2026 (+01:00): a second accepted form."""
+    stamp = datetime.fromtimestamp(ms / 1000 + 3600, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+01:00"
+
+
 @dataclass
 class Page:
     page_view_id: str
@@ -169,7 +177,7 @@ class Sample:
                 "source_status",
                 at_ms,
                 {"type": "source_status", "id": self.next_id("st", 2),
-                 "changed_at": iso(at_ms), "status": status},
+                 "changed_at": iso_paris(at_ms), "status": status},
             )  # fmt: skip
 
     def build_agents(self) -> None:
@@ -193,7 +201,7 @@ class Sample:
                         "presence",
                         at_ms,
                         {"type": "presence", "id": self.next_id("p", 3), "agent_id": agent_id,
-                         "changed_at": iso(at_ms), "status": status},
+                         "changed_at": at_ms, "status": status},
                     )  # fmt: skip
 
     def available_agents(self, at_ms: int) -> list[str]:

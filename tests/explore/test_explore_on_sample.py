@@ -23,8 +23,11 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+def stamp(value: str | int) -> datetime:
+    """A sample timestamp (ISO 8601 with a zone, or epoch milliseconds) as aware UTC."""
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 @pytest.fixture(scope="module")

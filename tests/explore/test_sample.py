@@ -9,9 +9,10 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,15 @@ from engage_lab.data import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
-ISO_MS = "%Y-%m-%dT%H:%M:%S.%fZ"
+ISO_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)"
 
 
-def ms(text: str) -> int:
-    assert len(text) == len("2026-03-02T09:15:00.250Z"), f"not ISO with ms and Z: {text}"
-    return int(datetime.strptime(text, ISO_MS).replace(tzinfo=UTC).timestamp() * 1000)
+def ms(value: str | int) -> int:
+    """Epoch ms of a sample timestamp: epoch ms, or ISO 8601 with ms and a zone."""
+    if isinstance(value, int):
+        return value
+    assert re.fullmatch(ISO_MS, value), f"not ISO with milliseconds and a zone: {value}"
+    return round(datetime.fromisoformat(value).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +132,7 @@ def test_page_views_ordered_and_events_inside_their_page(records, by_id):
 def test_source_is_live_chat_with_a_maintenance_window(records):
     (source,) = records["source"]
     assert (source["mode"], source["timezone"]) == ("live_chat", "Europe/Paris")
-    statuses = sorted(records["source_status"], key=lambda r: r["changed_at"])
+    statuses = sorted(records["source_status"], key=lambda r: ms(r["changed_at"]))
     windows = [
         (ms(a["changed_at"]), ms(b["changed_at"]))
         for a, b in itertools.pairwise(statuses)
@@ -242,3 +246,18 @@ def test_agents_presence_and_conversations(records, by_id):
             page = by_id["page_view"][c["page_view_id"]]
             assert page["visitor_id"] == c["visitor_id"]
             assert (c["outcome"] == "unserved") == (c.get("agent_id") is None)
+
+
+def test_timestamps_come_in_every_accepted_form(records):
+    forms = set()
+    for kind, rows in records.items():
+        table = schema.table_for_record_type(kind)
+        for column in table.columns:
+            if column.sql_type == "TIMESTAMP":
+                for r in rows:
+                    value = r.get(column.name)
+                    if isinstance(value, int):
+                        forms.add("epoch ms")
+                    elif isinstance(value, str):
+                        forms.add("utc" if value.endswith("Z") else "offset")
+    assert forms == {"epoch ms", "utc", "offset"}
