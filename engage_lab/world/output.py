@@ -27,7 +27,7 @@ from engage_lab.data import schema
 from engage_lab.world.agents import STATUSES
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.model import World
-from engage_lab.world.pages import EXTERNAL_REFERRERS
+from engage_lab.world.pages import CAMPAIGNS, EXTERNAL_REFERRERS
 from engage_lab.world.site import FIXED_HELP_BUTTON, PAGE_CATEGORIES
 from engage_lab.world.variables import VAR_NAMES
 from engage_lab.world.writer import (
@@ -93,6 +93,29 @@ def _var_values(world: World) -> list[str]:
     return out
 
 
+def _url_tables(world: World) -> tuple[list[str], list[str], list[str | None]]:
+    """URL, path and referrer tables; code = page + pages * campaign (then externals)."""
+    site = world.site
+    urls = [u + q for q in CAMPAIGNS for u in site.urls]
+    paths = [p + q for q in CAMPAIGNS for p in site.paths]
+    return urls, paths, [*urls, *(r for r, _ in EXTERNAL_REFERRERS)]
+
+
+def _url_codes(world: World, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into ``_url_tables`` of each page row's URL and referrer, in output order."""
+    pages, n = world.pages, len(world.site)
+    campaign = pages.campaign()
+    url_code = pages.page.astype(np.int64) + n * campaign
+    # The referrer of a later page is the previous page's URL, with the campaign tags of
+    # the landing when the previous page is the (recorded) landing.
+    previous_is_row = pages.referrer_page == np.roll(pages.page, 1)
+    previous_campaign = np.where(previous_is_row, np.roll(campaign, 1), 0)
+    previous_url = pages.referrer_page.astype(np.int64) + n * previous_campaign
+    external = n * len(CAMPAIGNS) + pages.external_referrer.astype(np.int64)
+    referrer_code = np.where(pages.referrer_page >= 0, previous_url, external)
+    return url_code[order], referrer_code[order]
+
+
 def write_world(
     world: World,
     out: Path,
@@ -131,9 +154,8 @@ def write_world(
     order = np.argsort(world.page_number)
     row_visitor = world.visit_visitor[pages.visit][order]
     offset = people.clock_offset_ms[row_visitor]
-    n_pages = len(site)
-    referrer = np.where(pages.referrer_page >= 0, pages.referrer_page,
-                        n_pages + pages.external_referrer)[order]  # fmt: skip
+    url_code, referrer_code = _url_codes(world, order)
+    urls, paths, referrers = _url_tables(world)
     embedded = site.embedded[pages.page[order]] & (world.mode == "messaging")
     devices = [d for d, _ in world.params.device_weights]
     placeholders = [[FIXED_HELP_BUTTON] if p else [] for p in site.placeholder.tolist()]
@@ -142,11 +164,10 @@ def write_world(
         _ids(seed, "visitor", row_visitor + 1, "visitor_id"),
         TimeColumn("started_at", pages.start_ms[order] + offset),
         TimeColumn("ended_at", pages.end_ms[order] + offset, pages.end_recorded[order]),
-        CodeColumn("url", page, site.urls),
-        CodeColumn("path", page, site.paths),
+        CodeColumn("url", url_code, urls),
+        CodeColumn("path", url_code, paths),
         CodeColumn("title", page, site.titles),
-        CodeColumn("referrer", referrer.astype(np.int64),
-                   [*site.urls, *(r for r, _ in EXTERNAL_REFERRERS)]),
+        CodeColumn("referrer", referrer_code, referrers),
         CodeColumn("device", people.device[row_visitor].astype(np.int64), devices),
         BoolColumn("embedded", embedded),
         BoolColumn("page_change", pages.page_change[order]),
@@ -299,6 +320,8 @@ def world_view(world: World, config, config_history) -> WorldView:
     order = np.argsort(world.page_number)
     row_visitor = world.visit_visitor[pages.visit][order]
     page = pages.page[order]
+    url_code, referrer_code = _url_codes(world, order)
+    urls, paths, referrers = _url_tables(world)
     visitor_ids = np.array([f"{vid}{v + 1:06d}" for v in range(people.n)], dtype=object)
     page_ids = np.array([f"{pid}{i + 1:07d}" for i in range(len(pages))], dtype=object)
     tables: dict[str, pd.DataFrame] = {}
@@ -317,12 +340,10 @@ def world_view(world: World, config, config_history) -> WorldView:
         "page_view_id": page_ids, "visitor_id": visitor_ids[row_visitor],
         "started_at": _ts(pages.start_ms[order]),
         "ended_at": _ts_or_null(pages.end_ms[order], pages.end_recorded[order]),
-        "url": np.array(site.urls, dtype=object)[page],
-        "path": np.array(site.paths, dtype=object)[page],
+        "url": np.array(urls, dtype=object)[url_code],
+        "path": np.array(paths, dtype=object)[url_code],
         "title": np.array(site.titles, dtype=object)[page],
-        "referrer": np.array([*site.urls, *(r for r, _ in EXTERNAL_REFERRERS)], dtype=object)[
-            np.where(pages.referrer_page >= 0, pages.referrer_page,
-                     len(site) + pages.external_referrer)[order]],
+        "referrer": np.array(referrers, dtype=object)[referrer_code],
         "device": np.array([d for d, _ in world.params.device_weights], dtype=object)[
             people.device[row_visitor]],
         "embedded": site.embedded[page] & (world.mode == "messaging"),

@@ -40,7 +40,7 @@ from engage_lab.world.site import (
     Site,
 )
 
-__all__ = ["EXTERNAL_REFERRERS", "Pages", "walk_visits"]
+__all__ = ["CAMPAIGNS", "EXTERNAL_REFERRERS", "Pages", "walk_visits"]
 
 #: Referrers of a visit's first page (None: direct traffic) and their weights.
 EXTERNAL_REFERRERS: tuple[tuple[str | None, float], ...] = (
@@ -51,6 +51,17 @@ EXTERNAL_REFERRERS: tuple[tuple[str | None, float], ...] = (
     ("https://www.instagram.com/", 0.06),
     ("https://newsletter.shop.example/", 0.08),
 )
+
+#: Query strings of campaign landings: a visit arriving from the newsletter or a social
+#: network lands on a URL (and path) tagged with UTM parameters; later pages are untagged.
+CAMPAIGNS: tuple[str, ...] = (
+    "",
+    "?utm_source=newsletter&utm_medium=email",
+    "?utm_source=facebook&utm_medium=social",
+    "?utm_source=instagram&utm_medium=social",
+)
+#: Campaign of each external referrer (``EXTERNAL_REFERRERS`` order).
+_CAMPAIGN_OF_REFERRER = np.array([0, 0, 0, 2, 3, 1], dtype=np.int8)
 
 _MOBILE = 1  # index of "mobile" in WorldParams.device_weights
 
@@ -78,6 +89,14 @@ class Pages:
     def take(self, index: np.ndarray) -> Pages:
         """The rows at ``index`` (a mask or indices), in that order."""
         return Pages(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def campaign(self) -> np.ndarray:
+        """Index into ``CAMPAIGNS`` of each row (non-zero only on campaign landings)."""
+        return np.where(
+            self.external_referrer >= 0,
+            _CAMPAIGN_OF_REFERRER[np.maximum(self.external_referrer, 0)],
+            0,
+        ).astype(np.int64)
 
     def first_of_visit(self) -> np.ndarray:
         """Mask of each visit's first remaining row."""

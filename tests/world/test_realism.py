@@ -92,9 +92,11 @@ def test_dwell_times_are_lognormal_like(live_world):
 def test_site_map_and_page_categories(live_world):
     site = build_site("https://shop.example")
     assert len(set(site.paths)) >= 30 and len(set(site.titles)) == len(site.titles)
-    seen = {p["path"] for p in live_world["page_views"]}
+    seen = {p["path"].split("?")[0] for p in live_world["page_views"]}
     assert len(seen) >= 30
     assert all(p["url"] == "https://shop.example" + p["path"] for p in live_world["page_views"])
+    tagged = [p for p in live_world["page_views"] if "?utm_source=" in p["url"]]
+    assert tagged and all(p.get("referrer", "").startswith("https://") for p in tagged)
     for prefix in ("/", "/category/", "/product/", "/cart", "/checkout", "/help", "/pricing",
                    "/account"):  # fmt: skip
         assert any(path.startswith(prefix) for path in seen), prefix
