@@ -189,3 +189,35 @@ def test_world_view_tables_build_the_reference_history():
         for page in history.visitor(visitor).page_views
     }
     assert len(visits) == world.visits == view.page_truth["visit_id"].nunique()
+
+
+@pytest.mark.parametrize(("visitors", "days"), [(1, 1), (3, 2)])
+def test_tiny_worlds_are_valid(tmp_path, visitors, days):
+    summary = generate_world(tmp_path, visitors, 0, days=days, progress=False)
+    pages = read_jsonl(tmp_path / "page_views.jsonl")
+    assert len(pages) == summary.page_views >= 1
+    assert summary.visits >= 1 and summary.agents >= 4
+    assert [r["status"] for r in read_jsonl(tmp_path / "source_status.jsonl")] == [
+        "active", "maintenance", "active"]  # fmt: skip
+
+
+def test_parameters_can_move_the_site_to_another_zone(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from engage_lab.world import WorldParams
+
+    params = WorldParams(timezone="America/New_York",
+                         countries=(("US", "America/New_York", 1.0),))  # fmt: skip
+    generate_world(tmp_path, 300, 5, days=4, params=params, progress=False)
+    (source,) = read_jsonl(tmp_path / "source.jsonl")
+    assert source["timezone"] == "America/New_York"
+    zone = ZoneInfo("America/New_York")
+    hours = [
+        datetime.fromisoformat(v["started_at"].replace("Z", "+00:00")).astimezone(zone).hour
+        for v in read_jsonl(tmp_path / "truth" / "visits.jsonl")
+    ]
+    day = sum(1 for h in hours if 9 <= h < 21)
+    night = sum(1 for h in hours if 1 <= h < 6)
+    assert day > 6 * max(night, 1)
+    assert {v["country"] for v in read_jsonl(tmp_path / "visitors.jsonl")} == {"US"}
