@@ -59,6 +59,7 @@ __all__ = [
 #: Hex digits of the md5 digest kept: 13 digits = 52 bits, exact in a double.
 HEX_DIGITS = 13
 _SCALE = float(2**52)
+_md5 = hashlib.md5
 #: Tag separating the visitor-sample key from gating keys.
 SAMPLE_TAG = "sample"
 #: SQL dialects ``draw_sql`` can target (sqlglot dialect names).
@@ -99,8 +100,10 @@ def u_from_key(key: str) -> float:
     >>> u_from_key("abc") == int("900150983cd24", 16) / 2**52  # md5("abc") = 900150983cd24…
     True
     """
-    digest = hashlib.md5(key.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return int(digest[:HEX_DIGITS], 16) / _SCALE
+    # The first 7 bytes are the first 14 hex digits; dropping 4 bits keeps 13 (faster
+    # than formatting the hex digest, same integer).
+    digest = _md5(key.encode("utf-8"), usedforsecurity=False).digest()
+    return (int.from_bytes(digest[:7], "big") >> 4) / _SCALE
 
 
 def draw(seed: str | int, visitor_id: str, page_view_id: str, trigger_id: str) -> float:
@@ -125,6 +128,8 @@ def draw(seed: str | int, visitor_id: str, page_view_id: str, trigger_id: str) -
 def _column(values: Iterable[Any] | str | int, n: int | None) -> list[Any]:
     if isinstance(values, (str, int, np.integer)) and not isinstance(values, bool):
         return [values] * (n if n is not None else 1)
+    if hasattr(values, "tolist"):  # Series / arrays: far faster than iterating them
+        return values.tolist()  # type: ignore[union-attr]
     return list(values)
 
 
@@ -155,7 +160,9 @@ def draws(
     seed_text = _text(seed, "seed")
     out = np.empty(n, dtype=np.float64)
     for i, (vis, pv, trig) in enumerate(zip(*columns, strict=True)):
-        if any(x is None or (not isinstance(x, str) and pd.isna(x)) for x in (vis, pv, trig)):
+        if type(vis) is str and type(pv) is str and type(trig) is str:  # the common case
+            out[i] = u_from_key(f"{seed_text}|{vis}|{pv}|{trig}")
+        elif any(x is None or (not isinstance(x, str) and pd.isna(x)) for x in (vis, pv, trig)):
             out[i] = np.nan
         else:
             out[i] = u_from_key("|".join((seed_text, str(vis), str(pv), str(trig))))

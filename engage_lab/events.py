@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -199,8 +199,9 @@ def events_to_frame(records: Iterable[EventRecord]) -> pd.DataFrame:
     >>> events_to_frame([]).columns.tolist() == list(EVENT_COLUMNS)
     True
     """
-    rows = [astuple(r) for r in records]
-    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    records = list(records)
+    columns = {name: [getattr(r, name) for r in records] for name in EVENT_COLUMNS}
+    frame = pd.DataFrame(columns, columns=list(EVENT_COLUMNS))
     return _typed_frame(frame)
 
 
@@ -306,7 +307,8 @@ def _order_keys(frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str,
     )
     unknown_rank = max(ranks.values(), default=-1) + 1
     triggers = frame["trigger_id"]
-    trigger_rank = [-1 if pd.isna(t) else ranks.get(t, unknown_rank) for t in triggers.tolist()]
+    known = triggers.astype(object).map(ranks).astype("float64").fillna(unknown_rank)
+    trigger_rank = known.where(triggers.notna(), -1)
     stage_rank = frame["stage"].map({s: i for i, s in enumerate(STAGES)})
     event_rank = frame["event"].map(EVENT_RANK)
     if stage_rank.isna().any() or event_rank.isna().any():
@@ -317,7 +319,7 @@ def _order_keys(frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str,
             "event_at": _event_at_ms(frame["event_at"]),
             "page_view_id": frame["page_view_id"].astype(str).to_numpy(),
             "stage": stage_rank.to_numpy(dtype=np.int64),
-            "trigger_rank": np.asarray(trigger_rank, dtype=np.int64),
+            "trigger_rank": trigger_rank.to_numpy(dtype=np.int64),
             "trigger_id": triggers.fillna("").astype(str).to_numpy(),
             "event": event_rank.to_numpy(dtype=np.int64),
             "item_id": frame["item_id"].fillna("").astype(str).to_numpy(),
@@ -428,11 +430,11 @@ def compare_events(
     merged[["count_a", "count_b"]] = merged[["count_a", "count_b"]].fillna(0).astype(np.int64)
     diff = merged[merged["count_a"] != merged["count_b"]].copy()
     page_views = (
-        set(a["page_view_id"].dropna().astype(str))
-        | set(b["page_view_id"].dropna().astype(str))
+        set(a["page_view_id"].dropna().astype(str).unique())
+        | set(b["page_view_id"].dropna().astype(str).unique())
         | {str(p) for p in (page_view_ids or ())}
     )
-    bad = set(diff["page_view_id"].astype(str))
+    bad = set(diff["page_view_id"].astype(str).unique())
     for name in _COMPARED:
         if name != "event_at":
             diff[name] = diff[name].where(diff[name] != _NULL, None)
