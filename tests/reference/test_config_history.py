@@ -1,0 +1,52 @@
+"""Replays over a configuration history: the configuration in force at each page start."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from engage_lab.config import ConfigHistory
+from tests.reference.builders import T0, World, at, config, item, run, trig
+
+
+def iso(seconds: float) -> str:
+    instant = dt.datetime.fromtimestamp(at(seconds) / 1000, tz=dt.UTC)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def history(*entries) -> ConfigHistory:
+    return ConfigHistory.from_dict(
+        {
+            "schema_version": 1,
+            "history": [{"effective_at": iso(s), "config": c.to_dict()} for s, c in entries],
+        }
+    )
+
+
+def test_config_history_edit_applies_from_effective_at():
+    w = World()
+    w.page("p1", 0, 60)
+    w.page("p2", 100, 160)  # starts exactly at the edit
+    w.page("p3", 90, 150, visitor="v2")  # started before the edit: runs entirely under v1
+    before = config(trig("t1", item("b1")))
+    after = config(trig("t2", item("b2")))
+    out = run(w, history((-10, before), (100, after)))
+    assert sorted({(r[0], r[2]) for r in out}) == [(0, "t1"), (90, "t1"), (100, "t2")]
+
+
+def test_page_views_before_first_entry_run_nothing():
+    w = World()
+    w.page("p1", 0, 60)
+    w.page("p2", 100, 160)
+    out = run(w, history((50, config(trig("t1", item("b1"))))))
+    assert {r[0] for r in out} == {100}
+
+
+def test_visit_state_carries_over_config_edits():
+    w = World()
+    w.page("p1", 0, 60)
+    w.page("p2", 100, 160)  # same visit, new configuration
+    before = config(trig("t1", item("b1"), once_per_visit=True))
+    after = config(trig("t1", item("b2"), once_per_visit=True))
+    out = run(w, history((-10, before), (80, after)))
+    assert [r[0] for r in out if r[1] == "trigger_activated"] == [0]
+    assert at(0) == T0
