@@ -17,6 +17,7 @@ __all__ = [
     "compare",
     "get_path",
     "get_type",
+    "is_array_index",
     "is_in",
     "is_orderable",
     "js_number_to_string",
@@ -47,7 +48,7 @@ def get_type(value: Any) -> str:
     return "unknown"
 
 
-def _is_array_index(key: str, length: int) -> bool:
+def is_array_index(key: str, length: int) -> bool:
     # a canonical index ("0", "7", not "07" or "-0") below length, at most 10 digits
     return (
         len(key) <= 10
@@ -66,7 +67,7 @@ def get_path(attributes: Any, path: str) -> Any:
             current = current[segment]
         elif isinstance(current, list) and segment == "length":
             current = len(current)
-        elif isinstance(current, list) and _is_array_index(segment, len(current)):
+        elif isinstance(current, list) and is_array_index(segment, len(current)):
             current = current[int(segment)]
         else:
             return None
@@ -76,8 +77,8 @@ def get_path(attributes: Any, path: str) -> Any:
 def js_key_order(obj: dict[Any, Any]) -> list[Any]:
     """Keys in JavaScript property order: array-index keys ascending, then the others."""
     keys = list(obj)
-    indices = [k for k in keys if isinstance(k, str) and _is_array_index(k, 2**32 - 1)]
-    others = [k for k in keys if not (isinstance(k, str) and _is_array_index(k, 2**32 - 1))]
+    indices = [k for k in keys if isinstance(k, str) and is_array_index(k, 2**32 - 1)]
+    others = [k for k in keys if not (isinstance(k, str) and is_array_index(k, 2**32 - 1))]
     return sorted(indices, key=int) + others
 
 

@@ -21,7 +21,13 @@ from engage_lab.conditions.criteria import infer_kind, parse_criteria, read_page
 from engage_lab.conditions.expressions import parse_expression
 from engage_lab.conditions.vocabulary import custom_declaration, position_range
 
-__all__ = ["evaluate", "evaluate_criteria", "evaluate_node", "evaluate_on_pages"]
+__all__ = [
+    "evaluate",
+    "evaluate_criteria",
+    "evaluate_node",
+    "evaluate_on_pages",
+    "parse_criteria_for_pages",
+]
 
 Result = bool | None
 
@@ -102,9 +108,24 @@ def evaluate_criteria(
     ...                   [{"custom_cart": 2}, {"custom_cart": 0}])
     True
     """
+    return evaluate_on_pages(parse_criteria_for_pages(criteria, pages, custom_variables), pages)
+
+
+def parse_criteria_for_pages(
+    criteria: Any,
+    pages: Sequence[Mapping[str, Any]],
+    custom_variables: Mapping[str, str] | None = None,
+) -> n.Node:
+    """Parse criteria, inferring each undeclared custom variable's kind from ``pages``.
+
+    >>> tree = parse_criteria_for_pages([{"criterion": "custom_n", "operator": "is", "value": "2"}],
+    ...                                 [{"custom_n": 2}])
+    >>> tree.children[0].kind
+    'number'
+    """
     declared = dict(custom_variables or {})
     if not isinstance(criteria, list):
-        return evaluate_on_pages(parse_criteria(criteria, declared), pages)
+        return parse_criteria(criteria, declared)
     parts: list[n.Node] = []
     for i, item in enumerate(criteria):
         local = declared
@@ -116,12 +137,10 @@ def evaluate_criteria(
         ):
             # each criterion infers its own kind: `gte 1` and `is "none"` may differ
             values = [page.get(criterion) for page in pages]
-            local = {
-                **declared,
-                criterion: infer_kind(item.get("operator", ""), item.get("value"), values),
-            }
+            kind = infer_kind(item.get("operator", ""), item.get("value"), values)
+            local = {**declared, criterion: kind}
         parts.extend(n.children(parse_criteria([item], local, path=f"criteria[{i}]")))
-    return evaluate_on_pages(n.And(tuple(parts)), pages)
+    return n.And(tuple(parts))
 
 
 def evaluate_on_pages(node: n.Node, pages: Sequence[Mapping[str, Any]]) -> bool:
