@@ -11,6 +11,7 @@ from engage_lab.errors import EngineError
 from tests.reference.builders import (
     FixedAvailability,
     World,
+    at,
     config,
     constant_state,
     item,
@@ -112,3 +113,25 @@ def test_availability_from_agent_logs():
     assert run(w, cfg, "server_probability", availability=None)[0][5] == 1.0
     w.web_chat("c1", "p1", -50, -40, None, "served", visitor="v9", agent="a1")
     assert run(w, cfg, "server_probability", availability=None)[0][5] == 0.0
+
+
+def test_load_counts_other_channels_and_waiting_chats():
+    w = one_page()
+    w.agent("a1", 2, available_from=-100)
+    w.tables["conversations"].append(
+        {
+            "conversation_id": "phone1",
+            "agent_id": "a1",
+            "channel": "phone",
+            "visitor_id": None,
+            "page_view_id": None,
+            "queued_at": at(-20),
+            "started_at": at(-20),
+            "ended_at": None,
+            "outcome": None,
+        }
+    )
+    cfg = config(trig("t1", item("b1"), **GATED))
+    assert run(w, cfg, "server_probability", availability=None)[0][5] == 1.0  # load 1 < 2
+    w.web_chat("c1", "p1", -10, None, None, "unserved", visitor="v9")  # waiting
+    assert run(w, cfg, "server_probability", availability=None)[0][5] == 0.0  # load 2
