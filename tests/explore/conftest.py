@@ -41,11 +41,21 @@ VAR_CHANGES = [
     ("vc7", "pv4", "custom_plan", "null", "2026-03-02 23:30:05"),
 ]
 CONVERSATIONS = [
-    # id, agent, channel, queued, started, ended
-    ("c1", "a1", "phone", "2026-03-02 10:00:00", "2026-03-02 10:00:00", "2026-03-02 10:20:00"),
-    ("c2", "a2", "web_chat", "2026-03-02 10:19:00", "2026-03-02 10:20:00", "2026-03-02 10:40:00"),
-    ("c3", "a1", "email", "2026-03-02 10:35:00", "2026-03-02 10:35:00", "2026-03-02 10:50:00"),
-    ("c4", None, "web_chat", "2026-03-02 10:41:00", None, "2026-03-02 10:49:00"),
+    # id, agent, channel, queued, started, ended, outcome
+    ("c1", "a1", "phone", "2026-03-02 10:00:00", "2026-03-02 10:00:00", "2026-03-02 10:20:00",
+     None),
+    ("c2", "a2", "web_chat", "2026-03-02 10:19:00", "2026-03-02 10:20:00", "2026-03-02 10:40:00",
+     "served"),
+    ("c3", "a1", "email", "2026-03-02 10:35:00", "2026-03-02 10:35:00", "2026-03-02 10:50:00",
+     None),
+    ("c4", None, "web_chat", "2026-03-02 10:41:00", None, "2026-03-02 10:49:00", "unserved"),
+]  # fmt: skip
+CHAT_EVENTS = [
+    # id, page view, visitor, event_at, event, trigger, mode
+    ("ce1", "pv3", "v1", "2026-03-02 08:14:20", "started", None, None),
+    ("ce2", "pv1", "v1", "2026-03-02 08:10:05", "trigger_activated", "t1", "online"),
+    ("ce3", "pv1", "v1", "2026-03-02 08:10:05.005", "trigger_executed", "t1", "online"),
+    ("ce4", "pv4", "v2", "2026-03-02 23:30:02", "trigger_activated", "t2", "offline"),
 ]
 
 
@@ -66,13 +76,14 @@ def con() -> duckdb.DuckDBPyConnection:
         " values (?, ?, ?, ?, ?)",
         VAR_CHANGES,
     )
-    con.execute(
-        "insert into chat_events (chat_event_id, page_view_id, visitor_id, event_at, event)"
-        " values ('ce1', 'pv3', 'v1', '2026-03-02 08:14:20', 'started')"
+    con.executemany(
+        "insert into chat_events (chat_event_id, page_view_id, visitor_id, event_at, event,"
+        " trigger_id, mode) values (?, ?, ?, ?, ?, ?, ?)",
+        CHAT_EVENTS,
     )
     con.executemany(
         "insert into conversations (conversation_id, agent_id, channel, queued_at, started_at,"
-        " ended_at) values (?, ?, ?, ?, ?, ?)",
+        " ended_at, outcome) values (?, ?, ?, ?, ?, ?, ?)",
         CONVERSATIONS,
     )
     yield con

@@ -7,7 +7,14 @@ import importlib
 
 import pytest
 
-MODULES = ["engage_lab.explore", "engage_lab.plots"]
+MODULES = [
+    "engage_lab.explore",
+    "engage_lab.explore._db",
+    "engage_lab.explore.visits",
+    "engage_lab.explore.chat",
+    "engage_lab.explore.agents",
+    "engage_lab.plots",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

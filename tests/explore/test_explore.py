@@ -226,3 +226,27 @@ def test_missing_tables_raise_database_error():
     with pytest.raises(DatabaseError, match="lacks a table") as caught:
         explore.pages_per_visit(duckdb.connect())
     assert isinstance(caught.value.__cause__, duckdb.Error)
+
+
+def test_chat_event_counts_cover_the_vocabulary(con):
+    counts = explore.chat_event_counts(con).set_index("event")
+    assert list(counts.index) == list(schema.CHAT_EVENTS)
+    # ce2 (online, pv1, t1) and ce4 (offline, pv4, t2)
+    assert counts.loc["trigger_activated"].tolist() == [2, 1, 1, 2, 2, 2]
+    assert counts.loc["trigger_executed"].tolist() == [1, 1, 0, 1, 1, 1]
+    assert counts.loc["started"].tolist() == [1, 0, 0, 1, 1, 0]
+    assert counts.loc["chat_closed"].tolist() == [0, 0, 0, 0, 0, 0]
+
+
+def test_conversation_summary(con):
+    summary = explore.conversation_summary(con)
+    assert summary[["channel", "outcome", "conversations", "started"]].values.tolist() == [
+        ["email", "-", 1, 1],
+        ["phone", "-", 1, 1],
+        ["web_chat", "served", 1, 1],
+        ["web_chat", "unserved", 1, 0],
+    ]
+    by_key = summary.set_index(["channel", "outcome"])
+    assert by_key.loc[("web_chat", "served"), "median_wait_s"] == 60.0  # 10:19 -> 10:20
+    assert by_key.loc[("email", "-"), "median_length_s"] == 900.0  # 10:35 -> 10:50
+    assert pd.isna(by_key.loc[("web_chat", "unserved"), "median_wait_s"])

@@ -137,3 +137,17 @@ def test_a_closed_lab_is_refused_with_a_database_error(tmp_path):
     lab.close()
     with pytest.raises(el.DatabaseError, match="closed"):
         explore.pages_per_visit(lab)
+
+
+def test_chat_event_and_conversation_counts(lab, raw):
+    events = collections.Counter(r["event"] for r in raw["chat_event"])
+    counts = explore.chat_event_counts(lab).set_index("event")["events"]
+    assert {e: n for e, n in counts.items() if n} == dict(events)
+    assert all(counts > 0)  # the sample records every event name
+    channels = collections.Counter(
+        (r["channel"], r.get("outcome") or "-") for r in raw["conversation"]
+    )
+    summary = explore.conversation_summary(lab)
+    found = dict(zip(zip(summary.channel, summary.outcome, strict=True), summary.conversations,
+                     strict=True))  # fmt: skip
+    assert found == dict(channels)

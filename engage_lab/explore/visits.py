@@ -1,142 +1,31 @@
-"""Exploration of a loaded history: small DataFrames an analyst looks at first.
-
-Every function takes a ``Lab`` (``el.open(db)``) or a DuckDB connection holding the
-tables of :mod:`engage_lab.data.schema`, runs one SQL query (constant text with ``$name``
-parameters; identifiers from the schema quoted by sqlglot) and returns a DataFrame. The
-figures of :mod:`engage_lab.plots` draw these frames; ``notebooks/01_explore.ipynb``
-shows both.
-
-Times in results are UTC unless a column says ``local``: traffic by hour and weekday
-uses the source's timezone (the ``source`` table; UTC when absent).
-
->>> import duckdb
->>> from engage_lab import explore
->>> con = duckdb.connect()
->>> explore.create_tables(con)
->>> _ = con.execute("insert into source (source_id, mode, timezone) values ('s', 'live_chat', 'Europe/Paris')")
->>> explore.source_timezone(con)
-'Europe/Paris'
-"""
+"""Visitors' side: what is loaded, traffic, pages per visit, dwell times, variables."""
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import timedelta
-from typing import TYPE_CHECKING, TypeAlias
-
-import duckdb
 import pandas as pd
 from sqlglot import exp
 
 from engage_lab.data import schema
-from engage_lab.errors import DatabaseError, EngageLabError
-
-if TYPE_CHECKING:
-    from engage_lab.lab import Lab
+from engage_lab.explore._db import (  # create_tables: used by the examples
+    Database,
+    create_tables,  # noqa: F401
+    run,
+    time_column,
+    zone,
+)
 
 __all__ = [
-    "ExploreArgumentError",
-    "agent_load",
-    "create_tables",
+    "WEEKDAYS",
     "custom_variables",
     "dwell_time_summary",
     "loaded_summary",
     "page_durations",
     "pages_per_visit",
-    "source_timezone",
     "traffic_by_hour",
     "traffic_by_weekday",
 ]
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class ExploreArgumentError(EngageLabError, ValueError):
-    """An argument of an exploration function that cannot be used (zone, bucket)."""
-
-
-#: What every function accepts: ``el.open(db)``'s Lab, or a DuckDB connection.
-Database: TypeAlias = "Lab | duckdb.DuckDBPyConnection"
-
-
-def _connection(db: Database) -> duckdb.DuckDBPyConnection:
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return db
-    con = getattr(db, "con", None)  # Lab.con (raises DatabaseError once the Lab is closed)
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return con
-    raise ExploreArgumentError(f"not a Lab or a DuckDB connection: {type(db).__name__}")
-
-
-def _frame(db: Database, query: str, params: dict[str, object] | None = None) -> pd.DataFrame:
-    """Run constant SQL text with bound parameters; DuckDB errors become ours."""
-    con = _connection(db)
-    try:
-        return con.execute(query, params or {}).df()
-    except duckdb.CatalogException as error:
-        raise DatabaseError(f"the database lacks a table or column: {error}") from error
-    except duckdb.Error as error:
-        raise DatabaseError(f"query failed: {error}") from error
-
-
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the empty data tables of the schema (for tests and scratch databases).
-
-    The loader creates the real ones (with its bookkeeping columns); this creates the
-    schema's columns only, so a test can insert hand-written rows.
-
-    >>> import duckdb
-    >>> con = duckdb.connect()
-    >>> create_tables(con)
-    >>> con.execute("select count(*) from page_views").fetchone()
-    (0,)
-    """
-    for table in schema.TABLES:
-        columns = [
-            exp.ColumnDef(
-                this=exp.to_identifier(c.name, quoted=True),
-                kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
-            )
-            for c in table.columns
-        ]
-        create = exp.Create(
-            this=exp.Schema(this=exp.to_table(table.name, quoted=True), expressions=columns),
-            kind="TABLE",
-            exists=True,
-        )
-        con.execute(create.sql("duckdb"))
-
-
-def source_timezone(db: Database) -> str:
-    """The IANA zone of the recorded source (``source.timezone``), ``'UTC'`` if unknown.
-
-    >>> import duckdb
-    >>> con = duckdb.connect()
-    >>> create_tables(con)
-    >>> source_timezone(con)
-    'UTC'
-    """
-    frame = _frame(
-        db, "select timezone from source where timezone is not null order by source_id limit 1"
-    )
-    return "UTC" if frame.empty else str(frame.iloc[0, 0])
-
-
-def _zone(db: Database, timezone: str | None) -> str:
-    zone = source_timezone(db) if timezone is None else timezone
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ExploreArgumentError(f"unknown timezone: {zone!r}") from error
-    return zone
-
-
-def _time_column(table: schema.Table) -> str | None:
-    """The column that places a table's records in time (its first timestamp)."""
-    for column in table.columns:
-        if column.sql_type == "TIMESTAMP":
-            return column.name
-    return None
 
 
 def loaded_summary(db: Database) -> pd.DataFrame:
@@ -160,8 +49,8 @@ def loaded_summary(db: Database) -> pd.DataFrame:
     names = []
     for table in schema.TABLES:
         names.append(table.name)
-        time_column = _time_column(table)
-        bound = exp.column(time_column, quoted=True) if time_column else exp.null()
+        stamp_column = time_column(table)
+        bound = exp.column(stamp_column, quoted=True) if stamp_column else exp.null()
         selects.append(
             exp.select(
                 exp.Literal.string(table.name).as_("table"),
@@ -183,7 +72,7 @@ def loaded_summary(db: Database) -> pd.DataFrame:
     query = selects[0]
     for select in selects[1:]:
         query = exp.union(query, select, distinct=False)
-    frame = _frame(db, query.sql("duckdb"))
+    frame = run(db, query.sql("duckdb"))
     order = {name: i for i, name in enumerate(names)}
     return frame.sort_values("table", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -216,8 +105,8 @@ order by slots.slot
 
 
 def _traffic(db: Database, timezone: str | None, part: str, first: int, last: int) -> pd.DataFrame:
-    params = {"tz": _zone(db, timezone), "part": part, "first_slot": first, "last_slot": last}
-    frame = _frame(db, _TRAFFIC, params)
+    params = {"tz": zone(db, timezone), "part": part, "first_slot": first, "last_slot": last}
+    frame = run(db, _TRAFFIC, params)
     return frame.astype({"slot": "int64", "page_views": "int64", "visits": "int64"})
 
 
@@ -300,7 +189,7 @@ def pages_per_visit(db: Database) -> pd.DataFrame:
         select pages, count(*) as visits, count(*) / sum(count(*)) over () as share
         from per_visit group by pages order by pages
     """
-    return _frame(db, query).astype({"pages": "int64", "visits": "int64"})
+    return run(db, query).astype({"pages": "int64", "visits": "int64"})
 
 
 _DURATIONS = """
@@ -349,7 +238,7 @@ def page_durations(db: Database) -> pd.DataFrame:
     >>> page_durations(con)[["page_view_id", "end_kind", "seconds"]].values.tolist()
     [['p1', 'recorded', 42.5], ['p2', 'default length', 1800.0]]
     """
-    frame = _frame(db, _DURATIONS, {"inferred_ms": schema.INFERRED_PAGE_LENGTH_MS})
+    frame = run(db, _DURATIONS, {"inferred_ms": schema.INFERRED_PAGE_LENGTH_MS})
     seconds = (frame["ended_at"] - frame["started_at"]).dt.total_seconds()
     return frame.assign(seconds=seconds.astype("float64"))
 
@@ -462,112 +351,4 @@ def custom_variables(db: Database) -> pd.DataFrame:
     >>> row["name"], row["changes"], row["pages_changed_mid_page"], row["max_number"]
     ('custom_cart', np.int64(2), np.int64(1), np.float64(12.5))
     """
-    return _frame(db, _VARIABLES)
-
-
-_AGENT_LOAD = """
-with span as (
-    select time_bucket(to_seconds($bucket_s), min(changed_at)) as lo,
-           greatest(max(changed_at),
-                    (select max(coalesce(ended_at, started_at)) from conversations)) as hi
-    from presence
-), states as (
-    select p.agent_id, p.status, coalesce(a.soft_limit, 0) as soft_limit,
-           p.changed_at as since,
-           coalesce(lead(p.changed_at) over (partition by p.agent_id
-                                             order by p.changed_at, p.presence_id),
-                    (select hi from span)) as until
-    from presence as p left join agents as a using (agent_id)
-), talks as (
-    select agent_id, started_at as since,
-           coalesce(ended_at, (select hi from span)) as until
-    from conversations where agent_id is not null and started_at is not null
-), talks_on_available as (
-    select t.agent_id, greatest(t.since, s.since) as since, least(t.until, s.until) as until
-    from talks as t join states as s
-      on s.agent_id = t.agent_id and s.status = 'available'
-     and s.since < t.until and t.since < s.until
-), buckets as (
-    select unnest(range(lo, hi, to_seconds($bucket_s))) as bucket_start from span
-    where hi > lo
-), pieces as (
-    select 'state:' || status as what, soft_limit, since, until from states
-    union all select 'talk', 0, since, until from talks
-    union all select 'talk_on_available', 0, since, until from talks_on_available
-), weighted as (
-    select b.bucket_start, p.what, p.soft_limit,
-           epoch(least(p.until, b.bucket_start + to_seconds($bucket_s))
-                 - greatest(p.since, b.bucket_start)) / $bucket_s as weight
-    from buckets as b join pieces as p
-      on p.since < b.bucket_start + to_seconds($bucket_s) and b.bucket_start < p.until
-)
-select b.bucket_start,
-       coalesce(sum(weight) filter (where what = 'state:available'), 0) as agents_available,
-       coalesce(sum(weight) filter (where what = 'state:away'), 0) as agents_away,
-       coalesce(sum(weight * soft_limit) filter (where what = 'state:available'), 0)
-           as capacity,
-       coalesce(sum(weight) filter (where what = 'talk'), 0) as conversations,
-       coalesce(sum(weight) filter (where what = 'talk_on_available'), 0)
-           as conversations_on_available
-from buckets as b left join weighted as o using (bucket_start)
-group by b.bucket_start
-order by b.bucket_start
-"""
-
-
-def agent_load(db: Database, bucket: str | timedelta = "15 minutes") -> pd.DataFrame:
-    """Agents' presence, capacity and occupancy per time bucket (time-weighted means).
-
-    A presence status lasts from its change until the agent's next change (the last one
-    until the end of the recorded span). Capacity is the sum of the soft limits of the
-    available agents; occupancy is the number of conversations (any channel) in progress
-    on available agents divided by that capacity. Every value is a mean over the bucket,
-    weighted by time: an agent available for half of a bucket counts 0.5.
-
-    Parameters
-    ----------
-    db
-        A ``Lab`` or a DuckDB connection.
-    bucket
-        Bucket width: ``"15 minutes"``, ``"1 hour"``, a ``timedelta`` ... (whole seconds).
-
-    Returns
-    -------
-    DataFrame
-        ``bucket_start`` (UTC), ``agents_available``, ``agents_away``, ``capacity``,
-        ``conversations`` (in progress, any agent status), ``conversations_on_available``,
-        ``occupancy`` (``conversations_on_available / capacity``; NaN without capacity).
-
-    Examples
-    --------
-    >>> import duckdb
-    >>> con = duckdb.connect()
-    >>> create_tables(con)
-    >>> _ = con.execute('''insert into agents values ('a1', 'Ana', 2)''')
-    >>> _ = con.execute('''insert into presence values
-    ...     ('p1', 'a1', '2026-03-02 10:00', 'available'),
-    ...     ('p2', 'a1', '2026-03-02 10:30', 'offline')''')
-    >>> _ = con.execute('''insert into conversations (conversation_id, agent_id, channel,
-    ...     queued_at, started_at, ended_at) values ('c1', 'a1', 'phone',
-    ...     '2026-03-02 10:00', '2026-03-02 10:00', '2026-03-02 10:15')''')
-    >>> load = agent_load(con, "1 hour")
-    >>> load[["agents_available", "capacity", "occupancy"]].round(3).values.tolist()
-    [[0.5, 1.0, 0.25]]
-    """
-    seconds = _bucket_seconds(bucket)
-    frame = _frame(db, _AGENT_LOAD, {"bucket_s": seconds})
-    frame["occupancy"] = (
-        frame["conversations_on_available"] / frame["capacity"].where(frame["capacity"] > 0)
-    ).astype("float64")
-    return frame
-
-
-def _bucket_seconds(bucket: str | timedelta) -> int:
-    try:
-        width = pd.Timedelta(bucket)
-    except (ValueError, TypeError) as error:
-        raise ExploreArgumentError(f"not a duration: {bucket!r}") from error
-    seconds = width.total_seconds()
-    if seconds <= 0 or seconds != int(seconds):
-        raise ExploreArgumentError(f"bucket must be a positive whole number of seconds: {bucket}")
-    return int(seconds)
+    return run(db, _VARIABLES)

@@ -1,0 +1,128 @@
+"""The connection and argument plumbing shared by the exploration modules."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeAlias
+
+import duckdb
+import pandas as pd
+from sqlglot import exp
+
+from engage_lab.data import schema
+from engage_lab.errors import DatabaseError, EngageLabError
+
+if TYPE_CHECKING:
+    from engage_lab.lab import Lab
+
+__all__ = [
+    "Database",
+    "ExploreArgumentError",
+    "bucket_seconds",
+    "create_tables",
+    "run",
+    "source_timezone",
+    "time_column",
+    "zone",
+]
+
+
+class ExploreArgumentError(EngageLabError, ValueError):
+    """An argument of an exploration function that cannot be used (zone, bucket)."""
+
+
+#: What every function accepts: ``el.open(db)``'s Lab, or a DuckDB connection.
+Database: TypeAlias = "Lab | duckdb.DuckDBPyConnection"
+
+
+def connection(db: Database) -> duckdb.DuckDBPyConnection:
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return db
+    con = getattr(db, "con", None)  # Lab.con (raises DatabaseError once the Lab is closed)
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con
+    raise ExploreArgumentError(f"not a Lab or a DuckDB connection: {type(db).__name__}")
+
+
+def run(db: Database, query: str, params: dict[str, object] | None = None) -> pd.DataFrame:
+    """Run constant SQL text with bound parameters; DuckDB errors become ours."""
+    con = connection(db)
+    try:
+        return con.execute(query, params or {}).df()
+    except duckdb.CatalogException as error:
+        raise DatabaseError(f"the database lacks a table or column: {error}") from error
+    except duckdb.Error as error:
+        raise DatabaseError(f"query failed: {error}") from error
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the empty data tables of the schema (for tests and scratch databases).
+
+    The loader creates the real ones (with its bookkeeping columns); this creates the
+    schema's columns only, so a test can insert hand-written rows.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> create_tables(con)
+    >>> con.execute("select count(*) from page_views").fetchone()
+    (0,)
+    """
+    for table in schema.TABLES:
+        columns = [
+            exp.ColumnDef(
+                this=exp.to_identifier(c.name, quoted=True),
+                kind=exp.DataType.build(c.sql_type, dialect="duckdb"),
+            )
+            for c in table.columns
+        ]
+        create = exp.Create(
+            this=exp.Schema(this=exp.to_table(table.name, quoted=True), expressions=columns),
+            kind="TABLE",
+            exists=True,
+        )
+        con.execute(create.sql("duckdb"))
+
+
+def source_timezone(db: Database) -> str:
+    """The IANA zone of the recorded source (``source.timezone``), ``'UTC'`` if unknown.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> create_tables(con)
+    >>> source_timezone(con)
+    'UTC'
+    """
+    result = run(
+        db, "select timezone from source where timezone is not null order by source_id limit 1"
+    )
+    return "UTC" if result.empty else str(result.iloc[0, 0])
+
+
+def zone(db: Database, timezone: str | None) -> str:
+    """``timezone``, or the source's when None; an unknown zone is refused."""
+    name = source_timezone(db) if timezone is None else timezone
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ExploreArgumentError(f"unknown timezone: {name!r}") from error
+    return name
+
+
+def time_column(table: schema.Table) -> str | None:
+    """The column that places a table's records in time (its first timestamp)."""
+    for column in table.columns:
+        if column.sql_type == "TIMESTAMP":
+            return column.name
+    return None
+
+
+def bucket_seconds(bucket: str | timedelta) -> int:
+    try:
+        width = pd.Timedelta(bucket)
+    except (ValueError, TypeError) as error:
+        raise ExploreArgumentError(f"not a duration: {bucket!r}") from error
+    seconds = width.total_seconds()
+    if seconds <= 0 or seconds != int(seconds):
+        raise ExploreArgumentError(f"bucket must be a positive whole number of seconds: {bucket}")
+    return int(seconds)
