@@ -91,7 +91,8 @@ with el.open("data/engage.duckdb") as lab:
   duration, {idle_hours} h by default, `--visit-idle`), `page_views.path` when absent
   (the URL without scheme, host and anchor), `page_views.end_recorded`, and
   `var_changes.value_type`. A page view whose end was not recorded ends at its last
-  recorded event, or {inferred_minutes} minutes after it started if it has none.
+  recorded event, or {inferred_minutes} minutes after it started if it has none: the
+  loader stores that inferred end in `ended_at` and sets `end_recorded` to false.
 * **Bookkeeping columns** added to every data table, after the columns listed below:
 {bookkeeping}
 """
@@ -163,7 +164,9 @@ def sample_section() -> str:
         "placeholders (and a page missing one), pages whose end was not recorded, custom "
         "variables changing mid-page, identities and threads, all eleven chat events "
         "(gated triggers with `server_probability` and `draw`, continuation, offline mode), "
-        "agents' shifts with breaks, and conversations on web chat and other channels.",
+        "agents' shifts with breaks, and conversations on web chat and other channels. "
+        "Its timestamps come in the three accepted forms (UTC `Z`, a `+01:00` offset in "
+        "`source_status.jsonl`, epoch milliseconds in `presence.jsonl`).",
         "",
         "| file | lines |",
         "|---|---|",
