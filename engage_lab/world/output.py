@@ -33,6 +33,7 @@ from engage_lab.world.variables import VAR_NAMES
 from engage_lab.world.writer import (
     BoolColumn,
     CodeColumn,
+    FragmentColumn,
     IdColumn,
     IntColumn,
     TextColumn,
@@ -91,6 +92,14 @@ def _var_values(world: World) -> list[str]:
         else:
             out.append(plans[value])
     return out
+
+
+def _fields(**values: object) -> str:
+    """``,"key":value`` fragments of several fields, in the order given."""
+    return "".join(
+        f',"{k}":' + json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        for k, v in values.items()
+    )
 
 
 def _url_tables(world: World) -> tuple[list[str], list[str], list[str | None]]:
@@ -156,22 +165,27 @@ def write_world(
     offset = people.clock_offset_ms[row_visitor]
     url_code, referrer_code = _url_codes(world, order)
     urls, paths, referrers = _url_tables(world)
-    embedded = site.embedded[pages.page[order]] & (world.mode == "messaging")
     devices = [d for d, _ in world.params.device_weights]
-    placeholders = [[FIXED_HELP_BUTTON] if p else [] for p in site.placeholder.tolist()]
+    # Fields that depend only on the page (and campaign, page change): one lookup a line.
+    n_site = len(site)
+    address = [
+        _fields(url=urls[c], path=paths[c], title=site.titles[c % n_site]) for c in range(len(urls))
+    ]
+    embeds = site.embedded & (world.mode == "messaging")
+    layout = [
+        _fields(embedded=bool(embeds[p]), page_change=bool(change),
+                placeholders=[FIXED_HELP_BUTTON] if site.placeholder[p] else [])
+        for change in (False, True) for p in range(n_site)
+    ]  # fmt: skip
     page = pages.page[order].astype(np.int64)
     put("page_views", "page_view", len(pages), [
         _ids(seed, "visitor", row_visitor + 1, "visitor_id"),
         TimeColumn("started_at", pages.start_ms[order] + offset),
         TimeColumn("ended_at", pages.end_ms[order] + offset, pages.end_recorded[order]),
-        CodeColumn("url", url_code, urls),
-        CodeColumn("path", url_code, paths),
-        CodeColumn("title", page, site.titles),
+        FragmentColumn(url_code, address),
         CodeColumn("referrer", referrer_code, referrers),
         CodeColumn("device", people.device[row_visitor].astype(np.int64), devices),
-        BoolColumn("embedded", embedded),
-        BoolColumn("page_change", pages.page_change[order]),
-        CodeColumn("placeholders", page, placeholders),
+        FragmentColumn(page + n_site * pages.page_change[order], layout),
     ])  # fmt: skip
 
     changes = world.var_changes
