@@ -8,7 +8,7 @@ True
 from __future__ import annotations
 
 from engage_lab import conditions
-from engage_lab.config import Config
+from engage_lab.config import Config, ConfigHistory
 from engage_lab.errors import (
     CompileError,
     ConditionError,
@@ -28,6 +28,7 @@ __all__ = [
     "CompileError",
     "ConditionError",
     "Config",
+    "ConfigHistory",
     "ConfigError",
     "DatabaseError",
     "EngageLabError",
