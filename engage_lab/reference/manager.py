@@ -44,10 +44,12 @@ from engage_lab.reference.protocols import (
 )
 from engage_lab.reference.state import PageContext, attributes
 from engage_lab.reference.triggers import (
+    ParsedConditions,
     TriggerReads,
     clock_boundaries,
     compute_reads,
     conditions_hold,
+    parse_conditions,
 )
 
 __all__ = ["ChatState", "VisitorSession", "config_resolver"]
@@ -146,6 +148,7 @@ class VisitorSession:
         self.last_execution: dict[str, int] = {}
         self.pending_engagements: list[int] = sorted(set(engagements.planned(visitor.visitor_id)))
         self._reads: dict[tuple[int, str], TriggerReads] = {}
+        self._parsed: dict[tuple[int, str], ParsedConditions] = {}
 
     # ------------------------------------------------------------------ the run
     def run(self) -> list[EventRecord]:
@@ -297,6 +300,12 @@ class VisitorSession:
         out += clock_boundaries(page.started_at, limit, step)
         return [t for t in out if page.started_at <= t < limit]
 
+    def _conditions(self, config: Config, trigger: Trigger) -> ParsedConditions:
+        key = (id(config), trigger.id)
+        if key not in self._parsed:
+            self._parsed[key] = parse_conditions(trigger, config)
+        return self._parsed[key]
+
     def _trigger_reads(self, config: Config, trigger: Trigger) -> TriggerReads:
         key = (id(config), trigger.id)
         if key not in self._reads:
@@ -315,6 +324,25 @@ class VisitorSession:
         activated: set[str],
         add: Callable[[int], None],
     ) -> None:
+        current: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+
+        def pages() -> list[dict[str, Any]]:
+            # past pages by their final state, the current one at t with the chat as it is now
+            key = (chat.shown, chat.opened)
+            if key not in current:
+                now = ctx.values_at(t, chat_shown=chat.shown, chat_opened=chat.opened)
+                current[key] = [*visit.final_values, now]
+            return current[key]
+
+        def attrs() -> dict[str, Any]:
+            return attributes(
+                ctx,
+                t,
+                chat_shown=chat.shown,
+                chat_opened=chat.opened,
+                visit_pages=[*visit.pages, page],
+            )
+
         changed = True
         while changed:
             changed = False
@@ -323,20 +351,7 @@ class VisitorSession:
                     continue
                 if self._blocked(trigger, t, visit):
                     continue
-                pages = [
-                    *visit.final_values,
-                    ctx.values_at(t, chat_shown=chat.shown, chat_opened=chat.opened),
-                ]
-                attrs = None
-                if trigger.expression is not None:
-                    attrs = attributes(
-                        ctx,
-                        t,
-                        chat_shown=chat.shown,
-                        chat_opened=chat.opened,
-                        visit_pages=[*visit.pages, page],
-                    )
-                if not conditions_hold(trigger, config, pages, attrs):
+                if not conditions_hold(self._conditions(config, trigger), config, pages(), attrs):
                     continue
                 activated.add(trigger.id)
                 changed = True

@@ -213,7 +213,8 @@ class RecordedEngagements:
             and (span_end is None or x.event_at < span_end)
         ]
         closed = next((x.event_at for x in in_span if x.event == "chat_closed"), None)
-        end = closed
+        # live chat: closing the chat ends the conversation; a messaging thread goes on
+        end = closed if engagement.mode == "live_chat" else None
         unserved = False
         delay = engagement.impossibility_delay_ms
         if engagement.mode == "live_chat" and delay is not None:

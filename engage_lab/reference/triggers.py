@@ -9,21 +9,29 @@ when both are given; none at all is always true.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engage_lab.conditions import evaluate, evaluate_criteria, nodes, parse_expression
+from engage_lab.conditions import evaluate_criteria, nodes, parse_expression
+from engage_lab.conditions.evaluator import (
+    evaluate_node,
+    evaluate_on_pages,
+    parse_criteria_for_pages,
+)
+from engage_lab.conditions.vocabulary import custom_declaration
 from engage_lab.conditions.walking import time_thresholds
 from engage_lab.config import Config, Trigger
 
 __all__ = [
+    "ParsedConditions",
     "TriggerReads",
     "clock_boundaries",
     "compute_reads",
     "conditions_hold",
     "first_ms_above",
     "first_ms_at_least",
+    "parse_conditions",
 ]
 
 _CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
@@ -122,18 +130,48 @@ def clock_boundaries(start: int, end: int, step: int) -> list[int]:
     return list(range(first, end, step))
 
 
+@dataclass(frozen=True)
+class ParsedConditions:
+    """A trigger's conditions parsed once: the criteria tree (None when a custom variable
+    is undeclared: its kind is then inferred from the pages at each evaluation) and the
+    expression tree."""
+
+    criteria: list[dict[str, Any]]
+    criteria_tree: nodes.Node | None
+    expression_tree: nodes.Node | None
+
+
+def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
+    """Parse a trigger's conditions for repeated evaluation."""
+    declared = config.custom_variable_types
+    criteria = list(trigger.criteria)
+    undeclared = any(
+        isinstance(c.get("criterion"), str)
+        and c["criterion"].startswith("custom_")
+        and custom_declaration(c["criterion"], declared) is None
+        for c in criteria
+    )
+    tree = None if undeclared else parse_criteria_for_pages(criteria, [], declared)
+    expression = (
+        None if trigger.expression is None else parse_expression(trigger.expression, strict=False)
+    )
+    return ParsedConditions(criteria, tree, expression)
+
+
 def conditions_hold(
-    trigger: Trigger,
+    parsed: ParsedConditions,
     config: Config,
     pages: Sequence[Mapping[str, Any]],
-    attributes: Mapping[str, Any] | None,
+    attributes: Callable[[], Mapping[str, Any]],
 ) -> bool:
-    """Whether the trigger's criteria and expression hold (``attributes`` is only read
-    when the trigger has an expression)."""
-    if trigger.criteria and not evaluate_criteria(
-        list(trigger.criteria), pages, config.custom_variable_types
-    ):
-        return False
-    if trigger.expression is not None:
-        return evaluate(trigger.expression, attributes, config.saved_groups)
+    """Whether the criteria and the expression hold (``attributes`` is only called when
+    there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``."""
+    if parsed.criteria:
+        if parsed.criteria_tree is not None:
+            if not evaluate_on_pages(parsed.criteria_tree, pages):
+                return False
+        elif not evaluate_criteria(parsed.criteria, pages, config.custom_variable_types):
+            return False
+    if parsed.expression_tree is not None:
+        return evaluate_node(parsed.expression_tree, attributes(), config.saved_groups)
     return True
