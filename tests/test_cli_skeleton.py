@@ -17,6 +17,26 @@ def test_unbuilt_command_exits_2_with_one_line(argv, capsys):
 def test_public_surface_is_what_we_mean_to_export():
     import engage_lab as el
 
-    assert el.__all__ == sorted(el.__all__, key=str.lower) or el.__all__ == sorted(el.__all__)
+    assert el.__all__ == sorted(el.__all__)
+    assert set(el.__all__) == EXPECTED_PUBLIC_NAMES
     for name in el.__all__:
         assert hasattr(el, name), name
+
+
+EXPECTED_PUBLIC_NAMES = {
+    "CompileError",
+    "ConditionError",
+    "Config",
+    "ConfigError",
+    "ConfigHistory",
+    "DatabaseError",
+    "EngageLabError",
+    "EngineError",
+    "Lab",
+    "LoadError",
+    "NotBuiltError",
+    "UnsupportedOperatorError",
+    "__version__",
+    "conditions",
+    "open",
+}
