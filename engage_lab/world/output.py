@@ -6,8 +6,11 @@ order}``. Ids are ``s{seed}-{kind}-{number}`` (1-based, zero-padded), so two wor
 collide. Browser times (``schema.BROWSER_TIMES``) are written with the visitor's clock
 offset added, as a browser would have recorded them; the ``visitor`` record carries the
 offset the loader subtracts. ``truth/`` holds ``params.json`` (every parameter, the run's
-arguments, the chat-event step's status), ``visitors.jsonl``, ``visits.jsonl`` and
-``agents.jsonl``.
+arguments, the chat-event step's status), ``visitors.jsonl`` (country, zone, device,
+account, plan, the hidden ``engagement_effect`` and ``engagement_p_reference``, the
+engagement probability of an invitation shown after 30 s on a product page in a first
+visit), ``visits.jsonl`` (the visits the loader derives, with their effective end) and
+``agents.jsonl`` (soft limit, shift).
 
 >>> id_prefix(42, "page_view")
 's42-pv-'
@@ -29,6 +32,7 @@ from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.model import World
 from engage_lab.world.pages import CAMPAIGNS, EXTERNAL_REFERRERS
 from engage_lab.world.site import FIXED_HELP_BUTTON, PAGE_CATEGORIES
+from engage_lab.world.truth import engagement_probability
 from engage_lab.world.variables import VAR_NAMES
 from engage_lab.world.writer import (
     BoolColumn,
@@ -395,8 +399,9 @@ def world_view(world: World, config, config_history) -> WorldView:
         "conversation_id": [f"{id_prefix(seed, 'conversation')}{i:06d}" for i in range(1, len(ag.conv_agent) + 1)],
         "agent_id": agent_ids[ag.conv_agent],
         "channel": np.array(ag.channels, dtype=object)[ag.conv_channel],
+        "visitor_id": None, "page_view_id": None,
         "queued_at": _ts(ag.conv_queued_ms), "started_at": _ts(ag.conv_started_ms),
-        "ended_at": _ts(ag.conv_ended_ms)})  # fmt: skip
+        "ended_at": _ts(ag.conv_ended_ms), "outcome": None})  # fmt: skip
     visitor_truth = pd.DataFrame({
         "visitor_id": visitor_ids, "engagement_effect": people.engagement_effect,
         "country": [world.params.countries[c][0] for c in people.country],
@@ -422,6 +427,11 @@ def write_truth(world: World, out: Path, run: Mapping[str, object]) -> None:
     write_json(truth / "params.json", {"run": dict(run), "params": world.params.to_dict()})
     seed, people = world.seed, world.visitors
     visits_of = np.bincount(world.visit_visitor, minlength=people.n)
+    # Propensity at a reference show: an invitation after 30 s on a product page, first visit.
+    reference_p = engagement_probability(
+        world.params.truth, ["invitation"] * people.n, ["product"] * people.n,
+        np.full(people.n, 30.0), np.zeros(people.n, bool), people.engagement_effect,
+    )  # fmt: skip
     zones = [z for _, z, _ in world.params.countries]
     write_jsonl(truth / "visitors.jsonl", "visitor_truth", _ids(seed, "visitor", np.arange(1, people.n + 1)), [
         CodeColumn("country", people.country.astype(np.int64), [c for c, _, _ in world.params.countries]),
@@ -431,6 +441,7 @@ def write_truth(world: World, out: Path, run: Mapping[str, object]) -> None:
         BoolColumn("signed", people.signed),
         CodeColumn("plan", people.plan.astype(np.int64), [p for p, _ in world.params.plans]),
         TextColumn("engagement_effect", [repr(round(x, 6)) for x in people.engagement_effect.tolist()]),
+        TextColumn("engagement_p_reference", [repr(round(x, 6)) for x in reference_p.tolist()]),
         IntColumn("visits_drawn", people.visits_drawn),
         IntColumn("visits", visits_of),
     ], people.n)  # fmt: skip

@@ -143,6 +143,7 @@ def test_chat_recorder_hook_writes_chat_events_and_web_chats(tmp_path):
     assert json.loads((tmp_path / "truth" / "chat.json").read_text()) == {"engagements": 5}
 
 
+@pytest.mark.slow
 def test_generated_world_loads_cleanly_with_the_loader(tmp_path, live_world):
     with el.open(tmp_path / "w.duckdb") as lab:
         lab.load(str(live_world.out))

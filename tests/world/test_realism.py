@@ -207,3 +207,6 @@ def test_truth_holds_parameters_and_per_visitor_effects(live_world):
     assert "not built" in params["run"]["chat_events_note"]
     effects = np.array([v["engagement_effect"] for v in live_world.truth_visitors])
     assert len(effects) == 400 and 0.5 < effects.std() < 1.1
+    reference = np.array([v["engagement_p_reference"] for v in live_world.truth_visitors])
+    assert ((reference > 0) & (reference < 1)).all()
+    assert np.corrcoef(effects, reference)[0, 1] > 0.9
