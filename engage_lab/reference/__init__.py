@@ -48,7 +48,7 @@ The events are in ``session.events`` (decisions and ``chat_engaged``) and
 from __future__ import annotations
 
 from engage_lab.reference.history import History
-from engage_lab.reference.manager import ChatState, VisitorSession, config_resolver
+from engage_lab.reference.manager import VisitorSession
 from engage_lab.reference.protocols import (
     AvailabilityProvider,
     Conversation,
@@ -62,6 +62,7 @@ from engage_lab.reference.protocols import (
 )
 from engage_lab.reference.replay import log_availability, replay_reference, trigger_order
 from engage_lab.reference.scheduler import Scheduler
+from engage_lab.reference.session_state import ChatState, config_resolver
 
 __all__ = [
     "AvailabilityProvider",

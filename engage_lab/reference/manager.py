@@ -19,11 +19,9 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from engage_lab.config import Config, ConfigHistory, Trigger
-from engage_lab.config.history import NoConfigurationInEffectError
+from engage_lab.config import Config, Trigger
 from engage_lab.config.models import (
     AutomaticMessageAction,
     HideOtherElementsAction,
@@ -37,10 +35,14 @@ from engage_lab.events import EventRecord
 from engage_lab.reference.history import History, PageView, VisitorHistory
 from engage_lab.reference.protocols import (
     AvailabilityProvider,
-    Conversation,
     Engagement,
     EngagementSource,
     Offer,
+)
+from engage_lab.reference.session_state import (
+    ChatState,
+    EngagedConversation,
+    VisitState,
 )
 from engage_lab.reference.state import PageContext, attributes
 from engage_lab.reference.triggers import (
@@ -52,60 +54,9 @@ from engage_lab.reference.triggers import (
     parse_conditions,
 )
 
-__all__ = ["ChatState", "VisitorSession", "config_resolver"]
+__all__ = ["VisitorSession"]
 
 INACTIVE = ("inactive", "maintenance")
-
-
-def config_resolver(config: Config | ConfigHistory) -> Callable[[int], Config | None]:
-    """``t -> configuration in force at t`` (None before a history's first entry)."""
-    if isinstance(config, Config):
-        return lambda t: config
-
-    def at(t: int) -> Config | None:
-        try:
-            return config.at(t)
-        except NoConfigurationInEffectError:
-            return None
-
-    return at
-
-
-@dataclass
-class ChatState:
-    """What is on screen on a page view: the chat (shown, opened) and visible items
-    (``item_id -> (item_type, mode)``, in the order they appeared)."""
-
-    shown: bool = False
-    opened: bool = False
-    items: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def copy(self) -> ChatState:
-        return ChatState(self.shown, self.opened, dict(self.items))
-
-    @property
-    def anything_visible(self) -> bool:
-        return self.shown or bool(self.items)
-
-
-@dataclass
-class _Visit:
-    """State that lasts for a visit: options, automatic messages, past pages."""
-
-    visit_id: str
-    count: int
-    start: int
-    executions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    no_other_by: set[str] = field(default_factory=set)
-    messages_sent: set[str] = field(default_factory=set)
-    pages: list[PageView] = field(default_factory=list)
-    final_values: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class _Engaged:
-    engagement: Engagement
-    conversation: Conversation
 
 
 class VisitorSession:
@@ -123,6 +74,9 @@ class VisitorSession:
         Seed of the gating draws.
     availability, engagements
         The providers of :mod:`engage_lab.reference.protocols`.
+    cache
+        A dict shared by the sessions of one run (parsed conditions per configuration
+        and trigger); the configurations must outlive it.
     """
 
     def __init__(
@@ -134,6 +88,7 @@ class VisitorSession:
         seed: str | None,
         availability: AvailabilityProvider,
         engagements: EngagementSource,
+        cache: dict[tuple[int, str, str], Any] | None = None,
     ) -> None:
         self.visitor = visitor
         self.history = history
@@ -142,13 +97,13 @@ class VisitorSession:
         self.availability = availability
         self.engagements = engagements
         self.events: list[EventRecord] = []
-        self.engaged: list[_Engaged] = []
+        self.engaged: list[EngagedConversation] = []
         # visitor-level counters (extension caps)
         self.executions: dict[str, int] = defaultdict(int)
         self.last_execution: dict[str, int] = {}
         self.pending_engagements: list[int] = sorted(set(engagements.planned(visitor.visitor_id)))
-        self._reads: dict[tuple[int, str], TriggerReads] = {}
-        self._parsed: dict[tuple[int, str], ParsedConditions] = {}
+        # parsed conditions and time reads per (configuration, trigger), shareable
+        self._cache: dict[tuple[int, str, str], Any] = {} if cache is None else cache
 
     # ------------------------------------------------------------------ the run
     def run(self) -> list[EventRecord]:
@@ -160,13 +115,13 @@ class VisitorSession:
     def steps(self) -> Iterator[int]:
         """Yield each instant before processing it (see the module docstring)."""
         pages = self.visitor.page_views
-        visit: _Visit | None = None
+        visit: VisitState | None = None
         visit_count = 0
         previous: tuple[PageView, ChatState] | None = None
         for k, page in enumerate(pages):
             if visit is None or page.visit_id != visit.visit_id:
                 visit_count += 1
-                visit = _Visit(page.visit_id, visit_count, page.started_at)
+                visit = VisitState(page.visit_id, visit_count, page.started_at)
             # A page view's instants stop where the visitor's next page view starts.
             limit = (
                 page.ended_at
@@ -206,7 +161,7 @@ class VisitorSession:
         page: PageView,
         ctx: PageContext,
         config: Config,
-        visit: _Visit,
+        visit: VisitState,
         chat: ChatState,
         limit: int,
     ) -> Iterator[int]:
@@ -241,7 +196,7 @@ class VisitorSession:
                     frozen = True
         self._current_add = None
 
-    def _stage(self, page: PageView, config: Config, visit: _Visit, chat: ChatState) -> str:
+    def _stage(self, page: PageView, config: Config, visit: VisitState, chat: ChatState) -> str:
         """Decide and show the stage at the start of the page view."""
         source = config.source
         if source.display == "embedded" and source.mode == "messaging":
@@ -283,7 +238,7 @@ class VisitorSession:
         return any(th.is_open(t) for th in self.history.threads_of(current))
 
     def _candidate_instants(
-        self, page: PageView, ctx: PageContext, config: Config, visit: _Visit, limit: int
+        self, page: PageView, ctx: PageContext, config: Config, visit: VisitState, limit: int
     ) -> list[int]:
         out = [page.started_at]
         out += [c.changed_at for c in ctx.changes]
@@ -301,16 +256,16 @@ class VisitorSession:
         return [t for t in out if page.started_at <= t < limit]
 
     def _conditions(self, config: Config, trigger: Trigger) -> ParsedConditions:
-        key = (id(config), trigger.id)
-        if key not in self._parsed:
-            self._parsed[key] = parse_conditions(trigger, config)
-        return self._parsed[key]
+        key = (id(config), trigger.id, "conditions")
+        if key not in self._cache:
+            self._cache[key] = parse_conditions(trigger, config)
+        return self._cache[key]
 
     def _trigger_reads(self, config: Config, trigger: Trigger) -> TriggerReads:
-        key = (id(config), trigger.id)
-        if key not in self._reads:
-            self._reads[key] = compute_reads(trigger)
-        return self._reads[key]
+        key = (id(config), trigger.id, "reads")
+        if key not in self._cache:
+            self._cache[key] = compute_reads(trigger)
+        return self._cache[key]
 
     # ------------------------------------------------------------------ triggers
     def _fixed_point(
@@ -319,7 +274,7 @@ class VisitorSession:
         page: PageView,
         ctx: PageContext,
         config: Config,
-        visit: _Visit,
+        visit: VisitState,
         chat: ChatState,
         activated: set[str],
         add: Callable[[int], None],
@@ -357,7 +312,7 @@ class VisitorSession:
                 changed = True
                 self._activate(t, trigger, page, config, visit, chat, add)
 
-    def _blocked(self, trigger: Trigger, t: int, visit: _Visit) -> bool:
+    def _blocked(self, trigger: Trigger, t: int, visit: VisitState) -> bool:
         if visit.no_other_by - {trigger.id}:
             return True
         if trigger.once_per_visit and visit.executions[trigger.id] > 0:
@@ -379,7 +334,7 @@ class VisitorSession:
         trigger: Trigger,
         page: PageView,
         config: Config,
-        visit: _Visit,
+        visit: VisitState,
         chat: ChatState,
         add: Callable[[int], None],
     ) -> None:
@@ -501,7 +456,7 @@ class VisitorSession:
             config.source.impossibility_delay_ms,
         )
         conversation = self.engagements.engage(engagement)
-        self.engaged.append(_Engaged(engagement, conversation))
+        self.engaged.append(EngagedConversation(engagement, conversation))
         chat.shown = chat.opened = True  # the visitor writes in the open chat
         self._emit(page, e, "chat_engaged", "engagement")
         return True

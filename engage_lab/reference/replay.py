@@ -12,7 +12,7 @@ from engage_lab.config import Config, ConfigHistory
 from engage_lab.draws import in_sample
 from engage_lab.events import EventRecord, events_to_frame, sort_events
 from engage_lab.reference.history import History
-from engage_lab.reference.manager import VisitorSession, config_resolver
+from engage_lab.reference.manager import VisitorSession
 from engage_lab.reference.protocols import (
     AvailabilityProvider,
     EngagementSource,
@@ -20,6 +20,7 @@ from engage_lab.reference.protocols import (
     StateAvailability,
 )
 from engage_lab.reference.scheduler import Scheduler
+from engage_lab.reference.session_state import config_resolver
 
 __all__ = ["log_availability", "replay_reference", "trigger_order"]
 
@@ -122,6 +123,7 @@ def replay_reference(
     provider = availability if availability is not None else log_availability(history)
     source = engagements if engagements is not None else RecordedEngagements(history)
     sessions = []
+    cache: dict[tuple[int, str, str], Any] = {}  # parsed conditions, shared by all visitors
     for visitor_id in _visitor_ids(history, visitors, chosen_seed):
         visitor = history.visitor(visitor_id)
         if time_range is not None:
@@ -134,6 +136,7 @@ def replay_reference(
                 seed=chosen_seed,
                 availability=provider,
                 engagements=source,
+                cache=cache,
             )
         )
     if global_order:
