@@ -77,19 +77,24 @@ def select_new_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
     idc = ident(table.id_column)
     cols = compare_columns(table)
     field = literal(f"{table.record_type}.id")
-    # Within the load: every later occurrence of an id is compared with the first.
+    # Within the load: every later occurrence of an id is compared with the first. Most
+    # loads have no repeated id; then no window (a sort of the whole type) is needed.
+    (dups,) = con.execute(
+        sql("SELECT count({id}) - count(DISTINCT {id}) FROM {typed}", id=idc, typed=typed)
+    ).fetchone()
     con.execute(
         sql(
             """
         CREATE TEMP TABLE _ranked AS
         SELECT *, row_number() OVER (PARTITION BY {id} ORDER BY file_no, line_no) AS rn
         FROM {typed} WHERE {id} IS NOT NULL
-        """,
+        """
+            if dups
+            else "CREATE TEMP VIEW _ranked AS SELECT *, 1 AS rn FROM {typed} WHERE {id} IS NOT NULL",
             id=idc,
             typed=typed,
         )
     )
-    (dups,) = con.execute("SELECT count(*) FROM _ranked WHERE rn > 1").fetchone()
     if dups:
         diff = _differing(
             table,
@@ -148,14 +153,14 @@ def select_new_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
         sql(
             """
         CREATE TEMP TABLE {new} AS
-        SELECT * EXCLUDE (rn, problems) FROM _ranked r
+        SELECT * EXCLUDE (rn, ok) FROM _ranked r
         WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _matched m WHERE m.{id} = r.{id})
         """,
             new=new_table(table.record_type),
             id=idc,
         )
     )
-    con.execute("DROP TABLE _ranked")
+    con.execute("DROP TABLE _ranked" if dups else "DROP VIEW _ranked")
     con.execute("DROP TABLE _matched")
 
 

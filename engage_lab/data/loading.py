@@ -144,7 +144,7 @@ def _check(con: duckdb.DuckDBPyConnection, bar: StepProgress) -> set[str]:
         else:
             con.execute(
                 sql(
-                    "CREATE TEMP TABLE {new} AS SELECT * EXCLUDE (problems) FROM {typed} LIMIT 0",
+                    "CREATE TEMP TABLE {new} AS SELECT * EXCLUDE (ok) FROM {typed} LIMIT 0",
                     new=integrity.new_table(table.record_type),
                     typed=validate.typed_table(table.record_type),
                 )

@@ -79,7 +79,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
 
 
 def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
-    # One parse for validity, one for the root and `type` kinds, one for the type name.
+    # One parse for validity and the root and `type` kinds, one for the type name.
     con.execute(
         """
         INSERT INTO _lines
@@ -94,8 +94,7 @@ def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Non
                CASE WHEN state = 'ok' THEN json_extract_string(line, '$.type') END
         FROM (
             SELECT ordinality, line, line IS NULL OR trim(line) = '' AS blank,
-                   CASE WHEN NOT blank AND json_valid(line)
-                        THEN json_type(line, ['$', '$.type']) END AS kinds
+                   CASE WHEN NOT blank THEN try(json_type(line, ['$', '$.type'])) END AS kinds
             FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = ?,
                           quote = '', escape = '', auto_detect = false)
                  WITH ORDINALITY
@@ -147,9 +146,11 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
             sql(
                 """
             INSERT INTO {stage}
-            SELECT file_no, line_no, json_extract_string(line, {paths}),
-                   json_type(line, {paths}), json_keys(line)
-            FROM _lines WHERE state = 'ok' AND rtype = ?
+            SELECT file_no, line_no, list_transform(vals, lambda x: x ->> '$'),
+                   list_transform(vals, lambda x: json_type(x)), keys
+            FROM (SELECT file_no, line_no, json_extract(line, {paths}) AS vals,
+                         json_keys(line) AS keys
+                  FROM _lines WHERE state = 'ok' AND rtype = ?)
                 """,
                 stage=stage_table(table.record_type),
                 paths=paths,

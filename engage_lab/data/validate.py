@@ -1,8 +1,8 @@
 """Typed values and record-level checks, as set-based SQL that yields problem rows.
 
 From ``_stage_<type>`` (text + kind of each raw field, see :mod:`.readers`) this builds
-``_typed_<type>``: one typed column per raw schema column plus a list of problems
-(``{f: field, m: message}``) found in that record alone — wrong JSON type, unparseable
+``_typed_<type>``: one typed column per raw schema column plus an ``ok`` flag, and adds to
+``_problems`` the problems found in each record alone — wrong JSON type, unparseable
 timestamp, missing required field, unknown or repeated field, unknown enum value,
 a number below its minimum, a variable name without its prefix, instants out of order.
 
@@ -129,13 +129,16 @@ _ACCEPTED_KINDS = {
 
 def _field_problems(
     table: schema.Table, column: schema.Column, t: Sql, k: Sql, v: Sql
-) -> list[tuple[str, Sql]]:
-    """(field, message expression) pairs for one column of one record."""
+) -> list[tuple[str, Sql, Sql]]:
+    """(field, condition, message) of each check of one column of one record.
+
+    The message expression is NULL unless the condition holds.
+    """
     field = f"{table.record_type}.{schema.raw_field(table, column)}"
     expected, not_it = _EXPECTED[column.sql_type]
     display = sql(_DISPLAY, t=t, k=k)
     kind_name = sql(_KIND_NAME, k=k)
-    out: list[tuple[str, Sql]] = []
+    out: list[tuple[str, Sql, Sql]] = []
     type_problem = sql(
         "CASE WHEN {t} IS NOT NULL AND {k} NOT IN ({ok}) THEN {exp} || {kn} || ' ' || {d} "
         "WHEN {t} IS NOT NULL AND {v} IS NULL THEN {nope} || {d} END",
@@ -160,16 +163,29 @@ def _field_problems(
             d=display,
             p=type_problem,
         )
-    out.append((field, type_problem))
+    out.append((field, sql("{t} IS NOT NULL AND {v} IS NULL", t=t, v=v), type_problem))
     if column.required:
-        out.append((field, sql("CASE WHEN {t} IS NULL THEN 'missing required field' END", t=t)))
+        out.append(
+            (
+                field,
+                sql("{t} IS NULL", t=t),
+                sql("CASE WHEN {t} IS NULL THEN 'missing required field' END", t=t),
+            )
+        )
     if column.name == table.id_column:
-        out.append((field, sql("CASE WHEN trim({v}) = '' THEN 'empty id' END", v=v)))
+        out.append(
+            (
+                field,
+                sql("trim({v}) = ''", v=v),
+                sql("CASE WHEN trim({v}) = '' THEN 'empty id' END", v=v),
+            )
+        )
     allowed = schema.ENUMS.get((table.name, column.name))
     if allowed:
         out.append(
             (
                 field,
+                sql("NOT list_contains({a}, {v})", v=v, a=literal_list(allowed)),
                 sql(
                     "CASE WHEN {v} IS NOT NULL AND NOT list_contains({a}, {v}) THEN {msg} || to_json({v}) "
                     "|| {tail} END",
@@ -185,6 +201,7 @@ def _field_problems(
         out.append(
             (
                 field,
+                sql("{v} < {m}", v=v, m=literal(minimum)),
                 sql(
                     "CASE WHEN {v} < {m} THEN {msg} || {v} END",
                     v=v,
@@ -198,6 +215,7 @@ def _field_problems(
         out.append(
             (
                 field,
+                sql("NOT starts_with({v}, {p})", v=v, p=literal(prefix)),
                 sql(
                     "CASE WHEN {v} IS NOT NULL AND NOT starts_with({v}, {p}) THEN {msg} || to_json({v}) END",
                     v=v,
@@ -209,7 +227,7 @@ def _field_problems(
     return out
 
 
-def _order_problems(table: schema.Table) -> list[tuple[str, Sql]]:
+def _order_problems(table: schema.Table) -> list[tuple[str, Sql, Sql]]:
     out = []
     for name, earlier, later in schema.ORDER_RULES:
         if name != table.name:
@@ -217,6 +235,7 @@ def _order_problems(table: schema.Table) -> list[tuple[str, Sql]]:
         out.append(
             (
                 f"{table.record_type}.{later}",
+                sql("{b} < {a}", a=ident(earlier), b=ident(later)),
                 sql(
                     "CASE WHEN {b} < {a} THEN {msg} || strftime({b}, '%Y-%m-%dT%H:%M:%S.%gZ') || ' < ' "
                     "|| strftime({a}, '%Y-%m-%dT%H:%M:%S.%gZ') || ')' END",
@@ -236,8 +255,7 @@ def create_empty_typed(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
     )
     con.execute(
         sql(
-            "CREATE TEMP TABLE {typed} (file_no INTEGER, line_no BIGINT, {cols}, "
-            "problems STRUCT(f VARCHAR, m VARCHAR)[])",
+            "CREATE TEMP TABLE {typed} (file_no INTEGER, line_no BIGINT, {cols}, ok BOOLEAN)",
             typed=typed_table(table.record_type),
             cols=cols,
         )
@@ -245,56 +263,88 @@ def create_empty_typed(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
 
 
 def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
-    """Build ``_typed_<type>`` from ``_stage_<type>`` and add its problems to ``_problems``."""
-    con.execute(_typed_sql(table.record_type))
-    con.execute(
-        sql(
-            """
-        INSERT INTO _problems
-        SELECT file_no, line_no, p.f, p.m
-        FROM (SELECT file_no, line_no, unnest(problems) AS p FROM {typed}
-              WHERE len(problems) > 0)
-        """,
-            typed=typed_table(table.record_type),
-        )
-    )
+    """Build ``_typed_<type>`` from ``_stage_<type>`` and add its problems to ``_problems``.
+
+    The typed table carries an ``ok`` flag (no problem in the record); the messages are
+    built in a second pass over the records that are not ok only, so a clean load does
+    not pay for them.
+    """
+    typed_statement, problems_statement = _typed_sql(table.record_type)
+    con.execute(typed_statement)
+    row = con.execute(
+        sql("SELECT 1 FROM {t} WHERE NOT ok LIMIT 1", t=typed_table(table.record_type))
+    ).fetchone()
+    if row is not None:
+        con.execute(problems_statement)
 
 
 @functools.cache
-def _typed_sql(record_type: str) -> Sql:
-    """The statement that builds ``_typed_<type>`` (built once per process)."""
+def _typed_sql(record_type: str) -> tuple[Sql, Sql]:
+    """The statements that build ``_typed_<type>`` and its problems (built once)."""
     table = schema.RECORD_TYPES[record_type]
     columns = schema.raw_columns(table)
     values, problems = [], []
+    elements = []
     for i, column in enumerate(columns, start=1):
-        t, k = sql("t[{i}]", i=literal(i)), sql("k[{i}]", i=literal(i))
+        # Each list element is extracted once, into its own column: the checks refer to
+        # it many times.
+        t, k = ident(f"_t{i}"), ident(f"_k{i}")
+        elements.append(sql("t[{i}] AS {t}, k[{i}] AS {k}", i=literal(i), t=t, k=k))
         v = _value_expr(column, t, k)
         values.append(sql("{v} AS {n}", v=v, n=ident(column.name)))
         problems += _field_problems(table, column, t, k, ident(column.name))
     problems += _order_problems(table)
+    elements = join(elements)
     known = literal_list(["type", *raw_fields(table)])
-    structs = join(sql("{{'f': {f}, 'm': {m}}}", f=literal(f), m=m) for f, m in problems)
+    structs = join(sql("{{'f': {f}, 'm': {m}}}", f=literal(f), m=m) for f, _, m in problems)
+    any_problem = join((sql("({c})", c=c) for _, c, _ in problems), " OR ")
+    all_clear = sql("NOT coalesce({a}, FALSE)", a=any_problem)
     prefix = literal(f"{table.record_type}.")
-    return sql(
+    typed = typed_table(table.record_type)
+    stage = stage_table(table.record_type)
+    typed_statement = sql(
         """
         CREATE TEMP TABLE {typed} AS
         SELECT file_no, line_no, {cols},
-               list_concat(
+               {all_clear} AND (keys IS NULL OR (list_has_all({known}, keys)
+                                AND len(keys) = len(list_distinct(keys)))) AS ok
+        FROM (SELECT *, {values} FROM (SELECT file_no, line_no, keys, {elements} FROM {stage}))
+        """,
+        typed=typed,
+        elements=elements,
+        cols=join(ident(c.name) for c in columns),
+        all_clear=all_clear,
+        known=known,
+        values=join(values),
+        stage=stage,
+    )
+    problems_statement = sql(
+        """
+        INSERT INTO _problems
+        SELECT file_no, line_no, p.f, p.m FROM (
+            SELECT file_no, line_no, unnest(list_concat(
                    list_filter([{structs}], lambda x: x.m IS NOT NULL),
                    CASE WHEN keys IS NOT NULL THEN list_transform(
                        list_filter(keys, lambda x: NOT list_contains({known}, x)),
                        lambda x: {{'f': {prefix} || x, 'm': 'unknown field'}}) END,
                    CASE WHEN len(keys) <> len(list_distinct(keys)) THEN list_transform(
-                       list_filter(list_distinct(keys), lambda x: len(list_filter(keys, lambda y: y = x)) > 1),
+                       list_filter(list_distinct(keys),
+                                   lambda x: len(list_filter(keys, lambda y: y = x)) > 1),
                        lambda x: {{'f': {prefix} || x, 'm': 'field given more than once'}}) END
-               ) AS problems
-        FROM (SELECT file_no, line_no, t, k, keys, {values} FROM {stage})
+               )) AS p
+            FROM (SELECT *, {values} FROM (
+                  SELECT s.file_no, s.line_no, s.keys, {elements}
+                  FROM {stage} s
+                  SEMI JOIN (SELECT file_no, line_no FROM {typed} WHERE NOT ok) b
+                    ON b.file_no = s.file_no AND b.line_no = s.line_no))
+        )
         """,
-        typed=typed_table(table.record_type),
-        cols=join(ident(c.name) for c in columns),
+        elements=elements,
         structs=structs,
         known=known,
         prefix=prefix,
         values=join(values),
-        stage=stage_table(table.record_type),
+        stage=stage,
+        typed=typed,
     )
+    return typed_statement, problems_statement
