@@ -156,7 +156,7 @@ class ReplayResult:
         """The KPIs as a two-column frame (``kpi``, ``value``); nested KPIs are flattened
         (``displays_by_stage.configured``)."""
         rows = list(_flatten(self.kpis).items())
-        return pd.DataFrame(rows, columns=["kpi", "value"])
+        return pd.DataFrame(rows, columns=["kpi", "value"], dtype=object)
 
     def to_dict(self, *, mismatch_rows: int = 50) -> dict[str, Any]:
         """A JSON-ready dict: config, engine, seed, restrictions, kpis, fidelity and the

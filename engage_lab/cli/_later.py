@@ -1,34 +1,217 @@
-"""Commands of the stable interface that later work builds; each says so and exits 2."""
+"""``engage-lab replay`` and ``engage-lab compare``; ``lab`` and ``dashboard`` are not built.
+
+``replay CONFIG --db DB`` prints a KPI table and the fidelity to the recorded chat events
+with the first mismatching page views; ``--json`` prints only the JSON object on stdout
+(progress goes to stderr); ``--out FILE.parquet`` writes the events with the fixed Arrow
+schema. ``compare A B --db DB`` replays both and prints them side by side.
+``--counterfactual`` is declared by the stable interface but not built: it says so and
+exits 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
-from engage_lab.errors import NotBuiltError
+from rich.console import Console
+from rich.table import Table
+
+import engage_lab as el
+from engage_lab.compare import compare_results, comparison_to_dict
+from engage_lab.errors import EngageLabError, NotBuiltError
+from engage_lab.events import write_events
+from engage_lab.kpis import JSON_KPIS
+from engage_lab.replay import ReplayResult, replay
+
+#: Rows of the first-mismatches table printed by ``replay`` (the JSON holds more).
+MISMATCH_ROWS = 30
 
 
 def _not_built(args: argparse.Namespace) -> int:
     raise NotBuiltError("not built yet")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add the commands that are declared but not built yet."""
-    replay = commands.add_parser("replay", help="replay a configuration (not built yet)")
-    replay.add_argument("config")
-    replay.add_argument("--db", required=True)
-    replay.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    replay.add_argument("--counterfactual", action="store_true")
-    replay.add_argument("--seed")
-    replay.add_argument("--json", action="store_true")
-    replay.add_argument("--out")
-    replay.set_defaults(func=_not_built)
+def _stdout() -> Console:
+    return Console(file=sys.stdout, highlight=False, width=140)
 
-    compare = commands.add_parser("compare", help="compare two configurations (not built yet)")
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _open_existing(db: str) -> el.Lab:
+    if not Path(db).is_file():
+        raise EngageLabError(f"no database at {db} (create one with engage-lab load)")
+    return el.open(db)
+
+
+def _restrictions(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"sample": args.sample, "segment": args.segment}
+    if (args.since is None) != (args.until is None):
+        raise EngageLabError("--since and --until go together")
+    if args.since is not None:
+        out["time_range"] = (args.since, args.until)
+    return out
+
+
+def _run(lab: el.Lab, config: str, args: argparse.Namespace) -> ReplayResult:
+    _log(f"replaying {config} with the {args.engine} engine ...")
+    result = replay(lab, config, engine=args.engine, seed=args.seed, **_restrictions(args))
+    _log(
+        f"replayed {result.kpis['page_views']:,} page views in {result.elapsed_s:.2f} s"
+        f" ({len(result.events):,} events)"
+    )
+    return result
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _print_replay(result: ReplayResult) -> None:
+    console = _stdout()
+    table = Table(title=f"replay of {result.config_label} ({result.engine} engine)")
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    flat = result.kpi_table().set_index("kpi")["value"].to_dict()
+    main = [k for k in flat if k.split(".")[0] in JSON_KPIS or k == "fidelity"]
+    extras = [k for k in flat if k not in main and not k.startswith("refusals_by_hour.")]
+    for name in main + extras:
+        table.add_row(name, _format(flat[name]))
+    console.print(table)
+    hours = result.kpis.get("refusals_by_hour", {})
+    busy = {h: n for h, n in hours.items() if n}
+    console.print(f"refusals by hour ({result.timezone}): {busy if busy else 'none'}")
+    if result.comparison is None:
+        console.print("fidelity: no recorded chat events in this database")
+        return
+    bad = len(result.comparison.mismatched)
+    total = len(result.comparison.page_views)
+    console.print(f"fidelity {result.fidelity:.4f}: {bad:,} of {total:,} page views differ")
+    if bad and result.mismatches is not None:
+        rows = result.mismatches.head(MISMATCH_ROWS)
+        mismatch = Table(title="first mismatching page views (decision events, both sides, UTC)")
+        for column in ("page_view_id", "side", "event_at", "event", "trigger_id", "item_id"):
+            mismatch.add_column(column, no_wrap=True)
+        mismatch.add_column("mode")
+        mismatch.add_column("differs")
+        for row in rows.itertuples(index=False):
+            mismatch.add_row(
+                row.page_view_id,
+                row.side,
+                _instant(row.event_at),
+                row.event,
+                _text(row.trigger_id),
+                _text(row.item_id),
+                _text(row.mode),
+                "yes" if row.differs else "",
+            )
+        console.print(mismatch)
+
+
+def _instant(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value != value else str(value)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if args.counterfactual:
+        raise NotBuiltError("--counterfactual is not built yet (faithful replay only)")
+    with _open_existing(args.db) as lab:
+        result = _run(lab, args.config, args)
+    if args.out:
+        try:
+            path = write_events(result.events, args.out)
+        except OSError as exc:
+            raise EngageLabError(f"cannot write {args.out}: {exc}") from exc
+        _log(f"events written to {path}")
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        _print_replay(result)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    with _open_existing(args.db) as lab:
+        a = _run(lab, args.a, args)
+        b = _run(lab, args.b, args)
+    table = compare_results(a, b)
+    if args.json:
+        sys.stdout.write(json.dumps(comparison_to_dict(table, a, b), indent=2) + "\n")
+        return 0
+    view = Table(caption=f"A = {a.config_label}\nB = {b.config_label}\n({a.engine} engine)")
+    view.add_column("kpi")
+    for column in ("A", "B", "B − A", "relative"):
+        view.add_column(column, justify="right")
+    for name, row in table.iterrows():
+        if name.startswith("refusals_by_hour."):
+            continue
+        rel = row["relative_difference"]
+        view.add_row(
+            name,
+            _format(row["a"]),
+            _format(row["b"]),
+            _format(row["difference"]),
+            "—" if rel is None else f"{rel:+.1%}",
+        )
+    _stdout().print(view)
+    return 0
+
+
+def _restriction_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    parser.add_argument("--seed", help="seed of the gating draws (default: the history's)")
+    parser.add_argument("--since", help="replay page views starting at or after this instant")
+    parser.add_argument("--until", help="... and before this instant (with --since)")
+    parser.add_argument(
+        "--sample", type=float, help="stable hash sample of visitors, a fraction in (0, 1]"
+    )
+    parser.add_argument(
+        "--segment",
+        metavar="JSON",
+        help='condition on page / visitor attributes, e.g. \'{"page.device": "mobile"}\'',
+    )
+    parser.add_argument("--json", action="store_true", help="print only a JSON object")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``replay`` and ``compare`` (built) and ``lab`` / ``dashboard`` (not built)."""
+    replay_cmd = commands.add_parser(
+        "replay",
+        help="replay a configuration over the recorded history",
+        description="Replay CONFIG (a configuration or configuration history) over the "
+        "history in --db; print KPIs and the fidelity to the recorded chat events.",
+    )
+    replay_cmd.add_argument("config", help="configuration or configuration-history JSON")
+    replay_cmd.add_argument("--db", required=True)
+    replay_cmd.add_argument("--counterfactual", action="store_true", help="(not built yet)")
+    replay_cmd.add_argument("--out", help="write the events to this Parquet file")
+    _restriction_options(replay_cmd)
+    replay_cmd.set_defaults(func=_replay)
+
+    compare = commands.add_parser(
+        "compare",
+        help="replay two configurations and compare their KPIs",
+        description="Replay A and B over the same history; print the KPIs side by side.",
+    )
     compare.add_argument("a")
     compare.add_argument("b")
     compare.add_argument("--db", required=True)
-    compare.add_argument("--json", action="store_true")
-    compare.set_defaults(func=_not_built)
+    _restriction_options(compare)
+    compare.set_defaults(func=_compare)
 
     for name, text in (("lab", "JupyterLab on notebooks/"), ("dashboard", "Voila dashboard")):
         cmd = commands.add_parser(name, help=f"{text} (not built yet)")
