@@ -312,6 +312,11 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '_')"
+    ).fetchall()
+    for (name,) in views:
+        con.execute(sql("DROP VIEW {t}", t=ident(name)))
     names = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_')"
     ).fetchall()

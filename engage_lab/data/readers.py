@@ -1,7 +1,9 @@
 """Readers: JSON Lines, CSV and Parquet files into one staging shape per record type.
 
 DuckDB reads every file (no Python loop over records). Whatever the format, the records
-of a type land in a temporary table ``_stage_<type>(file_no, line_no, t, k, keys)``:
+of a type are read through a temporary view ``_stage_<type>(file_no, line_no, t, k, keys)``
+(JSON Lines fields are extracted from ``_lines`` as the view is read; CSV and Parquet
+rows are copied into ``_stage_rows_<type>``):
 
 * ``t`` — the value of each raw field as text, in schema order (``raw_columns``);
 * ``k`` — what kind of value it was: a JSON type name (``VARCHAR``, ``BIGINT``,
@@ -37,6 +39,11 @@ def stage_table(record_type: str) -> Sql:
     return ident(f"_stage_{record_type}")
 
 
+def _stage_rows(record_type: str) -> Sql:
+    """The table of a record type's CSV / Parquet rows (part of its staging view)."""
+    return ident(f"_stage_rows_{record_type}")
+
+
 def raw_fields(table: schema.Table) -> list[str]:
     """The raw field names of a table's record, in schema order."""
     return [schema.raw_field(table, c) for c in schema.raw_columns(table)]
@@ -57,7 +64,28 @@ def create_staging(con: duckdb.DuckDBPyConnection) -> None:
             sql(
                 "CREATE TEMP TABLE {t} (file_no INTEGER, line_no BIGINT, "
                 "t VARCHAR[], k VARCHAR[], keys VARCHAR[])",
-                t=stage_table(table.record_type),
+                t=_stage_rows(table.record_type),
+            )
+        )
+        # JSON Lines records are not copied: the view extracts their fields from `_lines`
+        # when the typing statement reads it.
+        paths = literal_list(f"$.{name}" for name in raw_fields(table))
+        con.execute(
+            sql(
+                """
+            CREATE TEMP VIEW {stage} AS
+            SELECT file_no, line_no, t, k, keys FROM {rows}
+            UNION ALL
+            SELECT file_no, line_no, list_transform(vals, lambda x: x ->> '$'),
+                   list_transform(vals, lambda x: json_type(x)), keys
+            FROM (SELECT file_no, line_no, json_extract(line, {paths}) AS vals,
+                         json_keys(line) AS keys
+                  FROM _lines WHERE state = 'ok' AND rtype = {rtype})
+                """,
+                stage=stage_table(table.record_type),
+                rows=_stage_rows(table.record_type),
+                paths=paths,
+                rtype=literal(table.record_type),
             )
         )
 
@@ -79,22 +107,25 @@ def stage_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
 
 
 def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
-    # One parse for validity and the root and `type` kinds, one for the type name.
+    # One parse of the whole line (its `type`); lines without a string `type` are rare and
+    # are parsed again to say what is wrong with them.
     con.execute(
         """
         INSERT INTO _lines
         SELECT ?, ordinality, line,
                CASE WHEN blank THEN 'blank'
-                    WHEN kinds IS NULL THEN 'malformed'
-                    WHEN kinds[1] <> 'OBJECT' THEN 'not_object:' || kinds[1]
-                    WHEN kinds[2] IS NULL OR kinds[2] = 'NULL' THEN 'no_type'
-                    WHEN kinds[2] <> 'VARCHAR' THEN 'type_kind:' || kinds[2]
+                    WHEN type_json IS NULL THEN
+                        CASE WHEN NOT json_valid(line) THEN 'malformed'
+                             WHEN json_type(line) <> 'OBJECT' THEN 'not_object:' || json_type(line)
+                             ELSE 'no_type' END
+                    WHEN type_json = 'null' THEN 'no_type'
+                    WHEN json_type(type_json) <> 'VARCHAR' THEN 'type_kind:' || json_type(type_json)
                     ELSE 'ok'
                END AS state,
-               CASE WHEN state = 'ok' THEN json_extract_string(line, '$.type') END
+               CASE WHEN state = 'ok' THEN type_json ->> '$' END
         FROM (
             SELECT ordinality, line, line IS NULL OR trim(line) = '' AS blank,
-                   CASE WHEN NOT blank THEN try(json_type(line, ['$', '$.type'])) END AS kinds
+                   CASE WHEN NOT blank THEN try(json_extract(line, '$.type')) END AS type_json
             FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = ?,
                           quote = '', escape = '', auto_detect = false)
                  WITH ORDINALITY
@@ -140,23 +171,6 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
         ).fetchone()
         if count == 0:
             _problem(con, source, 1, "file", "empty file (no records)")
-    for table in schema.TABLES:
-        paths = literal_list(f"$.{name}" for name in raw_fields(table))
-        con.execute(
-            sql(
-                """
-            INSERT INTO {stage}
-            SELECT file_no, line_no, list_transform(vals, lambda x: x ->> '$'),
-                   list_transform(vals, lambda x: json_type(x)), keys
-            FROM (SELECT file_no, line_no, json_extract(line, {paths}) AS vals,
-                         json_keys(line) AS keys
-                  FROM _lines WHERE state = 'ok' AND rtype = ?)
-                """,
-                stage=stage_table(table.record_type),
-                paths=paths,
-            ),
-            [table.record_type],
-        )
 
 
 def _header_problems(
@@ -211,7 +225,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
             SELECT ?, ordinality + 1, [{texts}], [{kinds}], NULL
             FROM read_csv(?, {o}) WITH ORDINALITY
                 """,
-                stage=stage_table(table.record_type),
+                stage=_stage_rows(table.record_type),
                 texts=join(texts),
                 kinds=join(kinds),
                 o=Sql(options),
@@ -222,7 +236,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
         _csv_error(con, source, exc)
         return
     (count,) = con.execute(
-        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=stage_table(table.record_type)),
+        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),
         [source.file_no],
     ).fetchone()
     if count == 0:
@@ -329,14 +343,14 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
         SELECT ?, file_row_number + 1, [{texts}], [{kinds}], NULL
         FROM read_parquet(?, file_row_number = true)
             """,
-            stage=stage_table(table.record_type),
+            stage=_stage_rows(table.record_type),
             texts=join(texts),
             kinds=join(kinds),
         ),
         [source.file_no, str(source.path)],
     )
     (count,) = con.execute(
-        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=stage_table(table.record_type)),
+        sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),
         [source.file_no],
     ).fetchone()
     if count == 0:
