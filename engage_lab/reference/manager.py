@@ -52,6 +52,7 @@ from engage_lab.reference.triggers import (
     compute_reads,
     conditions_hold,
     parse_conditions,
+    possible_on_page,
 )
 
 __all__ = ["VisitorSession"]
@@ -178,8 +179,15 @@ class VisitorSession:
         add(t0)
         stage = self._stage(page, config, visit, chat)
         configured = stage == "configured"
+        possible: set[str] = set()
         if configured:
-            for t in self._candidate_instants(page, ctx, config, visit, limit):
+            start = [*visit.final_values, ctx.values_at(t0, chat_shown=False, chat_opened=False)]
+            possible = {
+                t.id
+                for t in config.enabled_triggers
+                if possible_on_page(self._conditions(config, t), start, self._memo(config, t))
+            }
+            for t in self._candidate_instants(page, ctx, config, visit, limit, possible):
                 add(t)
         for e in self.pending_engagements:
             add(e)
@@ -190,7 +198,7 @@ class VisitorSession:
             if t != t0:
                 yield t
             if not frozen:
-                self._fixed_point(t, page, ctx, config, visit, chat, activated, add)
+                self._fixed_point(t, page, ctx, config, visit, chat, activated, possible, add)
             for e in self._take_engagements(t):
                 if self._honour(e, page, config, chat):
                     frozen = True
@@ -238,13 +246,21 @@ class VisitorSession:
         return any(th.is_open(t) for th in self.history.threads_of(current))
 
     def _candidate_instants(
-        self, page: PageView, ctx: PageContext, config: Config, visit: VisitState, limit: int
+        self,
+        page: PageView,
+        ctx: PageContext,
+        config: Config,
+        visit: VisitState,
+        limit: int,
+        possible: set[str],
     ) -> list[int]:
         out = [page.started_at]
         out += [c.changed_at for c in ctx.changes]
         out += [i.set_at for i in self.visitor.identities]
         step = 0
         for trigger in config.enabled_triggers:
+            if trigger.id not in possible:
+                continue  # its static criteria fail: its thresholds cannot matter
             reads = self._trigger_reads(config, trigger)
             out += [page.started_at + d for d in reads.page_offsets]
             out += [visit.start + d for d in reads.visit_offsets]
@@ -260,6 +276,9 @@ class VisitorSession:
         if key not in self._cache:
             self._cache[key] = parse_conditions(trigger, config)
         return self._cache[key]
+
+    def _memo(self, config: Config, trigger: Trigger) -> dict[Any, bool]:
+        return self._cache.setdefault((id(config), trigger.id, "static"), {})
 
     def _trigger_reads(self, config: Config, trigger: Trigger) -> TriggerReads:
         key = (id(config), trigger.id, "reads")
@@ -277,6 +296,7 @@ class VisitorSession:
         visit: VisitState,
         chat: ChatState,
         activated: set[str],
+        possible: set[str],
         add: Callable[[int], None],
     ) -> None:
         current: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
@@ -302,8 +322,8 @@ class VisitorSession:
         while changed:
             changed = False
             for trigger in config.triggers:
-                if not trigger.enabled or trigger.id in activated:
-                    continue
+                if trigger.id not in possible or trigger.id in activated:
+                    continue  # disabled, impossible on this page, or done
                 if self._blocked(trigger, t, visit):
                     continue
                 if not conditions_hold(self._conditions(config, trigger), config, pages(), attrs):

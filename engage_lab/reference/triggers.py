@@ -32,6 +32,7 @@ __all__ = [
     "first_ms_above",
     "first_ms_at_least",
     "parse_conditions",
+    "possible_on_page",
 ]
 
 _CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
@@ -139,6 +140,12 @@ class ParsedConditions:
     criteria: list[dict[str, Any]]
     criteria_tree: nodes.Node | None
     expression_tree: nodes.Node | None
+    #: The criteria that cannot change during a page view (page path, URL, title, counts,
+    #: positions on past pages only): false at the page's start means false all along.
+    static_tree: nodes.Node | None = None
+    #: True when the static criteria read the current page only (their result then
+    #: depends on the page's path, URL, title and counts alone, and can be memoized).
+    static_current_only: bool = False
 
 
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
@@ -155,7 +162,56 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
     expression = (
         None if trigger.expression is None else parse_expression(trigger.expression, strict=False)
     )
-    return ParsedConditions(criteria, tree, expression)
+    static = [c for c in criteria if _is_static(c, declared)]
+    static_tree = parse_criteria_for_pages(static, [], declared) if static else None
+    current_only = all(
+        c.get("when", "current") == "current" and c["criterion"] in _PAGE_FIXED for c in static
+    )
+    return ParsedConditions(criteria, tree, expression, static_tree, current_only)
+
+
+#: Criteria whose value on the current page is fixed for the whole page view.
+_PAGE_FIXED = frozenset({"page_path", "page_url", "page_title", "page_visit_count", "visit_count"})
+#: Positions that never include the current page (past pages are final).
+_PAST_ONLY = frozenset(
+    {"previous", "any_previous"}
+    | {f"previous_{k}" for k in range(2, 6)}
+    | {f"any_of_previous_{k}" for k in range(2, 6)}
+)
+
+
+def _is_static(item: Any, declared: Mapping[str, str]) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("criterion"), str):
+        return False
+    criterion = item["criterion"]
+    if criterion.startswith("custom_") and custom_declaration(criterion, declared) is None:
+        return False  # its kind is inferred from the pages: evaluated with them
+    return criterion in _PAGE_FIXED or item.get("when", "current") in _PAST_ONLY
+
+
+def possible_on_page(
+    parsed: ParsedConditions,
+    pages_at_start: Sequence[Mapping[str, Any]],
+    memo: dict[Any, bool] | None = None,
+) -> bool:
+    """False when the static criteria already fail at the page's start (an optimization
+    that never changes a result: the static part of an AND cannot become true later).
+
+    ``memo`` (shared per configuration and trigger) remembers results by the current
+    page's fixed values when the static criteria read nothing else.
+    """
+    if parsed.static_tree is None:
+        return True
+    if memo is None or not parsed.static_current_only:
+        return evaluate_on_pages(parsed.static_tree, pages_at_start)
+    current = pages_at_start[-1]
+    key = tuple(current.get(name) for name in _PAGE_FIXED_ORDER)
+    if key not in memo:
+        memo[key] = evaluate_on_pages(parsed.static_tree, pages_at_start[-1:])
+    return memo[key]
+
+
+_PAGE_FIXED_ORDER = tuple(sorted(_PAGE_FIXED))
 
 
 def conditions_hold(
