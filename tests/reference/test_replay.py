@@ -71,3 +71,22 @@ def test_unknown_visitor_gives_no_events():
     w = World()
     w.page("p1", 0, 60)
     assert len(replay(w, config(trig("t1", item("b1"))), visitors=["nobody"])) == 0
+
+
+def test_page_prefilter_never_changes_results(sample_lab, monkeypatch):
+    cfg = Config.load(LIVE)
+    fast = replay_reference(sample_lab, cfg)
+    import engage_lab.reference.manager as manager
+
+    monkeypatch.setattr(manager, "possible_on_page", lambda *args: True)
+    assert replay_reference(sample_lab, cfg).equals(fast)
+
+
+@pytest.mark.parametrize(
+    "name", ["production-messaging", "variant-live-chat-reserve", "variant-messaging-queuing"]
+)
+def test_replay_sample_under_other_packaged_configs(sample_lab, name):
+    cfg = Config.load(ROOT / "data" / "configs" / f"{name}.json")
+    out = replay_reference(sample_lab, cfg)
+    frame_to_arrow(out)
+    assert out.equals(sort_events(out, trigger_order(cfg)))
