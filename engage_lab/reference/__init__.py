@@ -42,6 +42,8 @@ The engagement source (``model``) implements :class:`EngagementSource`:
 
 The events are in ``session.events`` (decisions and ``chat_engaged``) and
 ``session.outcome_records()``; sort them with :func:`engage_lab.events.sort_events`.
+``session.active_page_views`` lists the page views the Chat Manager ran on (source
+active): where a recorder writes the product's ``started`` event (replay emits none).
 ``trigger_continuation`` is ``stage == "continuation"``; labels come from the config.
 """
 

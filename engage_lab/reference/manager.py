@@ -98,6 +98,9 @@ class VisitorSession:
         self.availability = availability
         self.engagements = engagements
         self.events: list[EventRecord] = []
+        #: Page views on which the Chat Manager ran (source active, a configuration in
+        #: force): where a recorder writes the product's ``started`` event.
+        self.active_page_views: list[PageView] = []
         self.engaged: list[EngagedConversation] = []
         # visitor-level counters (extension caps)
         self.executions: dict[str, int] = defaultdict(int)
@@ -148,6 +151,7 @@ class VisitorSession:
             else:
                 assert config is not None
                 yield page.started_at
+                self.active_page_views.append(page)
                 yield from self._page(page, ctx, config, visit, chat, limit)
             self._drop_engagements_before(limit)
             visit.pages.append(page)

@@ -136,3 +136,22 @@ def test_scheduler_refuses_time_going_back():
     scheduler.add(bad())
     with pytest.raises(EngineError, match="time went back"):
         scheduler.run()
+
+
+def test_session_lists_the_page_views_it_ran_on():
+    w = World()
+    w.status(-10, "active")
+    w.status(50, "maintenance")
+    w.page("p1", 0, 10)
+    w.page("p2", 60, 70)
+    history = w.history()
+    session = VisitorSession(
+        history.visitor("v1"),
+        history,
+        config_resolver(config(trig("t1", item("b1")))),
+        seed="s",
+        availability=StateAvailability(AgentPool({}).state_at),
+        engagements=EngageAfter(AgentPool({}), 0),
+    )
+    session.run()
+    assert [p.page_view_id for p in session.active_page_views] == ["p1"]
