@@ -107,8 +107,8 @@ def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
     return bad
 
 
-def prepass(source: SourceFile) -> list[str]:
-    """Hash the file and check its bytes; return problems (``file:line: field: ...``)."""
+def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
+    """Hash the file and check its bytes; return problems as ``(line, field, message)``."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
@@ -136,15 +136,14 @@ def prepass(source: SourceFile) -> list[str]:
             utf8_ok = False
     source.digest = digest.hexdigest()
     source.size = size
-    name = source.name
     if size == 0:
-        return [f"{name}:1: file: empty file"]
-    problems: list[str] = []
+        return [(1, "file", "empty file")]
+    problems: list[tuple[int, str, str]] = []
     if not utf8_ok:
         problems += [
-            f"{name}:{n}: encoding: not UTF-8 (bytes that are not valid UTF-8)"
+            (n, "encoding", "not UTF-8 (bytes that are not valid UTF-8)")
             for n in _non_utf8_lines(source.path)
         ]
     if delimiter_line:
-        problems.append(f"{name}:{delimiter_line}: record: malformed JSON: control byte 0x01")
+        problems.append((delimiter_line, "record", "malformed JSON: control byte 0x01"))
     return problems

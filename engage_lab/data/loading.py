@@ -215,12 +215,13 @@ def load(
     idle = current_idle if visit_idle_ms is None else visit_idle_ms
     with StepProgress(total=2 * len(files) + 4, enabled=progress) as bar:
         bad_files = set()
+        byte_problems: list[tuple[int, int, str, str]] = []
         for source in files:
             bar.step(f"hashing {source.name}")
             found = prepass(source)
             if found:
                 bad_files.add(source.file_no)
-                problems += found
+                byte_problems += [(source.file_no, *p) for p in found]
         con.execute("BEGIN TRANSACTION")
         try:
             readers.create_staging(con)
@@ -228,6 +229,8 @@ def load(
             con.executemany(
                 "INSERT INTO _files VALUES (?, ?)", [[f.file_no, f.name] for f in files]
             )
+            if byte_problems:
+                con.executemany("INSERT INTO _problems VALUES (?, ?, ?, ?)", byte_problems)
             for source in files:
                 bar.step(f"reading {source.name}")
                 unreadable = source.fmt != "jsonl" and source.record_type is None

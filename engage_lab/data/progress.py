@@ -40,6 +40,7 @@ class StepProgress:
         self._lock = threading.Lock()
         self._description = "loading"
         self._delay = delay
+        self.shown = False
 
     def __enter__(self) -> StepProgress:
         if self.enabled:
@@ -64,6 +65,7 @@ class StepProgress:
                 self._description, total=self.total, completed=self.done
             )
             self._progress.start()
+            self.shown = True
 
     def step(self, description: str) -> None:
         """Mark the previous step done and name the next one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pandas as pd
 import pyarrow as pa
@@ -207,3 +208,16 @@ def test_visit_idle_accepts_durations(tmp_path, lab, idle):
 def test_bad_visit_idle_is_refused(tmp_path, lab):
     with pytest.raises(el.EngageLabError, match="not a duration"):
         lab.load(write_jsonl(tmp_path / "h.jsonl", base_records()), visit_idle="soon")
+
+
+def test_progress_bar_appears_only_after_its_delay():
+    from engage_lab.data.progress import StepProgress
+
+    with StepProgress(total=2, enabled=True, delay=0.05) as slow:
+        time.sleep(0.5)
+        slow.step("one")
+        slow.step("two")
+    assert slow.shown and slow.done == 2
+    with StepProgress(total=2, enabled=True, delay=5.0) as fast:
+        fast.step("one")
+    assert not fast.shown
