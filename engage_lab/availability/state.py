@@ -53,6 +53,7 @@ import sqlglot
 from sqlglot import exp
 
 from engage_lab.availability.policies import AvailabilityState
+from engage_lab.errors import UnsupportedOperatorError
 
 __all__ = [
     "NEVER",
@@ -386,6 +387,32 @@ SELECT t AS valid_from,
 FROM steps
 """
 
+# Portable form (no ASOF, no inequality join): sort the distinct instants together with the
+# steps (steps first at equal times); the running max of step times is the step in force;
+# then two equi-joins. Spark reads ASOF as an alias (RECIPES), and inequality LEFT JOINs
+# fall back to nested loops in DuckDB.
+_STATES_WINDOW_TEMPLATE = """
+WITH tl AS (SELECT * FROM __timeline),
+marks AS (
+  SELECT valid_from AS t, 0 AS kind FROM tl
+  UNION ALL
+  SELECT DISTINCT __instant AS t, 1 AS kind FROM __instants WHERE __instant IS NOT NULL
+), resolved AS (
+  SELECT t, kind,
+    max(CASE WHEN kind = 0 THEN t END)
+      OVER (ORDER BY t, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS step_at
+  FROM marks
+)
+SELECT i.*,
+  coalesce(s.capacity, 0) AS capacity,
+  coalesce(s.in_progress, 0) AS in_progress,
+  coalesce(s.waiting, 0) AS waiting,
+  coalesce(s.in_progress, 0) + coalesce(s.waiting, 0) AS load
+FROM __instants AS i
+LEFT JOIN resolved AS r ON r.kind = 1 AND r.t = i.__instant
+LEFT JOIN tl AS s ON s.valid_from = r.step_at
+"""
+
 _STATES_TEMPLATE = """
 SELECT i.*,
   coalesce(tl.capacity, 0) AS capacity,
@@ -450,12 +477,17 @@ def states_at_sql(
     agents: str | exp.Expression = "agents",
     presence: str | exp.Expression = "presence",
     conversations: str | exp.Expression = "conversations",
+    method: str = "asof",
+    dialect: str = "duckdb",
 ) -> exp.Select:
     """Every row of ``instants`` with ``capacity, in_progress, waiting, load`` at its instant.
 
-    One ``ASOF LEFT JOIN`` of the instants on the timeline (``time_column >=
-    valid_from``): instants before any step get zeros. DuckDB only — Spark reads ASOF as an
-    alias (RECIPES), so a Spark form needs a window emulation (not built yet).
+    ``method="asof"`` (DuckDB only): one ``ASOF LEFT JOIN`` of the instants on the
+    timeline (``time_column >= valid_from``). ``method="window"`` (portable, the only one
+    for ``dialect="spark"``, where ASOF would silently read as an alias): the distinct
+    instants sorted with the steps, a running max finds the step in force, then
+    equi-joins. Instants before any step get zeros either way. The output columns are added to the instants' own: the instants
+    table must not already have columns of those names.
 
     >>> import duckdb, pandas as pd
     >>> con = duckdb.connect()
@@ -468,13 +500,18 @@ def states_at_sql(
     >>> con.execute(states_at_sql("instants").sql("duckdb")).fetchall()
     [(datetime.datetime(2026, 1, 1, 9, 0), 2, 0, 0, 0)]
     """
-    tree = _parsed(_STATES_TEMPLATE).copy()
+    if method not in ("asof", "window"):
+        raise ValueError(f"states_at_sql: method {method!r} is not 'asof' or 'window'")
+    if dialect != "duckdb" and method == "asof":
+        raise UnsupportedOperatorError(dialect, "ASOF JOIN")
+    template = _STATES_TEMPLATE if method == "asof" else _STATES_WINDOW_TEMPLATE
+    tree = _parsed(template).copy()
     timeline = timeline_sql(agents, presence, conversations).subquery()
     tree = _substitute(tree, {"__instants": _table(instants), "__timeline": timeline})
 
     def rename(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and node.name == "__instant":
-            return exp.column(time_column, table=node.table, quoted=True)
+            return exp.column(time_column, table=node.table or None, quoted=True)
         return node
 
     return tree.transform(rename)  # type: ignore[return-value]

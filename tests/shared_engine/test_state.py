@@ -47,6 +47,7 @@ _CON = duckdb.connect()
 _CON.execute("SET asof_loop_join_threshold = 0")
 # Compiled once: the table names do not change between examples.
 _STATES_SQL = states_at_sql("instants").order_by("k").sql("duckdb")
+_STATES_WINDOW_SQL = states_at_sql("instants", method="window").order_by("k").sql("duckdb")
 
 
 def _sql_states(agents_df, presence_df, conv_df, instants: list[int]) -> list[AvailabilityState]:
@@ -55,6 +56,7 @@ def _sql_states(agents_df, presence_df, conv_df, instants: list[int]) -> list[Av
     _CON.register("conversations", conv_df)
     _CON.register("instants", pd.DataFrame({"k": range(len(instants)), "instant": _ts(instants)}))
     rows = _CON.execute(_STATES_SQL).fetchall()
+    assert _CON.execute(_STATES_WINDOW_SQL).fetchall() == rows  # portable form, same rows
     for *_, busy, wait, load in rows:
         assert load == busy + wait
     return [AvailabilityState(int(r[2]), int(r[3]), int(r[4])) for r in rows]
@@ -195,3 +197,15 @@ def test_time_conversion() -> None:
     assert to_ms_array(pd.Series([None, 3.0])).tolist() == [NEVER, 3]
     with pytest.raises(ValueError):
         to_ms(pd.NaT)
+
+
+def test_spark_form_uses_the_window_emulation_and_refuses_asof() -> None:
+    from engage_lab.errors import UnsupportedOperatorError
+
+    text = states_at_sql("instants", method="window", dialect="spark").sql("spark")
+    assert "ASOF" not in text.upper() and "LEFT JOIN" in text and "MAX(" in text
+    assert "QUALIFY" not in text.upper()  # sqlglot rewrites it as a subquery for Spark
+    with pytest.raises(UnsupportedOperatorError):
+        states_at_sql("instants", dialect="spark")
+    with pytest.raises(ValueError):
+        states_at_sql("instants", method="nearest")
