@@ -146,3 +146,34 @@ def test_overlapping_page_views_stop_at_next_start():
     )
     # p1's threshold at 60 is past p2's start (50): p1 stops there
     assert activations(w, cfg) == [(110, "t1")]
+
+
+def test_past_page_clock_read_at_its_end():
+    w = World()
+    w.page("p1", -60, 0)  # 07:59 to 08:00: its end is in the 08:00 slot
+    w.page("p2", 10, 70)
+    cfg = config(trig("t1", criteria=[crit("time", "gte", "08:00", when="previous")]))
+    assert activations(w, cfg) == [(10, "t1")]
+
+
+def test_latest_identity_decides_threads():
+    w = World(mode="messaging")
+    w.identity("id1", -100)
+    w.thread("th1", "id1", -90)
+    w.identity("id2", -50)  # identified again: a new identity without threads
+    w.page("p1", 0, 60)
+    out = run(w, config(trig("t1"), mode="messaging"), "stage")
+    assert {r[5] for r in out} == {"configured"}
+
+
+def test_engagement_honoured_on_the_page_containing_it():
+    w = World()
+    w.page("p1", 0, 60)
+    w.page("p2", 60, 120, page_change=True)  # b1 stays on screen
+    w.recorded("p1", "chat_engaged", 90)  # recorded against p1, happens during p2
+    out = run(
+        w,
+        config(trig("t1", item("b1"), criteria=[crit("page_visit_count", "is", 1)])),
+        "page_view_id",
+    )
+    assert (90, "chat_engaged", None, None, None, "p2") in out
