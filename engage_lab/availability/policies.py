@@ -214,7 +214,8 @@ class ProductPolicy(Policy):
     """
 
     name: ClassVar[str] = "product"
-    queuing_factor: float | int | str | Decimal = 0
+    # Equality is on the exact hundredths, so 0.25, "0.25" and Decimal("0.25") are equal.
+    queuing_factor: float | int | str | Decimal = field(default=0, compare=False)
     queuing_factor_pct: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -230,7 +231,14 @@ class ProductPolicy(Policy):
         limit = cap + cap * self.queuing_factor_pct // 100
         return np.where(load < limit, 1.0, 0.0)
 
-    def sql(self, capacity, load, *, prefix="", inline=False):  # type: ignore[override]
+    def sql(
+        self,
+        capacity: exp.Expression | str,
+        load: exp.Expression | str,
+        *,
+        prefix: str = "",
+        inline: bool = False,
+    ) -> tuple[exp.Expression, dict[str, Any]]:
         params: dict[str, Any] = {}
         cap, ld = _sql_node(capacity), _sql_node(load)
         pct = _param("queuing_factor_pct", self.queuing_factor_pct, prefix, inline, params)
@@ -267,7 +275,14 @@ class ReservePolicy(Policy):
         free = _as_int_array(capacity) - _as_int_array(in_progress) - _as_int_array(waiting)
         return np.where(free > self.k, 1.0, 0.0)
 
-    def sql(self, capacity, load, *, prefix="", inline=False):  # type: ignore[override]
+    def sql(
+        self,
+        capacity: exp.Expression | str,
+        load: exp.Expression | str,
+        *,
+        prefix: str = "",
+        inline: bool = False,
+    ) -> tuple[exp.Expression, dict[str, Any]]:
         params: dict[str, Any] = {}
         k = exp.cast(_param("k", self.k, prefix, inline, params), _BIGINT)
         free = _binary(exp.Sub, _sql_node(capacity), _sql_node(load))
@@ -364,7 +379,14 @@ class CurvePolicy(Policy):
         out[x <= pts[0][0]] = pts[0][1]
         return out
 
-    def sql(self, capacity, load, *, prefix="", inline=False):  # type: ignore[override]
+    def sql(
+        self,
+        capacity: exp.Expression | str,
+        load: exp.Expression | str,
+        *,
+        prefix: str = "",
+        inline: bool = False,
+    ) -> tuple[exp.Expression, dict[str, Any]]:
         params: dict[str, Any] = {}
         cap, ld = _sql_node(capacity), _sql_node(load)
         xs = [

@@ -259,3 +259,9 @@ def test_random_curves_agree_in_python_and_duckdb(xs, ps, cap, busy, wait, over)
     want = policy.probability(AvailabilityState(cap, busy, wait))
     assert _bits(got) == _bits(want)
     assert 0.0 <= want <= 1.0
+
+
+def test_product_policies_compare_on_exact_hundredths() -> None:
+    assert ProductPolicy(queuing_factor=0.25) == ProductPolicy(queuing_factor=Decimal("0.25"))
+    assert ProductPolicy(queuing_factor=0.25) != ProductPolicy(queuing_factor=0.26)
+    assert len({ProductPolicy(queuing_factor=1), ProductPolicy(queuing_factor="1.00")}) == 1
