@@ -35,6 +35,7 @@ Definitions (docs/semantics.md):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,7 +55,13 @@ def local_clock(t: int, timezone: str) -> tuple[str, int, str]:
     >>> local_clock(0, "Europe/Paris")
     ('01:00', 1, 'Thursday')
     """
-    local = (_EPOCH + dt.timedelta(milliseconds=t)).astimezone(_zone(timezone))
+    # Zone offsets in use are whole minutes: the clock reading is that of the UTC minute.
+    return _clock_of_minute(t // 60_000, timezone)
+
+
+@functools.lru_cache(maxsize=65536)
+def _clock_of_minute(minute: int, timezone: str) -> tuple[str, int, str]:
+    local = (_EPOCH + dt.timedelta(minutes=minute)).astimezone(_zone(timezone))
     return f"{local.hour:02d}:{local.minute:02d}", local.hour, _DAYS[local.weekday()]
 
 
