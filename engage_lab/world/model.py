@@ -100,10 +100,10 @@ def draw_world(
     """Draw a whole world; ``stage(name)`` is called as each stage starts (progress)."""
     params = params or WorldParams()
     note = stage or (lambda _name: None)
-    rngs = dict(
-        zip(COMPONENTS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(
-            len(COMPONENTS))), strict=True)
-    )  # fmt: skip
+    children = np.random.SeedSequence(seed).spawn(len(COMPONENTS))
+    rngs = {
+        name: np.random.default_rng(child) for name, child in zip(COMPONENTS, children, strict=True)
+    }
     span = Span.of(params, days)
     site = build_site(params.host)
 
