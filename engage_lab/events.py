@@ -213,7 +213,10 @@ def _typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
             ms = _event_at_ms(column)
             out[name] = pd.to_datetime(ms, unit="ms", utc=True).astype("datetime64[ms, UTC]")
         elif name in _FLOAT_COLUMNS:
-            out[name] = pd.to_numeric(column, errors="raise").astype("float64")
+            try:
+                out[name] = pd.to_numeric(column, errors="raise").astype("float64")
+            except (TypeError, ValueError) as err:
+                raise EventSchemaError([f"{name}: not a number ({err})"]) from err
         else:
             out[name] = column.astype(object).where(column.notna(), None).astype("str")
     return out

@@ -166,6 +166,7 @@ def _as_int_array(values: Any) -> np.ndarray:
 class Policy:
     """Base of the policies: ``probability(state)``, numpy and SQL forms, ``to_dict``."""
 
+    __slots__ = ()
     name: ClassVar[str]
 
     def probability(self, state: AvailabilityState) -> float:

@@ -110,7 +110,8 @@ class AgentPool:
     presence
         The ``presence`` table (``agent_id, changed_at, status`` and optionally
         ``presence_id``: at one instant the greatest id wins) or ``(agent_id,
-        changed_at, status)`` tuples. An agent with no change yet is not available.
+        changed_at, status)`` tuples (at one instant the last one given wins). An agent
+        with no change yet is not available.
     background
         Conversations that occupy slots as logged: a frame with ``conversation_id,
         agent_id, channel, queued_at, started_at, ended_at`` (rows without agent or

@@ -177,6 +177,8 @@ def test_frames_that_do_not_fit_are_refused() -> None:
     with pytest.raises(EventSchemaError) as info:
         frame_to_arrow(bad)
     assert len(info.value.problems) == 2
+    with pytest.raises(EventSchemaError, match="draw: not a number"):
+        frame_to_arrow(frame.assign(draw="high"))
     sub_ms = frame.copy()
     sub_ms["event_at"] = sub_ms["event_at"].astype("datetime64[us, UTC]") + pd.Timedelta(
         microseconds=1
