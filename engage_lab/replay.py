@@ -418,6 +418,8 @@ def _idle_expression(config: Config | ConfigHistory, start: exp.Expression) -> e
     if isinstance(config, Config):
         return exp.Literal.number(config.source.visit_idle_ms)
     entries = config.history
+    if len(entries) == 1:
+        return exp.Literal.number(entries[0].config.source.visit_idle_ms)
     case = exp.Case()
     for entry in reversed(entries[1:]):
         case = case.when(
@@ -622,11 +624,8 @@ def _restricted_copy(
     keep = pd.DataFrame({"page_view_id": pd.Series(page_view_ids, dtype=object)})
     try:
         for name in _COPIED_TABLES:
-            table = (
-                con.cursor()
-                .execute(exp.select("*").from_(exp.to_identifier(name, quoted=True)).sql("duckdb"))
-                .arrow()
-            )
+            query = exp.select("*").from_(exp.to_identifier(name, quoted=True))
+            table = con.cursor().sql(query.sql("duckdb")).to_arrow_table()
             copy.register("_el_copy", table)
             source: exp.Select = exp.select("*").from_("_el_copy")
             if name == "page_views":
