@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -446,8 +447,6 @@ def _path_of(url: Any) -> str | None:
     """The loader's rule: URL without scheme, host and anchor (query kept), starting with /."""
     if url is None:
         return None
-    import re
-
     p = re.sub(r"#.*$", "", re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*", "", str(url)))
     return "/" + p if p == "" or p[0] == "?" else p
 

@@ -37,7 +37,7 @@ from typing import Protocol
 
 from engage_lab.availability import AvailabilityState
 from engage_lab.config import Config, Trigger
-from engage_lab.reference.history import History, PageView, RecordedEvent, WebChat
+from engage_lab.reference.history import History, PageView, WebChat
 
 __all__ = [
     "AvailabilityProvider",
@@ -241,8 +241,3 @@ def _first_chat(chats: Sequence[WebChat], start: int, end: int | None) -> WebCha
         if chat.queued_at >= start and (end is None or chat.queued_at < end):
             return chat
     return None
-
-
-def recorded_outcomes(events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-    """The recorded outcome events (for tests and summaries)."""
-    return [e for e in events if e.event in _OUTCOMES]
