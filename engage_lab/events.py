@@ -72,6 +72,7 @@ __all__ = [
     "EventRecord",
     "EventSchemaError",
     "compare_events",
+    "conform_events",
     "events_to_frame",
     "frame_to_arrow",
     "read_events",
@@ -255,6 +256,22 @@ def _check_frame(frame: pd.DataFrame, drop_extra: bool) -> None:
         raise EventSchemaError(problems)
 
 
+def conform_events(frame: pd.DataFrame, *, drop_extra: bool = False) -> pd.DataFrame:
+    """Check any engine's events frame and return it with the schema's columns and dtypes
+    (the same frame :func:`events_to_frame` builds; ``event_at`` may come as int ms,
+    naive-UTC or tz-aware datetimes of any unit).
+
+    >>> f = pd.DataFrame({"visitor_id": ["v"], "visit_id": ["v-1"], "page_view_id": ["pv"],
+    ...     "event_at": [1500], "event": ["chat_shown"], "stage": ["messaging"],
+    ...     "trigger_id": [None], "item_id": [None], "item_type": [None], "mode": [None],
+    ...     "server_probability": [None], "draw": [None]})
+    >>> conform_events(f).dtypes["event_at"]
+    datetime64[ms, UTC]
+    """
+    _check_frame(frame, drop_extra)
+    return _typed_frame(frame)
+
+
 def frame_to_arrow(frame: pd.DataFrame, *, drop_extra: bool = False) -> pa.Table:
     """A frame of events to an Arrow table with exactly :data:`EVENTS_SCHEMA`.
 
@@ -267,8 +284,7 @@ def frame_to_arrow(frame: pd.DataFrame, *, drop_extra: bool = False) -> pa.Table
     engage_lab.events.EventSchemaError: visit_id: missing column
     ...
     """
-    _check_frame(frame, drop_extra)
-    typed = _typed_frame(frame)
+    typed = conform_events(frame, drop_extra=drop_extra)
     arrays = [pa.array(typed[f.name], type=f.type, from_pandas=True) for f in EVENTS_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=EVENTS_SCHEMA)
 

@@ -19,6 +19,7 @@ from engage_lab.events import (
     EventRecord,
     EventSchemaError,
     compare_events,
+    conform_events,
     events_to_frame,
     frame_to_arrow,
     read_events,
@@ -159,6 +160,7 @@ def test_engine_frames_with_naive_or_us_timestamps_are_accepted() -> None:
     duck_like = frame.copy()
     duck_like["event_at"] = duck_like["event_at"].dt.tz_localize(None).astype("datetime64[us]")
     assert frame_to_arrow(duck_like).equals(frame_to_arrow(frame))
+    pd.testing.assert_frame_equal(conform_events(duck_like), frame)
     as_ints = frame.copy()
     as_ints["event_at"] = [r.event_at for r in _history()]
     assert frame_to_arrow(as_ints).equals(frame_to_arrow(frame))
