@@ -35,6 +35,8 @@ class SourceFile:
     record_type: str | None = None  # csv / parquet: the one record type of the file
     digest: str = ""
     size: int = 0
+    #: csv / parquet: column name -> type, found by the probe before the load's transaction
+    columns: dict[str, str] | None = None
 
     @property
     def name(self) -> str:

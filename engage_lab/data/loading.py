@@ -219,6 +219,8 @@ def load(
         for source in files:
             bar.step(f"hashing {source.name}")
             found = prepass(source)
+            if not found:
+                found = readers.probe_file(source)
             if found:
                 bad_files.add(source.file_no)
                 byte_problems += [(source.file_no, *p) for p in found]
@@ -294,6 +296,13 @@ def load(
             )
             _drop_temp(con)
             con.execute("COMMIT")
+        except duckdb.Error as exc:  # not a problem we diagnosed: say what DuckDB said
+            _rollback(con)
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), str(exc))
+            raise LoadError(
+                [*problems, f"database error: {first}"],
+                headline="load refused, the database is unchanged:",
+            ) from exc
         except BaseException:
             _rollback(con)
             raise

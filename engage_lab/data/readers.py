@@ -21,6 +21,7 @@ go to the ``_problems`` table; the typed checks are in :mod:`engage_lab.data.val
 
 from __future__ import annotations
 
+import csv
 import re
 
 import duckdb
@@ -29,7 +30,13 @@ from engage_lab.data import schema
 from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
 
-__all__ = ["create_staging", "stage_file", "stage_jsonl_records", "stage_table"]
+__all__ = [
+    "create_staging",
+    "probe_file",
+    "stage_file",
+    "stage_jsonl_records",
+    "stage_table",
+]
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
@@ -192,49 +199,96 @@ def _header_problems(
     return ok
 
 
-def _csv_error(con, source: SourceFile, exc: duckdb.Error) -> None:
+def _first_line(exc: duckdb.Error) -> str:
     text = str(exc)
-    found = _CSV_LINE.search(text)
-    line = int(found.group(1)) if found else 1
-    first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    _problem(con, source, line, "record", f"CSV error: {first}")
+    return next((ln for ln in text.splitlines() if ln.strip()), text)
+
+
+#: CSV: the header names the columns (read by Python's csv module), every cell is text.
+_CSV_OPTIONS = Sql(
+    "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"'"
+)
+
+
+def probe_file(source: SourceFile) -> list[tuple[int, str, str]]:
+    """Check that DuckDB can parse a CSV / Parquet file; note its columns.
+
+    Runs on a scratch in-memory connection before the load's transaction: a DuckDB error
+    inside a transaction aborts it, and we want to go on and list every other problem.
+    Returns problems as ``(line, field, message)``.
+    """
+    if source.fmt == "jsonl":
+        return []
+    if source.fmt == "csv":
+        return _probe_csv(source)
+    scratch = duckdb.connect()
+    try:
+        described = scratch.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?)", [str(source.path)]
+        ).fetchall()
+        source.columns = {row[0]: row[1] for row in described}
+        scratch.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchone()
+    except duckdb.Error as exc:
+        return [(1, "file", f"not a readable Parquet file: {_first_line(exc)}")]
+    finally:
+        scratch.close()
+    return []
+
+
+def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
+    with source.path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    header = [name.strip() for name in header]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        return [(1, "file", f"CSV column given more than once: {', '.join(repeated)}")]
+    source.columns = dict.fromkeys(header, "VARCHAR")
+    scratch = duckdb.connect()
+    try:
+        scratch.execute(
+            # count(row): every column is parsed, so every bad row is found (count(*) alone
+            # lets the reader skip the cells).
+            sql("SELECT count(_r) FROM read_csv(?, {o}, store_rejects = true) _r", o=_CSV_OPTIONS),
+            [str(source.path), source.columns],
+        ).fetchall()  # fetchall: the rejects table is written when the query completes
+        rejects = scratch.execute(
+            "SELECT line, column_name, error_message FROM reject_errors ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        found = _CSV_LINE.search(str(exc))
+        return [(int(found.group(1)) if found else 1, "record", f"CSV error: {_first_line(exc)}")]
+    finally:
+        scratch.close()
+    prefix = f"{source.record_type}." if source.record_type else ""
+    return [
+        (line, f"{prefix}{column}" if column else "record", f"CSV error: {message}")
+        for line, column, message in rejects
+    ]
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
     table = schema.table_for_record_type(source.record_type)
-    options = "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"'"
-    try:
-        described = con.execute(
-            sql("SELECT * FROM read_csv(?, {o}) LIMIT 0", o=Sql(options)), [str(source.path)]
-        ).description
-    except duckdb.Error as exc:
-        _csv_error(con, source, exc)
-        return
-    columns = [d[0] for d in described]
+    columns = list(source.columns or {})
     if not _header_problems(con, source, table, columns, "CSV"):
         return
     texts, kinds = [], []
     for name in raw_fields(table):
         texts.append(ident(name) if name in columns else Sql("NULL"))
         kinds.append(literal("TEXT"))
-    try:
-        con.execute(
-            sql(
-                """
-            INSERT INTO {stage}
-            SELECT ?, ordinality + 1, [{texts}], [{kinds}], NULL
-            FROM read_csv(?, {o}) WITH ORDINALITY
-                """,
-                stage=_stage_rows(table.record_type),
-                texts=join(texts),
-                kinds=join(kinds),
-                o=Sql(options),
-            ),
-            [source.file_no, str(source.path)],
-        )
-    except duckdb.Error as exc:
-        _csv_error(con, source, exc)
-        return
+    con.execute(
+        sql(
+            """
+        INSERT INTO {stage}
+        SELECT ?, ordinality + 1, [{texts}], [{kinds}], NULL
+        FROM read_csv(?, {o}) WITH ORDINALITY
+            """,
+            stage=_stage_rows(table.record_type),
+            texts=join(texts),
+            kinds=join(kinds),
+            o=_CSV_OPTIONS,
+        ),
+        [source.file_no, str(source.path), source.columns],
+    )
     (count,) = con.execute(
         sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),
         [source.file_no],
@@ -302,15 +356,7 @@ def _parquet_text(name: str, kind: str) -> Sql:
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
     table = schema.table_for_record_type(source.record_type)
-    try:
-        described = con.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?)", [str(source.path)]
-        ).fetchall()
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        _problem(con, source, 1, "file", f"not a readable Parquet file: {first}")
-        return
-    types = {row[0]: row[1] for row in described}
+    types = dict(source.columns or {})
     if not _header_problems(con, source, table, list(types), "Parquet"):
         return
     texts, kinds = [], []

@@ -492,3 +492,16 @@ def test_clock_offset_after_the_visitors_records_is_refused(tmp_path, loaded):
             tmp_path / "zero.jsonl", [{"type": "visitor", "id": "v5", "clock_offset_ms": 0}]
         )
     )
+
+
+def test_csv_rows_that_do_not_parse_are_all_named(tmp_path, loaded):
+    (tmp_path / "agents.csv").write_text('id,soft_limit\na7,1\na8,2,extra\na9,"3\n')
+    problems = _refused(loaded, tmp_path / "agents.csv")
+    assert problems[0].startswith("agents.csv:3: record: CSV error:") and "Columns" in problems[0]
+    assert problems[1].startswith("agents.csv:4: agent.soft_limit: CSV error:")
+
+
+def test_csv_repeated_column(tmp_path, loaded):
+    (tmp_path / "agents.csv").write_text("id,soft_limit,soft_limit\na7,1,2\n")
+    problems = _refused(loaded, tmp_path / "agents.csv")
+    assert problems == ["agents.csv:1: file: CSV column given more than once: soft_limit"]
