@@ -45,7 +45,11 @@ def _log(message: str) -> None:
 def _open_existing(db: str) -> el.Lab:
     if not Path(db).is_file():
         raise EngageLabError(f"no database at {db} (create one with engage-lab load)")
-    return el.open(db)
+    lab = el.open(db)
+    # DuckDB draws its progress bar on stdout when it is a terminal: it would break the
+    # --json contract (stdout holds only the JSON object) and clutter the tables.
+    lab.sql("SET enable_progress_bar = false")
+    return lab
 
 
 def _restrictions(args: argparse.Namespace) -> dict[str, Any]:
