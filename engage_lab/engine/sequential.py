@@ -135,7 +135,7 @@ def run_pass(
                 stage = _CONTINUATION
             elif messaging and open_thread[page]:
                 stage = _MESSAGING
-            if stage == _EMBEDDED or stage == _CONTINUATION or stage == _MESSAGING:
+            if stage in (_EMBEDDED, _CONTINUATION, _MESSAGING):
                 if not shown:
                     shown = True
                     n = _emit(out_t, out_pvi, out_ev, out_stage, out_trig, out_item,
