@@ -149,17 +149,29 @@ def select_new_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> N
             id=idc,
         )
     )
-    con.execute(
-        sql(
-            """
-        CREATE TEMP TABLE {new} AS
-        SELECT * EXCLUDE (rn, ok) FROM _ranked r
-        WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _matched m WHERE m.{id} = r.{id})
-        """,
-            new=new_table(table.record_type),
-            id=idc,
+    matched = con.execute("SELECT 1 FROM _matched LIMIT 1").fetchone() is not None
+    if dups or matched:
+        con.execute(
+            sql(
+                """
+            CREATE TEMP TABLE {new} AS
+            SELECT * EXCLUDE (rn, ok) FROM _ranked r
+            WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM _matched m WHERE m.{id} = r.{id})
+            """,
+                new=new_table(table.record_type),
+                id=idc,
+            )
         )
-    )
+    else:  # every record is new: no copy, the insert reads the typed table
+        con.execute(
+            sql(
+                "CREATE TEMP VIEW {new} AS SELECT * EXCLUDE (ok) FROM {typed} "
+                "WHERE {id} IS NOT NULL",
+                new=new_table(table.record_type),
+                typed=typed,
+                id=idc,
+            )
+        )
     con.execute("DROP TABLE _ranked" if dups else "DROP VIEW _ranked")
     con.execute("DROP TABLE _matched")
 

@@ -75,7 +75,8 @@ def create_staging(con: duckdb.DuckDBPyConnection) -> None:
             )
         )
         # JSON Lines records are not copied: the view extracts their fields from `_lines`
-        # when the typing statement reads it.
+        # when the typing statement reads it (multi-path extraction: measured faster than
+        # one extraction followed by per-element lambdas).
         paths = literal_list(f"$.{name}" for name in raw_fields(table))
         con.execute(
             sql(
@@ -83,11 +84,9 @@ def create_staging(con: duckdb.DuckDBPyConnection) -> None:
             CREATE TEMP VIEW {stage} AS
             SELECT file_no, line_no, t, k, keys FROM {rows}
             UNION ALL
-            SELECT file_no, line_no, list_transform(vals, lambda x: x ->> '$'),
-                   list_transform(vals, lambda x: json_type(x)), keys
-            FROM (SELECT file_no, line_no, json_extract(line, {paths}) AS vals,
-                         json_keys(line) AS keys
-                  FROM _lines WHERE state = 'ok' AND rtype = {rtype})
+            SELECT file_no, line_no, json_extract_string(line, {paths}),
+                   json_type(line, {paths}), json_keys(line)
+            FROM _lines WHERE state = 'ok' AND rtype = {rtype}
                 """,
                 stage=stage_table(table.record_type),
                 rows=_stage_rows(table.record_type),
