@@ -470,7 +470,8 @@ SELECT page_view_id, visitor_id,
             THEN first_value(page_view_id) OVER (PARTITION BY visitor_id, grp
                                                  ORDER BY s, page_view_id)
             ELSE coalesce(loaded_visit, '') END AS visit_id,
-       s, e, url, path, title, referrer, device, embedded, page_change, country
+       s, e, url, path, title, referrer, device, embedded, page_change, country,
+       __IDLE__ AS idle_ms
 FROM grouped
 """
 
@@ -534,10 +535,28 @@ def replayed_page_views(
         frame = con.cursor().execute(outer.sql("duckdb"), params).df()
     except duckdb.Error as exc:
         raise EngineError(f"selecting the replayed page views failed: {exc}") from exc
+    if segment is not None and params["rederive"]:
+        # The engines see only the segment's page views, so their visits are derived
+        # from those alone (without a segment, from the whole history, then restricted).
+        frame["visit_id"] = _derive_visits(frame)
     for name in ("s", "e"):
         frame[name] = pd.to_datetime(frame[name].astype(np.int64), unit="ms", utc=True)
     frame = frame.rename(columns={"s": "started_at", "e": "ended_at"})
-    return frame.drop(columns=["attributes"], errors="ignore").reset_index(drop=True)
+    frame = frame.drop(columns=["attributes", "idle_ms"], errors="ignore")
+    return frame.reset_index(drop=True)
+
+
+def _derive_visits(frame: pd.DataFrame) -> pd.Series:
+    """Visit ids by the idle rule over ``frame`` (sorted by visitor, start, id): a page
+    view starting more than ``idle_ms`` after the latest end before it opens a visit named
+    after it."""
+    if len(frame) == 0:
+        return pd.Series([], dtype=object)
+    by_visitor = frame.groupby("visitor_id", sort=False)["e"]
+    latest_end = by_visitor.cummax().groupby(frame["visitor_id"], sort=False).shift(1)
+    opens = latest_end.isna() | ((frame["s"] - latest_end) > frame["idle_ms"])
+    group = opens.cumsum()
+    return frame["page_view_id"].groupby(group).transform("first")
 
 
 # ------------------------------------------------------------------ engines

@@ -16,8 +16,12 @@ from tests.replay.conftest import PRODUCTION
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "restrictions",
-    [{}, {"segment": {"page.device": "desktop"}, "sample": 0.5}],
-    ids=["whole-sample", "segment-and-sample"],
+    [
+        {},
+        {"segment": {"page.device": "desktop"}, "sample": 0.5},
+        {"time_range": ("2026-03-02T12:00:00Z", "2026-03-04T00:00:00Z")},
+    ],
+    ids=["whole-sample", "segment-and-sample", "time-range"],
 )
 def test_fast_and_reference_agree_through_replay(sample_db, restrictions):
     with el.open(sample_db) as lab:

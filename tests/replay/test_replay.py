@@ -274,3 +274,42 @@ def test_a_perturbed_recording_is_caught(rerecorded_db, tmp_path):
     differing = res.mismatches[res.mismatches["differs"]]
     assert set(differing["event"]) == {"item_shown"}
     assert set(differing["side"]) == {"replay", "recorded"}
+
+
+# ------------------------------------------------------------------ visits under the config
+
+
+def _visits_by_gap(pages: pd.DataFrame, idle_ms: int) -> int:
+    """Count visits by the idle rule, written independently: a page view starting more than
+    ``idle_ms`` after the latest end before it (same visitor) opens a visit."""
+    count = 0
+    for _, group in pages.sort_values(["visitor_id", "s", "page_view_id"]).groupby("visitor_id"):
+        latest = None
+        for row in group.itertuples():
+            if latest is None or row.s - latest > idle_ms:
+                count += 1
+            latest = row.e if latest is None else max(latest, row.e)
+    return count
+
+
+@pytest.mark.parametrize("segment", [None, {"page.device": "desktop"}], ids=["all", "segment"])
+def test_visits_are_rederived_with_the_configurations_idle_duration(lab, tmp_path, segment):
+    cfg = load_any(PRODUCTION).to_dict()
+    cfg["source"]["visit_idle"] = "2m"
+    path = tmp_path / "short-visits.json"
+    path.write_text(json.dumps(cfg))
+    res = replay(lab, path, engine="reference", segment=segment)
+    pages = lab.sql(
+        "select page_view_id, visitor_id, device, epoch_ms(started_at) as s, "
+        "epoch_ms(ended_at) as e from page_views"
+    )
+    if segment is not None:
+        pages = pages[pages["device"] == "desktop"]
+    loaded = int(lab.sql("select count(distinct visit_id) as n from page_views")["n"][0])
+    expected = _visits_by_gap(pages, 120_000)
+    assert res.kpis["visits"] == expected
+    if segment is None:
+        assert expected > loaded  # a 2-minute idle splits visits of the 24 h rule
+    # the engine's visits are the same as the KPI's
+    visit_of = res.pages.set_index("page_view_id")["visit_id"]
+    assert (res.events["visit_id"] == res.events["page_view_id"].map(visit_of)).all()
