@@ -195,14 +195,17 @@ def _var_join(select: exp.Select, name: str, t: exp.Expression, past: bool) -> e
             .group_by("pvi")
         )
         return select.join(
-            last.subquery(alias), on=_col("pvi", alias).eq(_col("pvi", "p")), join_type="left"
+            last.subquery(alias),
+            on=_col("pvi", alias).eq(_col("pvi", "p")),
+            join_type="left",
+            copy=False,
         )
     on = exp.and_(
         _col("pvi", alias).eq(_col("pvi", "i")),
         exp.GTE(this=t, expression=_col("c", alias)),
     )
     join = exp.Join(this=source.subquery(alias), on=on, kind="LEFT", method="ASOF")
-    return select.join(join)
+    return select.join(join, copy=False)
 
 
 def past_lists_sql(plan: Plan) -> str | None:
@@ -218,7 +221,8 @@ def past_lists_sql(plan: Plan) -> str | None:
     select = select.from_(
         exp.Table(
             this=exp.to_identifier("_el_pv"), alias=exp.TableAlias(this=exp.to_identifier("p"))
-        )
+        ),
+        copy=False,
     )
     select = select.join(
         exp.Table(
@@ -226,13 +230,14 @@ def past_lists_sql(plan: Plan) -> str | None:
         ),
         on=_col("visitor_id", "ids").eq(_col("visitor_id", "p")),
         join_type="left",
+        copy=False,
     )
     finals = []
     for criterion, kind in needed:
         if criterion.startswith("custom_"):
             select = _var_join(select, criterion, end, past=True)
         finals.append(value_at(criterion, kind, end, past=True).as_(f"f_{criterion}"))
-    select = select.select(*finals)
+    select = select.select(*finals, copy=False)
     window_cols = []
     for criterion, _ in needed:
         window = exp.Window(
@@ -356,13 +361,15 @@ def condition_query(plan: Plan, attributes: exp.Expression | None = None) -> Con
     t = _col("t", "i")
     select = exp.select(_col("pvi", "i"), t)
     select = select.from_(
-        exp.Table(this=exp.to_identifier(INST), alias=exp.TableAlias(this=exp.to_identifier("i")))
+        exp.Table(this=exp.to_identifier(INST), alias=exp.TableAlias(this=exp.to_identifier("i"))),
+        copy=False,
     )
     select = select.join(
         exp.Table(
             this=exp.to_identifier("_el_pv"), alias=exp.TableAlias(this=exp.to_identifier("p"))
         ),
         on=_col("pvi", "p").eq(_col("pvi", "i")),
+        copy=False,
     )
     select = select.join(
         exp.Table(
@@ -370,6 +377,7 @@ def condition_query(plan: Plan, attributes: exp.Expression | None = None) -> Con
         ),
         on=_col("visitor_id", "ids").eq(_col("visitor_id", "p")),
         join_type="left",
+        copy=False,
     )
     if any(past for _, past in plan.criteria.values()):
         select = select.join(
@@ -378,17 +386,20 @@ def condition_query(plan: Plan, attributes: exp.Expression | None = None) -> Con
             ),
             on=_col("pvi", "pl").eq(_col("pvi", "i")),
             join_type="left",
+            copy=False,
         )
     for criterion, (kind, _) in sorted(plan.criteria.items()):
         if criterion.startswith("custom_"):
             select = _var_join(select, criterion, t, past=False)
             params[f"var_{criterion}"] = criterion
-        select = select.select(value_at(criterion, kind, t, past=False).as_(f"c_{criterion}"))
+        select = select.select(
+            value_at(criterion, kind, t, past=False).as_(f"c_{criterion}"), copy=False
+        )
     for criterion, (_, past) in sorted(plan.criteria.items()):
         if past:
-            select = select.select(_col(f"past_{criterion}", "pl"))
+            select = select.select(_col(f"past_{criterion}", "pl"), copy=False)
     if attributes is not None:
-        select = select.select(attributes.as_("attributes"))
+        select = select.select(attributes.as_("attributes"), copy=False)
     masks = [_trigger_mask(k, tp, plan, params).as_(f"m{k}") for k, tp in enumerate(plan.triggers)]
     evaluated = exp.select(_col("pvi"), _col("t"), *masks, copy=False).from_(
         select.subquery("st", copy=False), copy=False

@@ -90,3 +90,35 @@ def check_world(world: World, cfg: Any, **kwargs: Any) -> pd.DataFrame:
         lab.close()
     assert_same(fast, reference)
     return fast
+
+
+def memory_db(world: World):
+    """An in-memory database with the world's tables, without the loader (fast, for
+    property tests): visits derived as the reference derives them, 24 h idle."""
+    import duckdb
+
+    from engage_lab.data import database, schema
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    database.create_tables(con)
+    database.set_meta(con, "visit_idle_ms", str(schema.DEFAULT_VISIT_IDLE_MS))
+    history = world.history()
+    visit_of = {p.page_view_id: p.visit_id for v in history.visitors.values() for p in v.page_views}
+    tables = {"source": world.source, **world.tables}
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows)
+        for column in frame.columns:
+            if column.endswith("_at"):
+                frame[column] = pd.to_datetime(frame[column], unit="ms")
+        if name == "page_views":
+            frame["visit_id"] = frame["page_view_id"].map(visit_of)
+            frame["end_recorded"] = True
+        if name == "var_changes":
+            frame["value"] = [json.dumps(v) for v in frame["value"]]
+        con.register("_frame", frame)
+        con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')  # test helper, own names
+        con.unregister("_frame")
+    return con
