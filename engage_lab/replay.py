@@ -172,13 +172,12 @@ class ReplayResult:
         }
         if self.comparison is not None:
             out["mismatched_page_views"] = len(self.comparison.mismatched)
-            table = self.mismatches if self.mismatches is not None else pd.DataFrame()
-            head = table.head(mismatch_rows).assign(
-                event_at=lambda f: f["event_at"].astype(str) if len(f) else f.get("event_at")
-            )
-            out["first_mismatches"] = (
-                head.astype(object).where(head.notna(), None).to_dict("records")
-            )
+            rows = []
+            if self.mismatches is not None:
+                head = self.mismatches.head(mismatch_rows).astype(object)
+                head["event_at"] = [_iso(to_ms(t)) for t in head["event_at"]]
+                rows = head.where(head.notna(), None).to_dict("records")
+            out["first_mismatches"] = rows
         return jsonable(out)
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -373,7 +372,8 @@ def _fraction(sample: Any) -> float | None:
 
 
 def _iso(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
+    """``2026-03-02T07:01:10.000Z`` (milliseconds always shown)."""
+    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _segment(segment: Any) -> dict[str, Any] | None:

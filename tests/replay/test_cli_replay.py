@@ -28,6 +28,12 @@ def test_replay_json_stdout_is_only_the_object(db_copy, capsys):
         assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     assert 0 <= data["kpis"]["fidelity"] <= 1
     assert data["first_mismatches"] and data["mismatched_page_views"] > 0
+    first = data["first_mismatches"][0]
+    assert set(first) >= {"page_view_id", "side", "event_at", "event", "trigger_id", "differs"}
+    assert first["side"] in ("replay", "recorded")
+    assert first["event_at"].endswith("Z") and len(first["event_at"]) == len(
+        "2026-03-02T07:01:10.000Z"
+    )
     assert "replaying" in err  # progress goes to stderr
 
 
@@ -57,7 +63,7 @@ def test_replay_with_restrictions(db_copy, capsys):
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["restrictions"] == {
-        "time_range": ["2026-03-01T00:00:00Z", "2026-03-05T00:00:00Z"],
+        "time_range": ["2026-03-01T00:00:00.000Z", "2026-03-05T00:00:00.000Z"],
         "sample": 0.5,
         "segment": {"page.device": "mobile"},
     }

@@ -92,7 +92,10 @@ def test_time_range_keeps_page_views_starting_within(lab):
     assert set(res.pages["page_view_id"]) == expected
     assert set(res.events["page_view_id"]) <= expected
     assert res.comparison.page_views == expected  # fidelity on the same restricted set
-    assert res.restrictions["time_range"] == ["2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"]
+    assert res.restrictions["time_range"] == [
+        "2026-03-02T00:00:00.000Z",
+        "2026-03-03T00:00:00.000Z",
+    ]
 
 
 def test_sample_is_the_stable_hash_sample(lab):
