@@ -2,6 +2,10 @@
 
 One process at a time: DuckDB locks the file, and a second process gets a one-line
 :class:`~engage_lab.errors.DatabaseError` naming the process that holds it.
+
+Memory: DuckDB keeps a load's temporary tables within its ``memory_limit`` (80 % of RAM
+by default) and spills the rest to ``<db>.tmp``; a smaller bound is one setting away
+(``lab.con.execute("SET memory_limit = '2GB'")``), at some cost in speed.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
         # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
         # machine's zone.
         con.execute("SET TimeZone = 'UTC'")
+        # Our own progress bar (stderr, on long loads) replaces DuckDB's, which would print
+        # into the output of the CLI and of notebooks.
+        con.execute("SET enable_progress_bar = false")
         create_tables(con)
     except duckdb.Error as exc:
         con.close()

@@ -103,12 +103,12 @@ def test_sigkill_mid_load_leaves_the_database_as_it_was(tmp_path):
         lab.load(write_jsonl(tmp_path / "base.jsonl", base_records()))
         before = db_digest(lab)
     big = tmp_path / "big.jsonl"
-    _big_file(big, 200_000)
+    _big_file(big, 300_000)
     child = subprocess.Popen(
         [sys.executable, "-c", LOADER, str(db), str(big)], stdout=subprocess.PIPE, text=True
     )
     assert child.stdout.readline().strip() == "loading"
-    time.sleep(1.5)
+    time.sleep(1.0)
     assert child.poll() is None, "the load finished before it could be killed"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
