@@ -24,6 +24,8 @@ visit). Thresholds stay named parameters (``t<k>_p<n>``) so a slider re-binds th
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +43,7 @@ MASKS = "_el_masks"
 _INSTANTS_SQL = """
 CREATE OR REPLACE TEMP TABLE _el_inst AS
 SELECT DISTINCT pvi, t FROM (
-    SELECT pvi, s AS t FROM _el_pv WHERE active
+    SELECT pvi, s AS t FROM _el_pv WHERE active AND s < lim
     UNION ALL
     SELECT v.pvi, v.c FROM _el_vc v JOIN _el_pv p USING (pvi)
     WHERE p.active AND v.c > p.s AND v.c < p.lim
@@ -256,13 +258,14 @@ def past_lists_sql(plan: Plan) -> str | None:
             exp.func("coalesce", window, exp.Array(expressions=[])).as_(f"past_{criterion}")
         )
     outer = exp.select(_col("pvi"), *window_cols).from_(select.subquery("f"))
-    return exp.Create(
-        this=exp.to_table(PAST),
-        kind="TABLE",
-        replace=True,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        expression=outer,
-    ).sql("duckdb")
+    with deep_sql():
+        return exp.Create(
+            this=exp.to_table(PAST),
+            kind="TABLE",
+            replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            expression=outer,
+        ).sql("duckdb")
 
 
 class _PreNormalizedCompiler(DuckDBCompiler):
@@ -355,8 +358,25 @@ def _trigger_mask(k: int, tp: TriggerPlan, plan: Plan, params: dict[str, Any]) -
     return total
 
 
+@contextmanager
+def deep_sql():
+    """Room for sqlglot's recursive generator: the normalization's compatibility folds
+    nest a few hundred ``REPLACE`` calls."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def condition_query(plan: Plan, attributes: exp.Expression | None = None) -> ConditionQuery:
     """Build the statement computing ``_el_masks(pvi, t, m0 … m{k-1})`` (compressed rows)."""
+    with deep_sql():
+        return _condition_query(plan, attributes)
+
+
+def _condition_query(plan: Plan, attributes: exp.Expression | None) -> ConditionQuery:
     params: dict[str, Any] = {}
     t = _col("t", "i")
     select = exp.select(_col("pvi", "i"), t)

@@ -1,0 +1,65 @@
+"""Fast engine vs reference on small generated worlds (engage_lab.world), both modes,
+loaded through ``el.open(...).load(...)``, with the shipped configurations."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+import engage_lab as el
+from engage_lab.engine import UnsupportedByFastEngineError, replay_fast
+from engage_lab.reference import replay_reference
+from engage_lab.world import generate_world
+from tests.engine.support import assert_same
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "data" / "configs"
+SUPPORTED = {
+    "live_chat": ["production-live-chat", "variant-live-chat-lower-threshold"],
+    "messaging": ["production-messaging", "variant-messaging-lower-threshold"],
+}
+
+
+@pytest.fixture(scope="module", params=["live_chat", "messaging"])
+def world_lab(request, tmp_path_factory):
+    mode = request.param
+    folder = tmp_path_factory.mktemp(f"world-{mode}")
+    generate_world(folder / "data", visitors=80, seed=11, mode=mode, days=3, progress=False)
+    lab = el.open(folder / "engage.duckdb")
+    lab.load(str(folder / "data"))
+    yield mode, lab
+    lab.close()
+
+
+@pytest.mark.slow
+def test_production_configs_agree(world_lab):
+    mode, lab = world_lab
+    for name in SUPPORTED[mode]:
+        cfg = el.Config.load(CONFIGS / f"{name}.json")
+        fast = replay_fast(lab, cfg)
+        assert len(fast) > 100, f"{name}: too few events to compare"
+        assert_same(fast, replay_reference(lab.con, cfg))
+
+
+@pytest.mark.slow
+def test_restrictions_agree(world_lab):
+    mode, lab = world_lab
+    cfg = el.Config.load(CONFIGS / f"{SUPPORTED[mode][0]}.json")
+    first, last = lab.con.execute(
+        "select min(started_at), max(started_at) from page_views"
+    ).fetchone()
+    middle = first + (last - first) / 2
+    fast = replay_fast(lab, cfg, time_range=(middle, last), sample=0.5)
+    reference = replay_reference(lab.con, cfg, time_range=(middle, last), visitors=0.5)
+    assert 0 < len(fast)
+    assert_same(fast, reference)
+
+
+def test_unsupported_features_are_refused(tmp_path):
+    lab = el.open(tmp_path / "x.duckdb")
+    try:
+        for name in ("variant-live-chat-reserve", "variant-messaging-queuing"):
+            with pytest.raises(UnsupportedByFastEngineError):
+                replay_fast(lab, el.Config.load(CONFIGS / f"{name}.json"))
+    finally:
+        lab.close()
