@@ -125,10 +125,16 @@ def world_file(records: int) -> Path:
     WORLDS.mkdir(parents=True, exist_ok=True)
     counts = {t: max(1, int(records * share)) for t, share in SHARES.items()}
     params = {
-        "pv": counts["page_view"], "v": counts["visitor"], "vc": counts["var_change"],
-        "ce": counts["chat_event"], "conv": counts["conversation"],
-        "pres": counts["presence"], "id": counts["identity"], "th": counts["thread"],
-        "a": 100, "path": str(path.with_suffix(".tmp")),
+        "pv": counts["page_view"],
+        "v": counts["visitor"],
+        "vc": counts["var_change"],
+        "ce": counts["chat_event"],
+        "conv": counts["conversation"],
+        "pres": counts["presence"],
+        "id": counts["identity"],
+        "th": counts["thread"],
+        "a": 100,
+        "path": str(path.with_suffix(".tmp")),
     }
     con = duckdb.connect()
     try:
@@ -172,8 +178,12 @@ RUN_READ_JSON = textwrap.dedent(
 def _run(script: str, data: Path) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.duckdb"
-        out = subprocess.run([sys.executable, "-c", script, str(db), str(data)],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(db), str(data)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -189,15 +199,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     data = world_file(records)
     with data.open("rb") as fh:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
-    print(f"file: {data} ({lines:,} records, {data.stat().st_size / 1e6:,.0f} MB; "
-          f"ready in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"file: {data} ({lines:,} records, {data.stat().st_size / 1e6:,.0f} MB; "
+        f"ready in {time.perf_counter() - started:.1f} s)"
+    )
     ours = _run(RUN_LOADER, data)
     theirs = _run(RUN_READ_JSON, data)
     ratio = ours["seconds"] / theirs["seconds"]
-    print(f"engage_lab load: {ours['seconds']:.2f} s, {lines / ours['seconds']:,.0f} records/s, "
-          f"{ours['rows']:,} rows, peak RSS {ours['peak_rss'] / 1e6:,.0f} MB")
-    print(f"duckdb read_json: {theirs['seconds']:.2f} s, {lines / theirs['seconds']:,.0f} "
-          f"records/s, peak RSS {theirs['peak_rss'] / 1e6:,.0f} MB")
+    print(
+        f"engage_lab load: {ours['seconds']:.2f} s, {lines / ours['seconds']:,.0f} records/s, "
+        f"{ours['rows']:,} rows, peak RSS {ours['peak_rss'] / 1e6:,.0f} MB"
+    )
+    print(
+        f"duckdb read_json: {theirs['seconds']:.2f} s, {lines / theirs['seconds']:,.0f} "
+        f"records/s, peak RSS {theirs['peak_rss'] / 1e6:,.0f} MB"
+    )
     verdict = "within" if ratio <= TARGET_RATIO else "NOT within"
     print(f"ratio engage_lab / read_json: {ratio:.2f}x ({verdict} the {TARGET_RATIO:.0f}x target)")
     return {
