@@ -24,7 +24,6 @@ from typing import Any
 from engage_lab.config import Config, Trigger
 from engage_lab.config.models import (
     AutomaticMessageAction,
-    HideOtherElementsAction,
     ShowAndOpenChatAction,
     ShowChatMinimizedAction,
     ShowItemAction,
@@ -33,6 +32,7 @@ from engage_lab.draws import draw
 from engage_lab.errors import EngineError
 from engage_lab.events import EventRecord
 from engage_lab.reference.history import History, PageView, VisitorHistory
+from engage_lab.reference.plan import ConfigPlan, TriggerPlan
 from engage_lab.reference.protocols import (
     AvailabilityProvider,
     Engagement,
@@ -45,17 +45,15 @@ from engage_lab.reference.session_state import (
     VisitState,
 )
 from engage_lab.reference.state import PageContext, attributes
-from engage_lab.reference.triggers import (
-    ParsedConditions,
-    TriggerReads,
-    clock_boundaries,
-    compute_reads,
-    conditions_hold,
-    parse_conditions,
-    possible_on_page,
-)
+from engage_lab.reference.triggers import clock_boundaries, conditions_hold
 
-__all__ = ["VisitorSession"]
+__all__ = ["EventRow", "VisitorSession"]
+
+#: One event as a tuple of the ``--out`` columns (:data:`engage_lab.events.EVENT_COLUMNS`).
+EventRow = tuple[
+    str, str, str, int, str, str, str | None, str | None, str | None, str | None,
+    float | None, float | None,
+]  # fmt: skip
 
 INACTIVE = ("inactive", "maintenance")
 
@@ -97,7 +95,8 @@ class VisitorSession:
         self.seed = seed
         self.availability = availability
         self.engagements = engagements
-        self.events: list[EventRecord] = []
+        #: The events emitted so far, as rows of the ``--out`` columns (see :attr:`events`).
+        self.event_rows: list[EventRow] = []
         #: Page views on which the Chat Manager ran (source active, a configuration in
         #: force): where a recorder writes the product's ``started`` event.
         self.active_page_views: list[PageView] = []
@@ -108,6 +107,16 @@ class VisitorSession:
         self.pending_engagements: list[int] = sorted(set(engagements.planned(visitor.visitor_id)))
         # parsed conditions and time reads per (configuration, trigger), shareable
         self._cache: dict[tuple[int, str, str], Any] = {} if cache is None else cache
+
+    @property
+    def events(self) -> list[EventRecord]:
+        """The events emitted so far (decisions and ``chat_engaged``) as records."""
+        return [EventRecord(*row) for row in self.event_rows]
+
+    #: Skip work that provably cannot change a result (page-fixed criteria failing at the
+    #: page's start, fixed points with no trigger left to run). ``False`` runs the
+    #: literal algorithm: tests/reference/test_shortcuts.py checks both agree.
+    shortcuts: bool = True
 
     # ------------------------------------------------------------------ the run
     def run(self) -> list[EventRecord]:
@@ -183,15 +192,12 @@ class VisitorSession:
         add(t0)
         stage = self._stage(page, config, visit, chat)
         configured = stage == "configured"
-        possible: set[str] = set()
+        plan = self._plan(config)
+        possible: frozenset[str] = frozenset()
         if configured:
             start = [*visit.final_values, ctx.values_at(t0, chat_shown=False, chat_opened=False)]
-            possible = {
-                t.id
-                for t in config.enabled_triggers
-                if possible_on_page(self._conditions(config, t), start, self._memo(config, t))
-            }
-            for t in self._candidate_instants(page, ctx, config, visit, limit, possible):
+            possible = plan.possible(start) if self.shortcuts else plan.trigger_ids
+            for t in self._candidate_instants(page, ctx, plan, visit, limit, possible):
                 add(t)
         for e in self.pending_engagements:
             add(e)
@@ -201,8 +207,9 @@ class VisitorSession:
             t = heapq.heappop(heap)
             if t != t0:
                 yield t
-            if not frozen:
-                self._fixed_point(t, page, ctx, config, visit, chat, activated, possible, add)
+            # Once every possible trigger has activated, a fixed point has nothing to run.
+            if not frozen and (len(activated) < len(possible) or not self.shortcuts):
+                self._fixed_point(t, page, ctx, plan, visit, chat, activated, possible, add)
             for e in self._take_engagements(t):
                 if self._honour(e, page, config, chat):
                     frozen = True
@@ -253,42 +260,35 @@ class VisitorSession:
         self,
         page: PageView,
         ctx: PageContext,
-        config: Config,
+        plan: ConfigPlan,
         visit: VisitState,
         limit: int,
-        possible: set[str],
+        possible: frozenset[str],
     ) -> list[int]:
         out = [page.started_at]
         out += [c.changed_at for c in ctx.changes]
         out += [i.set_at for i in self.visitor.identities]
         step = 0
-        for trigger in config.enabled_triggers:
+        for planned in plan.triggers:
+            trigger = planned.trigger
             if trigger.id not in possible:
                 continue  # its static criteria fail: its thresholds cannot matter
-            reads = self._trigger_reads(config, trigger)
+            reads = planned.reads
             out += [page.started_at + d for d in reads.page_offsets]
             out += [visit.start + d for d in reads.visit_offsets]
             step = min(step or reads.clock_step, reads.clock_step or step)
-            minimum = _min_ms(trigger)
+            minimum = planned.min_ms_between
             if minimum is not None and trigger.id in self.last_execution:
                 out.append(self.last_execution[trigger.id] + minimum)
         out += clock_boundaries(page.started_at, limit, step)
         return [t for t in out if page.started_at <= t < limit]
 
-    def _conditions(self, config: Config, trigger: Trigger) -> ParsedConditions:
-        key = (id(config), trigger.id, "conditions")
-        if key not in self._cache:
-            self._cache[key] = parse_conditions(trigger, config)
-        return self._cache[key]
-
-    def _memo(self, config: Config, trigger: Trigger) -> dict[Any, bool]:
-        return self._cache.setdefault((id(config), trigger.id, "static"), {})
-
-    def _trigger_reads(self, config: Config, trigger: Trigger) -> TriggerReads:
-        key = (id(config), trigger.id, "reads")
-        if key not in self._cache:
-            self._cache[key] = compute_reads(trigger)
-        return self._cache[key]
+    def _plan(self, config: Config) -> ConfigPlan:
+        key = (id(config), "", "plan")
+        plan = self._cache.get(key)
+        if plan is None:
+            plan = self._cache[key] = ConfigPlan(config)
+        return plan
 
     # ------------------------------------------------------------------ triggers
     def _fixed_point(
@@ -296,11 +296,11 @@ class VisitorSession:
         t: int,
         page: PageView,
         ctx: PageContext,
-        config: Config,
+        plan: ConfigPlan,
         visit: VisitState,
         chat: ChatState,
         activated: set[str],
-        possible: set[str],
+        possible: frozenset[str],
         add: Callable[[int], None],
     ) -> None:
         current: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
@@ -325,16 +325,17 @@ class VisitorSession:
         changed = True
         while changed:
             changed = False
-            for trigger in config.triggers:
+            for planned in plan.triggers:  # the enabled ones, in list order
+                trigger = planned.trigger
                 if trigger.id not in possible or trigger.id in activated:
-                    continue  # disabled, impossible on this page, or done
+                    continue  # impossible on this page, or done
                 if self._blocked(trigger, t, visit):
                     continue
-                if not conditions_hold(self._conditions(config, trigger), config, pages(), attrs):
+                if not conditions_hold(planned.conditions, plan.config, pages(), attrs):
                     continue
                 activated.add(trigger.id)
                 changed = True
-                self._activate(t, trigger, page, config, visit, chat, add)
+                self._activate(t, planned, page, plan, visit, chat, add)
 
     def _blocked(self, trigger: Trigger, t: int, visit: VisitState) -> bool:
         if visit.no_other_by - {trigger.id}:
@@ -355,13 +356,14 @@ class VisitorSession:
     def _activate(
         self,
         t: int,
-        trigger: Trigger,
+        planned: TriggerPlan,
         page: PageView,
-        config: Config,
+        plan: ConfigPlan,
         visit: VisitState,
         chat: ChatState,
         add: Callable[[int], None],
     ) -> None:
+        trigger, config = planned.trigger, plan.config
         p = u = None
         online = True
         if trigger.gated:
@@ -373,15 +375,15 @@ class VisitorSession:
         mode = "online" if online else "offline"
         emit = _TriggerEmitter(self, page, t, trigger.id, p, u)
         emit("trigger_activated", mode)
-        shown_items = [a.item for a in trigger.actions if isinstance(a, ShowItemAction)]
-        if any(config.item(i).fixed and i not in page.placeholders for i in shown_items):
+        shown_items = planned.shown_items
+        if any(plan.items[i].fixed and i not in page.placeholders for i in shown_items):
             return  # fixed button without its placeholder: activated, not executed
         if not online:
-            offline = [i for i in shown_items if config.item(i).online_offline]
+            offline = [i for i in shown_items if plan.items[i].online_offline]
             if config.source.mode == "live_chat" and offline:
                 emit("trigger_executed", "offline")
                 for item_id in offline:
-                    self._show_item(emit, config, chat, item_id, "offline")
+                    self._show_item(emit, plan, chat, item_id, "offline")
             return
         emit("trigger_executed", "online")
         visit.executions[trigger.id] += 1
@@ -389,14 +391,14 @@ class VisitorSession:
         self.last_execution[trigger.id] = t
         if trigger.no_other_trigger_after:
             visit.no_other_by.add(trigger.id)
-        minimum = _min_ms(trigger)
+        minimum = planned.min_ms_between
         if minimum is not None:
             add(t + minimum)
-        if any(isinstance(a, HideOtherElementsAction) for a in trigger.actions):
+        if planned.hides_others:
             chat.items.clear()  # hides what was visible before this execution
         for action in trigger.actions:
             if isinstance(action, ShowItemAction):
-                self._show_item(emit, config, chat, action.item, "online")
+                self._show_item(emit, plan, chat, action.item, "online")
             elif isinstance(action, ShowChatMinimizedAction | ShowAndOpenChatAction):
                 if not chat.shown:
                     chat.shown = True
@@ -409,11 +411,11 @@ class VisitorSession:
                 visit.messages_sent.add(config.message(action.message).text)
 
     def _show_item(
-        self, emit: _TriggerEmitter, config: Config, chat: ChatState, item_id: str, mode: str
+        self, emit: _TriggerEmitter, plan: ConfigPlan, chat: ChatState, item_id: str, mode: str
     ) -> None:
         if item_id in chat.items:
             return  # already visible: not shown again
-        kind = config.item(item_id).kind
+        kind = plan.items[item_id].kind
         chat.items[item_id] = (kind, mode)
         emit("item_shown", mode, item_id, kind)
         emit(f"{kind}_shown", mode, item_id, kind)
@@ -507,8 +509,9 @@ class VisitorSession:
         p: float | None = None,
         u: float | None = None,
     ) -> None:
-        self.events.append(
-            EventRecord(
+        # A plain row (EVENT_COLUMNS order): records are checked when built from it.
+        self.event_rows.append(
+            (
                 page.visitor_id,
                 page.visit_id,
                 page.page_view_id,
@@ -535,8 +538,8 @@ class VisitorSession:
                 page = by_id.get(ev.page_view_id) if ev.page_view_id else None
                 if page is None:
                     page = _page_at(pages, ev.event_at) or by_id[item.engagement.page_view_id]
-                self._emit(page, ev.event_at, ev.event, "engagement")
-                out.append(self.events.pop())
+                row = (page.visitor_id, page.visit_id, page.page_view_id, ev.event_at)
+                out.append(EventRecord(*row, ev.event, "engagement"))
         return out
 
 
@@ -576,10 +579,6 @@ class _TriggerEmitter:
             self.p,
             self.u,
         )
-
-
-def _min_ms(trigger: Trigger) -> int | None:
-    return None if trigger.extensions is None else trigger.extensions.min_ms_between_executions
 
 
 def _page_at(pages: tuple[PageView, ...], t: int) -> PageView | None:

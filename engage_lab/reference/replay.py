@@ -10,9 +10,9 @@ import pandas as pd
 from engage_lab.availability.state import Timeline, to_ms
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.draws import in_sample
-from engage_lab.events import EventRecord, events_to_frame, sort_events
+from engage_lab.events import EVENT_COLUMNS, EventRecord, conform_events, sort_events
 from engage_lab.reference.history import History
-from engage_lab.reference.manager import VisitorSession
+from engage_lab.reference.manager import EventRow, VisitorSession
 from engage_lab.reference.protocols import (
     AvailabilityProvider,
     EngagementSource,
@@ -22,7 +22,7 @@ from engage_lab.reference.protocols import (
 from engage_lab.reference.scheduler import Scheduler
 from engage_lab.reference.session_state import config_resolver
 
-__all__ = ["log_availability", "replay_reference", "trigger_order"]
+__all__ = ["events_frame", "log_availability", "replay_reference", "trigger_order"]
 
 _AGENT_COLUMNS = {
     "agents": ("agent_id", "soft_limit"),
@@ -146,12 +146,24 @@ def replay_reference(
         scheduler.run()
     else:
         for session in sessions:
-            session.run()
-    records: list[EventRecord] = []
+            for _ in session.steps():
+                pass
+    return sort_events(events_frame(sessions), trigger_order(config))
+
+
+def events_frame(sessions: Iterable[VisitorSession]) -> pd.DataFrame:
+    """The events of finished sessions (decisions, then outcomes) as one frame in the
+    :mod:`engage_lab.events` schema (checked by :func:`~engage_lab.events.conform_events`),
+    not sorted."""
+    rows: list[EventRow] = []
     for session in sessions:
-        records += session.events
-        records += session.outcome_records()
-    return sort_events(events_to_frame(records), trigger_order(config))
+        rows += session.event_rows
+        rows += [_row(r) for r in session.outcome_records()]
+    return conform_events(pd.DataFrame(rows, columns=list(EVENT_COLUMNS)))
+
+
+def _row(record: EventRecord) -> EventRow:
+    return tuple(getattr(record, name) for name in EVENT_COLUMNS)  # type: ignore[return-value]
 
 
 def _first(config: Config | ConfigHistory) -> Config:

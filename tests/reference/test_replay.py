@@ -76,9 +76,9 @@ def test_unknown_visitor_gives_no_events():
 def test_page_prefilter_never_changes_results(sample_lab, monkeypatch):
     cfg = Config.load(LIVE)
     fast = replay_reference(sample_lab, cfg)
-    import engage_lab.reference.manager as manager
+    import engage_lab.reference.plan as plan
 
-    monkeypatch.setattr(manager, "possible_on_page", lambda *args: True)
+    monkeypatch.setattr(plan, "possible_on_page", lambda *args: True)
     assert replay_reference(sample_lab, cfg).equals(fast)
 
 
