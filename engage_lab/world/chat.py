@@ -96,10 +96,13 @@ class ChatRecorder(Protocol):
 def default_chat_recorder() -> ChatRecorder | None:
     """The chat-event step ``generate_world`` uses by default.
 
-    None until the reference Chat Manager's world recorder is wired in here (import it
-    inside this function, so the generator does not depend on the reference at import).
+    :func:`engage_lab.world.recording.record_chat`: the reference Chat Manager run over
+    the world with a live agent pool and the hidden behaviour (imported here, so the
+    generator does not depend on the reference at import).
 
-    >>> default_chat_recorder() is None
-    True
+    >>> default_chat_recorder().__name__
+    'record_chat'
     """
-    return None
+    from engage_lab.world.recording import record_chat
+
+    return record_chat
