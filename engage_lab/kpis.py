@@ -131,7 +131,9 @@ def _offer_mask(events: pd.DataFrame) -> pd.Series:
     )
 
 
-def funnel_by_visit(events: pd.DataFrame, pages: pd.DataFrame) -> pd.DataFrame:
+def funnel_by_visit(
+    events: pd.DataFrame, pages: pd.DataFrame, *, _codes: tuple | None = None
+) -> pd.DataFrame:
     """The product's funnel questions per visit (one row per visit of ``pages``).
 
     Events are attached to visits through their page view (``pages.visit_id``), so a
@@ -143,22 +145,35 @@ def funnel_by_visit(events: pd.DataFrame, pages: pd.DataFrame) -> pd.DataFrame:
     >>> funnel_by_visit(ev, pages)[["q2_tried", "q5_service_failed"]].values.tolist()
     [[True, True]]
     """
-    visit_of = pages.set_index("page_view_id")["visit_id"]
-    visits = (
-        pages.groupby("visit_id", sort=True)["visitor_id"].first().rename("visitor_id").to_frame()
-    )
-    ev_visit = events["page_view_id"].map(visit_of)
+    codes, _, visit_ids, visitor_ids = _codes or _visit_codes(events, pages)
+    known = codes >= 0
+    n = len(visit_ids)
 
-    def has(mask: pd.Series) -> pd.Series:
-        hit = set(ev_visit[mask.to_numpy()].dropna())
-        return pd.Series(visits.index.isin(list(hit)), index=visits.index)
+    def has(mask: pd.Series) -> np.ndarray:
+        hit = np.zeros(n, dtype=bool)
+        hit[codes[mask.to_numpy() & known]] = True
+        return hit
 
+    visits = pd.DataFrame({"visit_id": visit_ids, "visitor_id": visitor_ids})
     visits["q1_offered"] = has(_offer_mask(events))
     visits["q2_tried"] = has(events["event"] == "chat_engaged")
     visits["q3_refused_offer"] = visits["q1_offered"] & ~visits["q2_tried"]
     visits["q4_helped"] = has(events["event"] == "message_received")
     visits["q5_service_failed"] = visits["q2_tried"] & ~visits["q4_helped"]
-    return visits.reset_index()
+    return visits
+
+
+def _visit_codes(
+    events: pd.DataFrame, pages: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Visits as integer codes (in order of first page view): each event's visit (-1: its
+    page view was not replayed), each page's visit, and per code the visit id and visitor."""
+    page_codes, visit_ids = pd.factorize(pages["visit_id"].astype(str), sort=False)
+    visitor_of = np.empty(len(visit_ids), dtype=object)
+    visitor_of[page_codes] = pages["visitor_id"].to_numpy()
+    position = pd.Index(pages["page_view_id"]).get_indexer(events["page_view_id"])
+    codes = np.where(position >= 0, page_codes[np.maximum(position, 0)], -1)
+    return codes, page_codes, np.asarray(visit_ids, dtype=object), visitor_of
 
 
 def offers(
@@ -213,7 +228,8 @@ def compute_kpis(
         ``fidelity``.
     """
     n_pages = len(pages)
-    funnel = funnel_by_visit(events, pages)
+    codes = _visit_codes(events, pages)  # shared by the funnel and the offer timing
+    funnel = funnel_by_visit(events, pages, _codes=codes)
     n_visits = len(funnel)
     kpis: dict[str, Any] = {
         "page_views": n_pages,
@@ -243,7 +259,7 @@ def compute_kpis(
     offered_visitors = funnel.loc[funnel["q1_offered"], "visitor_id"].nunique()
     kpis["reach"] = _share(int(offered_visitors), kpis["visitors"])
     kpis["offers_per_visit"] = _share(int(_offer_mask(events).sum()), n_visits)
-    median, p90 = _time_to_first_offer(events, pages)
+    median, p90 = _time_to_first_offer(events, pages, codes)
     kpis["time_to_first_offer_median_s"] = median
     kpis["time_to_first_offer_p90_s"] = p90
     refusals = offers(events, pages, timezone, online=False)
@@ -269,16 +285,17 @@ def _activated_not_executed(events: pd.DataFrame) -> int:
 
 
 def _time_to_first_offer(
-    events: pd.DataFrame, pages: pd.DataFrame
+    events: pd.DataFrame, pages: pd.DataFrame, visit_codes: tuple
 ) -> tuple[float | None, float | None]:
-    starts = pd.Series(_ms(pages["started_at"]), index=pages["visit_id"].to_numpy())
-    visit_start = starts.groupby(level=0).min()
-    offered = events.loc[_offer_mask(events), ["page_view_id", "event_at"]]
-    visit = offered["page_view_id"].map(pages.set_index("page_view_id")["visit_id"])
-    first = pd.Series(_ms(offered["event_at"]), index=visit.to_numpy())
-    first = first[first.index.notna()].groupby(level=0).min()
-    delays = (first - visit_start.reindex(first.index)).to_numpy() / 1000.0
-    return _quantiles(delays)
+    codes, page_codes, visit_ids, _ = visit_codes
+    never = np.iinfo(np.int64).max
+    visit_start = np.full(len(visit_ids), never, dtype=np.int64)
+    np.minimum.at(visit_start, page_codes, _ms(pages["started_at"]))
+    mask = _offer_mask(events).to_numpy() & (codes >= 0)
+    first = np.full(len(visit_ids), never, dtype=np.int64)
+    np.minimum.at(first, codes[mask], _ms(events["event_at"])[mask])
+    offered = first != never
+    return _quantiles((first[offered] - visit_start[offered]) / 1000.0)
 
 
 def _span(pages: pd.DataFrame) -> tuple[int, int]:

@@ -107,7 +107,7 @@ class ReplayResult:
         recorded chat events.
     pages
         The replayed page views (``page_view_id, visitor_id, visit_id, started_at,
-        ended_at`` and page fields): the denominators of the KPIs.
+        ended_at, path, embedded``): the denominators of the KPIs.
     comparison
         Replay versus recording (``None`` without recorded chat events).
     recorded
@@ -489,7 +489,7 @@ def replayed_page_views(
 
     Columns: ``page_view_id, visitor_id, visit_id`` (re-derived when the configuration's
     visit idle duration differs from the loaded one), ``started_at, ended_at``
-    (``datetime64[ms, UTC]``, effective end), the page fields and ``country``; sorted by
+    (``datetime64[ms, UTC]``, effective end), ``path`` and ``embedded``; sorted by
     visitor, start and id.
     """
     template = exp.maybe_parse(_PAGES_SQL, dialect="duckdb")
@@ -530,7 +530,9 @@ def replayed_page_views(
         outer = exp.select("*").from_(inner.subquery("pv"))
     if conditions:
         outer = outer.where(exp.and_(*conditions))
-    outer = outer.order_by("visitor_id", "s", "page_view_id")
+    # Only what the KPIs and the notebooks read (a 10 M-page-view frame stays small).
+    kept = ["page_view_id", "visitor_id", "visit_id", "s", "e", "path", "embedded", "idle_ms"]
+    outer = outer.select(*kept, append=False).order_by("visitor_id", "s", "page_view_id")
     try:
         frame = con.cursor().execute(outer.sql("duckdb"), params).df()
     except duckdb.Error as exc:
