@@ -505,3 +505,21 @@ def test_csv_repeated_column(tmp_path, loaded):
     (tmp_path / "agents.csv").write_text("id,soft_limit,soft_limit\na7,1,2\n")
     problems = _refused(loaded, tmp_path / "agents.csv")
     assert problems == ["agents.csv:1: file: CSV column given more than once: soft_limit"]
+
+
+def test_csv_with_a_header_only_is_empty(tmp_path, loaded):
+    (tmp_path / "agents.csv").write_text("id,soft_limit\n")
+    problems = _refused(loaded, tmp_path / "agents.csv")
+    assert problems == ["agents.csv:1: file: empty file (no records)"]
+
+
+def test_a_file_that_is_not_a_data_file(tmp_path, loaded):
+    (tmp_path / "notes.txt").write_text("hello")
+    problems = _refused(loaded, tmp_path / "notes.txt", write_jsonl(tmp_path / "a.jsonl", [PV]))
+    assert problems == ["notes.txt: not a data file (expected .jsonl, .csv, .parquet)"]
+
+
+def test_not_a_parquet_file(tmp_path, loaded):
+    (tmp_path / "agents.parquet").write_bytes(b"PAR1 this is not parquet")
+    problems = _refused(loaded, tmp_path / "agents.parquet")
+    assert len(problems) == 1 and problems[0].startswith("agents.parquet:1: file: not a readable")

@@ -221,3 +221,9 @@ def test_progress_bar_appears_only_after_its_delay():
     with StepProgress(total=2, enabled=True, delay=5.0) as fast:
         fast.step("one")
     assert not fast.shown
+
+
+def test_the_same_file_named_twice_in_one_call_is_read_once(tmp_path, lab):
+    path = write_jsonl(tmp_path / "h.jsonl", base_records())
+    report = lab.load(path, tmp_path / "." / "h.jsonl", tmp_path)
+    assert report.rows == 12 and len(report.files) == 1
