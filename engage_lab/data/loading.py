@@ -41,7 +41,12 @@ class UnloadError(LoadError):
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What one load call did."""
+    """What one load call did.
+
+    ``rows``: records added; ``rows_by_table``: the same per table; ``skipped``: records
+    read but not added because the database already held them (or they were repeated in
+    the load) with identical content; ``files``: absolute paths read.
+    """
 
     load_id: str
     files: tuple[str, ...]
