@@ -27,6 +27,8 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 from sqlglot import exp
@@ -278,6 +280,42 @@ class _PreNormalizedCompiler(DuckDBCompiler):
 
     def normalize(self, x: exp.Expression) -> exp.Expression:
         return x
+
+    def visit_Criterion(self, node: Any, ctx: Any) -> exp.Expression:
+        # The base class tests each list element against the position's bounds inside
+        # the lambda, which captures the row's list length: DuckDB then runs the lambda
+        # row by row (~0.4 ms a row). Slicing the list to the position first keeps the
+        # lambda free of captures, with the same result.
+        full = self.resolver.criterion_values(node.criterion, node.kind)
+        count = self.list_length(full)
+        first, last, minimum = self._position_bounds(node.position, count)
+        values = exp.func("list_slice", full, first, last)
+        changes: dict[str, Any] = {"kind": node.kind, "depth": ctx.depth + 1}
+        if hasattr(self, "read_values"):
+            values = self.read_values(values, node.kind, node.test, ctx)
+        if "normalized" in {f.name for f in dataclass_fields(ctx)}:
+            changes["normalized"] = node.kind == "string" and type(node.test) in self.STRING_TESTS
+        x = self.var(ctx, "x")
+        element = self.visit(node.test, dataclass_replace(ctx, value=x, **changes))
+        hit = self.list_bool_or(self.list_transform(values, self.lambda_(element, x)))
+        return exp.Case(
+            ifs=[exp.If(this=exp.GTE(this=count, expression=_num(minimum)), true=hit)],
+            default=self.boolean(type(node.test).not_found),
+        )
+
+    def trim(self, x: exp.Expression) -> exp.Expression:
+        # values are normalized (so trimmed) by the engine; times are exact "HH:MM"
+        return x
+
+    def time_slot(self, x: exp.Expression) -> exp.Expression:
+        # the engine's times are exact "HH:MM": no regex (a regex inside a list lambda
+        # is compiled again for every row)
+        hours = exp.cast(exp.Substring(this=x, start=_num(1), length=_num(2)), "INT")
+        minutes = exp.cast(exp.Substring(this=x, start=_num(4), length=_num(2)), "INT")
+        total = exp.Add(this=exp.Mul(this=hours, expression=_num(60)), expression=minutes)
+        return exp.Sub(
+            this=total, expression=exp.Mod(this=exp.Paren(this=total), expression=_num(15))
+        )
 
 
 _NORMALIZER = DuckDBCompiler()
