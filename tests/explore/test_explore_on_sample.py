@@ -1,4 +1,5 @@
-"""The exploration functions on the shipped sample, loaded by ``el.open(...).load``.
+"""The exploration functions on the shipped samples (generated worlds, live chat and
+messaging), loaded by ``el.open(...).load``.
 
 Each expected number is recomputed here from the raw JSON Lines in plain Python
 (zoneinfo, sorting, counting), independently of the SQL under test.
@@ -19,7 +20,8 @@ import engage_lab as el
 from engage_lab import explore
 from engage_lab.data import schema
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = {"live_chat": ROOT / "data" / "sample", "messaging": ROOT / "data" / "sample-messaging"}
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -30,10 +32,15 @@ def stamp(value: str | int) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
+@pytest.fixture(scope="module", params=sorted(SAMPLES))
+def sample(request) -> Path:
+    return SAMPLES[request.param]
+
+
 @pytest.fixture(scope="module")
-def raw() -> dict[str, list[dict]]:
+def raw(sample) -> dict[str, list[dict]]:
     out = collections.defaultdict(list)
-    for path in sorted(SAMPLE.glob("*.jsonl")):
+    for path in sorted(sample.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             out[record["type"]].append(record)
@@ -41,9 +48,9 @@ def raw() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(sample, tmp_path_factory):
     lab = el.open(tmp_path_factory.mktemp("sample") / "sample.duckdb")
-    lab.load(SAMPLE, progress=False)
+    lab.load(sample, progress=False)
     yield lab
     lab.close()
 
@@ -55,7 +62,7 @@ def pages(raw) -> list[dict]:
     out = []
     for page in raw["page_view"]:
         shift = timedelta(milliseconds=offsets[page["visitor_id"]])
-        end = stamp(page["ended_at"]) - shift if page["ended_at"] else None
+        end = stamp(page["ended_at"]) - shift if page.get("ended_at") else None
         out.append({**page, "start": stamp(page["started_at"]) - shift, "end": end})
     return out
 
@@ -129,7 +136,8 @@ def test_available_agent_hours_add_up(lab, raw):
         load = explore.agent_load(lab, bucket)
         total = (load["agents_available"] * hours).sum()
         assert total == pytest.approx(available.total_seconds() / 3600)
-    assert load["occupancy"].dropna().between(0, 1).all()
+    # background conversations may exceed a soft limit: occupancy can pass 1, never 0
+    assert (load["occupancy"].dropna() >= 0).all()
 
 
 def test_a_closed_lab_is_refused_with_a_database_error(tmp_path):
@@ -143,7 +151,7 @@ def test_chat_event_and_conversation_counts(lab, raw):
     events = collections.Counter(r["event"] for r in raw["chat_event"])
     counts = explore.chat_event_counts(lab).set_index("event")["events"]
     assert {e: n for e, n in counts.items() if n} == dict(events)
-    assert all(counts > 0)  # the sample records every event name
+    assert set(events) >= {"started", "trigger_activated", "chat_engaged", "message_received"}
     channels = collections.Counter(
         (r["channel"], r.get("outcome") or "-") for r in raw["conversation"]
     )
