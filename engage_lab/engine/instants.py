@@ -34,6 +34,7 @@ from typing import Any
 from sqlglot import exp
 
 from engage_lab.conditions.compiler import DuckDBCompiler
+from engage_lab.conditions.vocabulary import DAYS
 from engage_lab.engine.plan import Plan, TriggerPlan
 
 __all__ = ["ConditionQuery", "condition_query", "instants_sql", "past_lists_sql"]
@@ -286,15 +287,21 @@ class _PreNormalizedCompiler(DuckDBCompiler):
         # the lambda, which captures the row's list length: DuckDB then runs the lambda
         # row by row (~0.4 ms a row). Slicing the list to the position first keeps the
         # lambda free of captures, with the same result.
+        changes: dict[str, Any] = {"kind": node.kind, "depth": ctx.depth + 1}
+        if "normalized" in {f.name for f in dataclass_fields(ctx)}:
+            changes["normalized"] = node.kind == "string" and type(node.test) in self.STRING_TESTS
+        if node.position == "current":
+            # the current page alone: test the row's scalar, no list at all
+            scalar = self.resolver.current_value(node.criterion)
+            if hasattr(self, "read_values"):  # the compiler reads values before the tests
+                scalar = self._read_scalar(scalar, node.kind)
+            return self.visit(node.test, dataclass_replace(ctx, value=scalar, **changes))
         full = self.resolver.criterion_values(node.criterion, node.kind)
         count = self.list_length(full)
         first, last, minimum = self._position_bounds(node.position, count)
         values = exp.func("list_slice", full, first, last)
-        changes: dict[str, Any] = {"kind": node.kind, "depth": ctx.depth + 1}
         if hasattr(self, "read_values"):
             values = self.read_values(values, node.kind, node.test, ctx)
-        if "normalized" in {f.name for f in dataclass_fields(ctx)}:
-            changes["normalized"] = node.kind == "string" and type(node.test) in self.STRING_TESTS
         x = self.var(ctx, "x")
         element = self.visit(node.test, dataclass_replace(ctx, value=x, **changes))
         hit = self.list_bool_or(self.list_transform(values, self.lambda_(element, x)))
@@ -302,6 +309,18 @@ class _PreNormalizedCompiler(DuckDBCompiler):
             ifs=[exp.If(this=exp.GTE(this=count, expression=_num(minimum)), true=hit)],
             default=self.boolean(type(node.test).not_found),
         )
+
+    def _read_scalar(self, value: exp.Expression, kind: str) -> exp.Expression:
+        """A current value read as its kind (days to ordinals, times to slots)."""
+        if kind == "day":
+            return exp.Case(
+                this=value,
+                ifs=[exp.If(this=exp.Literal.string(d), true=_num(k)) for k, d in enumerate(DAYS)],
+                default=exp.null(),
+            )
+        if kind == "time":
+            return self.time_slot(value)
+        return value
 
     def trim(self, x: exp.Expression) -> exp.Expression:
         # values are normalized (so trimmed) by the engine; times are exact "HH:MM"
@@ -346,6 +365,13 @@ class _Resolver:
         if not past:
             return current
         return exp.func("list_concat", _col(f"past_{criterion}"), current)
+
+    def current_value(self, criterion: str) -> exp.Expression:
+        if criterion == "chat_shown":
+            return exp.true() if self.chat[0] else exp.false()
+        if criterion == "chat_opened":
+            return exp.true() if self.chat[1] else exp.false()
+        return _col(f"c_{criterion}")
 
     def attributes(self) -> exp.Expression:
         return _col("attributes")
