@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from engage_lab.conditions import nodes, parse_expression
+from engage_lab.conditions import nodes
 from engage_lab.conditions.evaluator import parse_criteria_for_pages
 from engage_lab.conditions.vocabulary import custom_declaration
 from engage_lab.conditions.walking import criteria_nodes, time_thresholds

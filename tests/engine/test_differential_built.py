@@ -113,7 +113,7 @@ def post_activation_options() -> Scenario:
             item("b2"),
             criteria=[crit("page_visit_count", "gte", 3)],
             no_other_trigger_after=True,
-        ),  # fmt: skip
+        ),
         trig("t3", item("i1"), extensions={"max_executions_per_visitor": 2}),
     )
     return w, cfg, lambda ev: sum(e[1] == "t3" and e[0] == "trigger_executed" for e in ev) == 2
@@ -181,7 +181,7 @@ def gating_reserve_and_curve() -> Scenario:
                 "over": "occupancy",
                 "points": [[0, 1], [0.5, 0.5], [1, 0]],
             },
-        ),  # fmt: skip
+        ),
     )
     return w, cfg, lambda ev: any(e[1] == "t2" for e in ev)
 
@@ -303,7 +303,7 @@ def identity_and_clock() -> Scenario:
         trig("t2", item("b2"), criteria=[crit("time", "gte", "09:15")]),
         trig(
             "t3", item("i1"), criteria=[crit("day_of_week", "is", "Monday"), crit("hour", "gte", 9)]
-        ),  # fmt: skip
+        ),
         timezone="Europe/Paris",
     )
     return w, cfg, lambda ev: len({e[1] for e in ev}) == 3
@@ -313,8 +313,7 @@ def visit_idle_rederived() -> Scenario:
     w = World()
     w.page("p1", 0, 10)
     w.page("p2", 3600, 3610)
-    cfg = config(trig("t1", item("b1"), criteria=[crit("visit_count", "gte", 2)]),
-                 visit_idle="30m")  # fmt: skip
+    cfg = config(trig("t1", item("b1"), criteria=[crit("visit_count", "gte", 2)]), visit_idle="30m")
     return w, cfg, lambda ev: len(ev) > 0
 
 
@@ -324,8 +323,10 @@ def two_visitors_overlapping_pages() -> Scenario:
     w.page("a2", 50, 150, visitor="va")  # starts before a1 ends: a1 stops at 50
     w.page("b1", 0, 100, visitor="vb", path="/x")
     w.var("a1", "custom_cart", 99, 70)  # after a1's limit: still a1's change, never seen
-    cfg = config(trig("t1", item("b1"), criteria=[crit("page_visit_duration", "gte", 60)]),
-                 trig("t2", item("b2"), criteria=[crit("custom_cart", "is_present")]))  # fmt: skip
+    cfg = config(
+        trig("t1", item("b1"), criteria=[crit("page_visit_duration", "gte", 60)]),
+        trig("t2", item("b2"), criteria=[crit("custom_cart", "is_present")]),
+    )
     return w, cfg, lambda ev: len(ev) > 0
 
 

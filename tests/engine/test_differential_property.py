@@ -45,7 +45,7 @@ def criterion(draw):
                 "identity",
                 "time",
                 "day_of_week",
-            ]  # fmt: skip
+            ]
         )
     )
     if kind in ("page_visit_duration", "visit_duration"):
@@ -68,8 +68,11 @@ def criterion(draw):
     if kind in ("chat_shown", "chat_opened", "identity"):
         return crit(kind, "is", draw(st.booleans()))
     if kind == "time":
-        return crit(kind, draw(st.sampled_from(["gte", "lte"])), draw(st.sampled_from(
-            ["08:00", "08:01", "08:15", "08:30"])))  # fmt: skip
+        return crit(
+            kind,
+            draw(st.sampled_from(["gte", "lte"])),
+            draw(st.sampled_from(["08:00", "08:01", "08:15", "08:30"])),
+        )
     return crit(kind, "is", draw(st.sampled_from(["Monday", "Tuesday"])))
 
 
@@ -84,7 +87,7 @@ def trigger(draw, tid: str):
                         {"type": "show_chat_minimized"},
                         {"type": "show_and_open_chat"},
                         {"type": "hide_other_elements"},
-                    ]  # fmt: skip
+                    ]
                 ),
             ),
             min_size=1,
@@ -109,7 +112,7 @@ def trigger(draw, tid: str):
                     None,
                     {"policy": "reserve", "k": 1},
                     {"policy": "curve", "over": "occupancy", "points": [[0, 1], [1, 0.2]]},
-                ]  # fmt: skip
+                ]
             )
         )
         if policy is not None:
@@ -149,8 +152,11 @@ def scenario(draw):
             pages.append((pid, t, t + length))
             for _ in range(draw(st.integers(0, 2))):
                 name = draw(st.sampled_from(["custom_cart", "custom_plan"]))
-                value = draw(st.sampled_from([10, 45, 60.5, "30"])) if name == "custom_cart" else (
-                    draw(st.sampled_from(PLANS)))  # fmt: skip
+                value = (
+                    draw(st.sampled_from([10, 45, 60.5, "30"]))
+                    if name == "custom_cart"
+                    else (draw(st.sampled_from(PLANS)))
+                )
                 w.var(pid, name, value, t + draw(st.integers(0, int(length * 1000) + 5000)) / 1000)
             t += length + draw(st.sampled_from([-1.0, 0.0, 5.0, 30.0, 90_000.0]))
         if draw(st.booleans()):
@@ -165,13 +171,21 @@ def scenario(draw):
             w.recorded(pid, "chat_engaged", e, visitor=visitor)
             w.recorded(pid, "message_sent", e, visitor=visitor)
             served = draw(st.booleans())
-            w.web_chat(f"c{v}", pid, e, e + 5 if served else None, None,
-                       "served" if served else "unserved", visitor=visitor)  # fmt: skip
+            w.web_chat(
+                f"c{v}",
+                pid,
+                e,
+                e + 5 if served else None,
+                None,
+                "served" if served else "unserved",
+                visitor=visitor,
+            )
             if draw(st.booleans()):
                 w.recorded(pid, "message_received", e + 10, visitor=visitor)
             if draw(st.booleans()):
-                w.recorded(pid, "chat_closed", e + draw(st.sampled_from([20, 100, 600])),
-                           visitor=visitor)  # fmt: skip
+                w.recorded(
+                    pid, "chat_closed", e + draw(st.sampled_from([20, 100, 600])), visitor=visitor
+                )
     n_trig = draw(st.integers(1, 3))
     triggers = [draw(trigger(f"t{k}")) for k in range(n_trig)]
     source = {}
