@@ -25,10 +25,12 @@ Where attributes come from is the :class:`Resolver`'s business (the engine suppl
 Tunable thresholds — the numbers of criteria ``gte`` / ``lte`` (day ordinals and time
 slots in minutes included) and of ``$gt`` / ``$gte`` / ``$lt`` / ``$lte`` — become named
 parameters (``$p0``, ``$p1`` … in DuckDB), so a new value is a new binding, not a new
-compilation. Known differences from the reference evaluator (documented, not tested
-with generated data): DuckDB's ``strip_accents`` removes marks of canonical
-decompositions only, so compatibility characters (``ﬁ``, fullwidth letters) are not
-folded as NFKD folds them; strings order by code point in SQL, by UTF-16 unit in the
+compilation. Normalization: DuckDB's ``strip_accents`` removes the marks of canonical
+decompositions only, so the compilers add NFKD's compatibility folds themselves
+(:func:`compatibility_folds`: every one-character fold, and multi-character folds below
+U+3000 such as ``ﬁ`` and ``…``). Known differences from the reference evaluator
+(documented): rarer multi-character folds (squared CJK, Arabic presentation forms) are
+not applied; strings order by code point in SQL, by UTF-16 unit in the
 SDK (they differ only between U+E000–U+FFFF and astral characters); RE2's ``\\d``,
 ``\\w``, ``\\s`` are ASCII and its ``$`` does not match before a final newline.
 
@@ -43,8 +45,10 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol
 
 from sqlglot import exp
@@ -54,7 +58,7 @@ from engage_lab.conditions import nodes as n
 from engage_lab.conditions.checks import check_regex
 from engage_lab.conditions.evaluator import group_values
 from engage_lab.conditions.expressions import parse_expression
-from engage_lab.conditions.vocabulary import DAYS, POSITIONS, WHITESPACE
+from engage_lab.conditions.vocabulary import DAYS, POSITIONS, WHITESPACE, is_mark
 from engage_lab.errors import CompileError, UnsupportedOperatorError
 
 __all__ = [
@@ -115,14 +119,15 @@ class _Ctx:
     doc: exp.Expression | None = None  # the JSON attribute document
     kind: str | None = None  # criteria: the value kind
     depth: int = 0  # lambda nesting, for unique variable names
+    normalized: bool = False  # criteria: string elements already normalized
     visited: frozenset[str] = frozenset()  # saved groups being inlined
 
 
-def _whitespace_class() -> str:
-    # Python's str.isspace() set as a regex class body with ranges (RE2 and Java syntax)
-    codes = sorted(ord(c) for c in WHITESPACE)
+def char_class(chars: str) -> str:
+    """A regex class body (without brackets) matching ``chars``, as ``\\x{…}`` ranges
+    (RE2 and Java syntax)."""
     runs: list[list[int]] = []
-    for code in codes:
+    for code in sorted({ord(c) for c in chars}):
         if runs and code == runs[-1][1] + 1:
             runs[-1][1] = code
         else:
@@ -130,7 +135,35 @@ def _whitespace_class() -> str:
     return "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in runs)
 
 
-_WS_CLASS = _whitespace_class()
+_WS_CLASS = char_class(WHITESPACE)
+
+
+@lru_cache(maxsize=1)
+def compatibility_folds() -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """What NFKD does beyond a canonical decomposition, for SQL engines that lack it.
+
+    Returns ``(from, to, pairs)``: characters folded to one character (for
+    ``TRANSLATE``) and multi-character folds below U+3000 (ligatures, ``…``, ``™``,
+    fractions; for ``REPLACE``). Rarer multi-character folds (squared CJK, Arabic
+    presentation forms) are left as they are: a documented difference.
+    """
+    singles_from, singles_to, deleted, pairs = [], [], [], []
+    for code in range(0x110000):
+        char = chr(code)
+        if not unicodedata.decomposition(char):
+            continue
+        folded = "".join(c for c in unicodedata.normalize("NFKD", char) if not is_mark(c))
+        canonical = "".join(c for c in unicodedata.normalize("NFD", char) if not is_mark(c))
+        if folded == canonical:
+            continue
+        if not folded:
+            deleted.append(char)  # TRANSLATE deletes what has no counterpart
+        elif len(folded) == 1:
+            singles_from.append(char)
+            singles_to.append(folded)
+        elif code < 0x3000:
+            pairs.append((char, folded))
+    return "".join(singles_from + deleted), "".join(singles_to), tuple(pairs)
 
 
 def _and(parts: list[exp.Expression]) -> exp.Expression:
@@ -143,6 +176,20 @@ def _or(parts: list[exp.Expression]) -> exp.Expression:
 
 def _paren(e: exp.Expression) -> exp.Expression:
     return exp.Paren(this=e)
+
+
+@lru_cache(maxsize=1)
+def _folds_by_cost() -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    singles_from, singles_to, pairs = compatibility_folds()
+    spaces = "".join(f for f, t in zip(singles_from, singles_to, strict=False) if t == " ")
+    keep = [(f, t) for f, t in zip(singles_from, singles_to, strict=False) if t != " "]
+    deleted = singles_from[len(singles_to) :]
+    return (
+        spaces,
+        "".join(f for f, _ in keep) + deleted,
+        "".join(t for _, t in keep),
+        pairs,
+    )
 
 
 class BaseCompiler:
@@ -322,7 +369,12 @@ class BaseCompiler:
         first, last, minimum = self._position_bounds(node.position, count)
         base = self.lambda_index_base
         index = exp.Add(this=i, expression=exp.Literal.number(1 - base)) if base != 1 else i
-        element = self.visit(node.test, _Ctx(value=x, kind=node.kind, depth=ctx.depth + 1))
+        normalized = node.kind == "string" and type(node.test) in self.STRING_TESTS
+        # read each page value once (normalize, parse), not once per use in the tests
+        values = self.read_values(values, node.kind, node.test, ctx)
+        element = self.visit(
+            node.test, _Ctx(value=x, kind=node.kind, depth=ctx.depth + 1, normalized=normalized)
+        )
         in_range = exp.Between(this=index, low=first, high=last)
         hit = self.list_bool_or(
             self.list_transform(values, self.lambda_(_and([in_range, _paren(element)]), x, i))
@@ -350,24 +402,32 @@ class BaseCompiler:
         return back(back_first), back(back_last), back_last + 1
 
     def element_value(self, ctx: _Ctx) -> exp.Expression:
-        """The criterion's element read as its kind (NULL when not found)."""
-        x = ctx.value
-        assert x is not None
-        if ctx.kind == "day":
-            name = self.normalize(x)
-            return exp.Case(
+        """The criterion's element, already read as its kind by :meth:`read_values`."""
+        assert ctx.value is not None
+        return ctx.value
+
+    def read_values(
+        self, values: exp.Expression, kind: str, test: n.CriterionTest, ctx: _Ctx
+    ) -> exp.Expression:
+        """Map the page values once, before the tests: days to ordinals, times to slots,
+        strings under a string test to their normalized form (NULL: not found)."""
+        y = self.var(ctx, "y")
+        if kind == "day":
+            name = self.normalize(y)
+            ordinal = exp.Case(
+                this=name,
                 ifs=[
-                    exp.If(
-                        this=exp.EQ(this=name, expression=exp.Literal.string(d)),
-                        true=exp.Literal.number(k),
-                    )
+                    exp.If(this=exp.Literal.string(d), true=exp.Literal.number(k))
                     for k, d in enumerate(DAYS)
                 ],
                 default=exp.null(),
             )
-        if ctx.kind == "time":
-            return self.time_slot(x)
-        return x
+            return self.list_transform(values, self.lambda_(ordinal, y))
+        if kind == "time":
+            return self.list_transform(values, self.lambda_(self.time_slot(y), y))
+        if kind == "string" and type(test) in self.STRING_TESTS:
+            return self.list_transform(values, self.lambda_(self.normalize(y), y))
+        return values
 
     def time_slot(self, x: exp.Expression) -> exp.Expression:
         pattern = r"([0-9]{1,2}):([0-9]{2})(?::[0-9]{2}(?:\.[0-9]+)?)?"
@@ -395,7 +455,29 @@ class BaseCompiler:
 
     def normalize(self, x: exp.Expression) -> exp.Expression:
         """Strip, remove accents, lowercase (the SQL side of ``vocabulary.normalize``)."""
-        return exp.Lower(this=self.strip_accents(self.trim(x)))
+        return exp.Lower(this=self.strip_accents(self.fold_compatibility(self.trim(x))))
+
+    def fold_compatibility(self, text: exp.Expression) -> exp.Expression:
+        """NFKD's compatibility folds (``ﬁ`` -> ``fi``, NBSP -> space, fullwidth -> ASCII).
+
+        Space-like characters (NBSP …) are replaced by one cheap regex; the other folds
+        (a long TRANSLATE and REPLACE chain, slow per row) run only on the rare values
+        that hold such a character.
+        """
+        spaces, singles_from, singles_to, pairs = _folds_by_cost()
+        spaced = self.regex_replace_all(text, f"[{char_class(spaces)}]", " ")
+        folded = self.call(
+            "TRANSLATE", spaced, exp.Literal.string(singles_from), exp.Literal.string(singles_to)
+        )
+        for char, replacement in pairs:
+            folded = self.call(
+                "REPLACE", folded, exp.Literal.string(char), exp.Literal.string(replacement)
+            )
+        rare = singles_from + "".join(c for c, _ in pairs)
+        return exp.Case(
+            ifs=[exp.If(this=self.regex_search(spaced, f"[{char_class(rare)}]"), true=folded)],
+            default=spaced,
+        )
 
     def _criterion_test(
         self, node: n.CriterionTest, ctx: _Ctx, test: exp.Expression
@@ -413,10 +495,11 @@ class BaseCompiler:
 
     def _string_test(self, node: n.CriterionTest, ctx: _Ctx) -> exp.Expression:
         how, negate = self.STRING_TESTS[type(node)]
-        text = self.normalize(ctx.value)  # type: ignore[arg-type]
+        assert ctx.value is not None
+        text = ctx.value if ctx.normalized else self.normalize(ctx.value)
         entries = [exp.Literal.string(e) for e in node.values]  # type: ignore[attr-defined]
         if how == "eq":
-            hits = _or([exp.EQ(this=text, expression=e) for e in entries])
+            hits = exp.In(this=text, expressions=entries)
         else:
             fn = {"contains": "CONTAINS", "starts_with": "STARTS_WITH", "ends_with": "ENDS_WITH"}[
                 how

@@ -74,6 +74,7 @@ __all__ = [
     "TIME_GROWING_CRITERIA",
     "WHITESPACE",
     "custom_declaration",
+    "is_mark",
     "js_number_text",
     "normalize",
     "parse_day",
@@ -172,10 +173,19 @@ def position_range(position: str, pages: int) -> tuple[int, int]:
 
 
 def normalize(text: str) -> str:
-    """Strip, NFKD without combining marks, lowercase (DESIGN.md section 5, item 10)."""
+    """Strip, NFKD without combining marks, lowercase (DESIGN.md section 5, item 10).
+
+    Combining marks are the characters of Unicode general category M (Mn, Mc, Me), the
+    set DuckDB's ``strip_accents`` removes too, so SQL and Python agree.
+    """
     text = text.strip()
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return "".join(c for c in decomposed if not is_mark(c)).lower()
+
+
+def is_mark(char: str) -> bool:
+    """A combining mark: Unicode general category M."""
+    return unicodedata.category(char)[0] == "M"
 
 
 def split_entries(value: str) -> tuple[str, ...]:

@@ -63,7 +63,10 @@ def operator_objects(value_conditions, conditions, sql_only: bool = False):
         st.tuples(st.just("$type"), TYPES),
         st.tuples(st.just("$size"), st.one_of(st.integers(0, 3), value_conditions)),
         st.tuples(st.just("$not"), value_conditions),
-        st.tuples(st.just("$elemMatch"), st.one_of(value_conditions, conditions)),
+        st.tuples(
+            st.just("$elemMatch"),
+            st.one_of(value_conditions, conditions).filter(lambda v: isinstance(v, dict)),
+        ),
         st.tuples(
             st.sampled_from(["$all", "$alli"]),
             st.lists(st.one_of(SCALARS, value_conditions), max_size=2),
@@ -165,3 +168,37 @@ CRITERIA_SPACE = {
         {op: st.integers(0, 23) for op in ["is", "gte", "lte"]},
     ),
 }
+
+CUSTOM_VALUES = st.one_of(
+    st.none(), st.integers(-1, 3), st.booleans(), st.sampled_from(["1", "x", " ", "true", "2.5"])
+)
+CRITERIA_SPACE["custom_v"] = (
+    CUSTOM_VALUES,
+    {
+        "is": st.one_of(st.integers(-1, 3), st.booleans(), st.sampled_from(["1", "x", ""])),
+        "gte": st.integers(-1, 3),
+        "lte": st.integers(-1, 3),
+        "contains": st.sampled_from(["1", "x", "tr"]),
+        "is_not": st.sampled_from(["1", "x", ""]),
+    },
+)
+ALL_OPERATORS = ["is_present", "is_not_present"]
+
+
+@st.composite
+def criteria_cases(draw):
+    """(criteria, pages): one to three criteria over one to six pages (or none)."""
+    names = draw(st.lists(st.sampled_from(sorted(CRITERIA_SPACE)), min_size=1, max_size=3))
+    criteria = []
+    for name in names:
+        _, operators = CRITERIA_SPACE[name]
+        operator = draw(st.sampled_from(sorted(operators) + ALL_OPERATORS))
+        item = {"criterion": name, "when": draw(POSITION_NAMES), "operator": operator}
+        if operator in operators:
+            item["value"] = draw(operators[operator])
+        criteria.append(item)
+    page_count = draw(st.integers(0, 6))
+    pages = [
+        {name: draw(CRITERIA_SPACE[name][0]) for name in set(names)} for _ in range(page_count)
+    ]
+    return criteria, pages

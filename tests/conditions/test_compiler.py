@@ -1,0 +1,123 @@
+"""The SQL compiler: parameters, unsupported nodes, the support matrix, regex limits."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from sqlglot import exp
+
+from engage_lab.conditions import nodes as n
+from engage_lab.conditions import parse_criteria, parse_expression
+from engage_lab.conditions.compiler import (
+    BaseCompiler,
+    DuckDBCompiler,
+    RowResolver,
+    compile_condition,
+    format_support_matrix,
+    support_matrix,
+)
+from engage_lab.errors import CompileError, UnsupportedOperatorError
+
+
+def _run(compiled, params=None, attributes="{}", **lists):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (attributes JSON, visit_duration DOUBLE[], page_title VARCHAR[])")
+    con.execute(
+        "INSERT INTO t VALUES ($a, $d, $p)",
+        {"a": attributes, "d": lists.get("visit_duration"), "p": lists.get("page_title")},
+    )
+    query = exp.select(compiled.expression).from_("t").sql("duckdb")
+    return con.execute(query, params if params is not None else compiled.params).fetchone()[0]
+
+
+def test_thresholds_are_named_parameters_rebound_without_recompiling():
+    compiled = compile_condition(
+        parse_criteria([{"criterion": "visit_duration", "operator": "gte", "value": 30}])
+    )
+    assert compiled.params == {"p0": 30}
+    assert isinstance(compiled.param_nodes["p0"], n.Gte)
+    assert "30" not in compiled.sql and "$p0" in compiled.sql
+    assert _run(compiled, visit_duration=[10.0, 40.0]) is True
+    assert _run(compiled, {"p0": 50}, visit_duration=[10.0, 40.0]) is False
+
+
+def test_expression_thresholds_are_parameters_too():
+    compiled = DuckDBCompiler(param_prefix="t").compile(
+        parse_expression({"page.duration": {"$gt": 5, "$lte": 9}})
+    )
+    assert compiled.params == {"t0": 5, "t1": 9}
+    assert _run(compiled, attributes='{"page": {"duration": 7}}') is True
+    assert _run(compiled, {"t0": 7, "t1": 9}, attributes='{"page": {"duration": 7}}') is False
+
+
+def test_unknown_operator_compiles_to_null_and_the_top_level_to_false():
+    compiled = compile_condition(parse_expression({"a": {"$nope": 1}}, strict=False))
+    assert _run(compiled, attributes='{"a": 1}') is False
+    either = compile_condition(
+        parse_expression({"$or": [{"a": {"$nope": 1}}, {"a": 1}]}, strict=False)
+    )
+    assert _run(either, attributes='{"a": 1}') is True
+
+
+def test_a_node_without_handler_raises_unsupported_operator():
+    with pytest.raises(UnsupportedOperatorError) as info:
+        compile_condition(parse_expression({"$or": 5}, strict=False))
+    assert info.value.dialect == "duckdb" and info.value.op == "Malformed"
+
+    class Partial(DuckDBCompiler):
+        visit_OpRegex = None  # type: ignore[assignment]
+
+    with pytest.raises(UnsupportedOperatorError):
+        Partial().compile(parse_expression({"a": {"$regex": "x"}}))
+
+
+def test_support_matrix_lists_every_operator():
+    matrix = support_matrix()
+    assert all(matrix[op]["duckdb"] for op in n.EXPRESSION_OPERATORS)
+    assert all(matrix[op]["duckdb"] for op in n.CRITERIA_OPERATORS)
+    assert matrix["Malformed"]["duckdb"] is False
+    text = format_support_matrix()
+    assert "$elemMatch" in text and "duckdb" in text.splitlines()[0]
+    assert not hasattr(BaseCompiler, "dialect") or BaseCompiler.dialect == ""
+
+
+def test_regex_outside_the_common_subset_is_refused_and_broken_ones_are_constant():
+    with pytest.raises(CompileError, match="RE2"):
+        compile_condition(parse_expression({"a": {"$regex": "a(?=b)"}}))
+    broken = compile_condition(parse_expression({"a": {"$notRegex": "("}}))
+    assert _run(broken, attributes='{"a": "x"}') is True
+
+
+def test_case_insensitive_regex_uses_an_inline_flag_not_a_dialect_function():
+    compiled = compile_condition(parse_expression({"a": {"$regexi": "^AB"}}))
+    assert "'(?i)^AB'" in compiled.sql and "REGEXP_MATCHES" in compiled.sql
+    assert _run(compiled, attributes='{"a": "abc"}') is True
+
+
+def test_unknown_dialect_is_a_compile_error():
+    with pytest.raises(CompileError, match="no compiler for dialect 'oracle'"):
+        compile_condition(n.Const(True), dialect="oracle")
+
+
+def test_resolver_is_pluggable():
+    resolver = RowResolver(table="r", attributes_column="attrs")
+    compiled = compile_condition(parse_expression({"a": 1}), resolver=resolver)
+    assert '"r"."attrs"' in compiled.sql
+
+
+def test_criteria_read_list_columns_with_positions():
+    compiled = compile_condition(
+        parse_criteria(
+            [
+                {
+                    "criterion": "page_title",
+                    "when": "previous",
+                    "operator": "contains",
+                    "value": "cart",
+                }
+            ]
+        )
+    )
+    assert _run(compiled, page_title=["My Cart", "Home"]) is True
+    assert _run(compiled, page_title=["Home", "My Cart"]) is False
+    assert _run(compiled, page_title=None) is False
