@@ -1,21 +1,16 @@
-"""Databases for the replay tests: the hand-made sample, and the sample re-recorded.
-
-``rerecorded_db``: the sample's files with ``chat_events.jsonl`` replaced by what the
-reference Chat Manager records for the production live-chat configuration, so a faithful
-replay of that configuration must match the recording exactly (fidelity 1.0).
-"""
+"""Databases for the replay tests: the live-chat sample (a world recorded by the reference
+Chat Manager with the production configuration, so a faithful replay has fidelity 1.0), and
+a copy of it with one recorded decision event moved by a millisecond."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 import engage_lab as el
-from engage_lab.config import load_any
-from engage_lab.reference import replay_reference
+from engage_lab.draws import in_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
@@ -36,35 +31,26 @@ def sample_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rerecorded_db(sample_db, tmp_path_factory) -> Path:
-    """A copy of the sample whose ``chat_events`` are what the reference records for the
-    production configuration (written with SQL: times stay server times, page ends stay)."""
-    target = tmp_path_factory.mktemp("rerecorded") / "rerecorded.duckdb"
+def perturbed_db(sample_db, tmp_path_factory) -> tuple[Path, dict]:
+    """A copy of the sample with one recorded ``item_shown`` moved by 1 ms (of a visitor in
+    the 30 % sample of the source seed); returns the file and the moved event."""
+    target = tmp_path_factory.mktemp("perturbed") / "perturbed.duckdb"
     shutil.copy(sample_db, target)
     with el.open(target) as lab:
-        events = replay_reference(lab.con, load_any(PRODUCTION))
-        rows = pd.DataFrame(
-            {
-                "chat_event_id": [f"rr{i:05d}" for i in range(len(events))],
-                "page_view_id": events["page_view_id"],
-                "visitor_id": events["visitor_id"],
-                "event_at": events["event_at"].dt.tz_localize(None),
-                "event": events["event"],
-                "trigger_id": events["trigger_id"],
-                "trigger_continuation": events["stage"] == "continuation",
-                "mode": events["mode"],
-                "item_id": events["item_id"],
-                "item_type": events["item_type"],
-                "server_probability": events["server_probability"],
-                "draw": events["draw"],
-            }
+        seed = str(lab.sql("select seed from source")["seed"][0])
+        shown = lab.sql(
+            "select chat_event_id, page_view_id, visitor_id from chat_events "
+            "where event = 'item_shown' order by chat_event_id"
         )
+        chosen = shown[[in_sample(v, 0.3, seed) for v in shown["visitor_id"]]].iloc[0]
         cursor = lab.con.cursor()
-        cursor.register("_rerecorded", rows)
-        cursor.execute("delete from chat_events")
-        cursor.execute("insert into chat_events by name select * from _rerecorded")
+        cursor.execute(
+            "update chat_events set event_at = event_at + interval 1 millisecond "
+            "where chat_event_id = ?",
+            [chosen["chat_event_id"]],
+        )
         cursor.close()
-    return target
+    return target, chosen.to_dict()
 
 
 @pytest.fixture
