@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_lab.engine import UnsupportedByFastEngineError, make_plan
-from engage_lab.engine import facts, instants, plan
+from engage_lab.engine import UnsupportedByFastEngineError, facts, instants, make_plan, plan
 from engage_lab.reference.triggers import first_ms_above as ref_above
 from engage_lab.reference.triggers import first_ms_at_least as ref_at_least
 from tests.reference.builders import config, crit, item, trig
