@@ -137,10 +137,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         params = {**trigger, "use_var": bool(trigger["var"])}
         seconds, _ = _timed(lambda p=params: con.execute(_INTERVAL_SQL, p).fetchone())
         hand_s += seconds
+    print(f"bare scan {scan_s:.2f} s; hand interval queries {hand_s:.2f} s", flush=True)
     first_s, events = _timed(lambda: replay_fast(lab, config))
+    print(f"fast engine first replay {first_s:.2f} s", flush=True)
     second_s, _ = _timed(lambda: replay_fast(lab, config))
     moved = _moved_threshold(config)
     tuning_s, _ = _timed(lambda: replay_fast(lab, moved))
+    print(f"same config {second_s:.2f} s; threshold moved {tuning_s:.2f} s", flush=True)
     # the reference on a sample of visitors, extrapolated by page views
     from engage_lab.reference import History, replay_reference
 
