@@ -16,6 +16,7 @@ Steps (each intermediate table is a DuckDB temporary table on the caller's conne
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,15 +53,15 @@ class _Cache:
     pages_key: tuple[Any, ...] | None = None
 
 
-_CACHES: dict[int, tuple[duckdb.DuckDBPyConnection, _Cache]] = {}
+#: per connection (weakly held: a closed, dropped connection takes its cache with it)
+_CACHES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _Cache] = weakref.WeakKeyDictionary()
 
 
 def _cache_of(con: duckdb.DuckDBPyConnection) -> _Cache:
-    entry = _CACHES.get(id(con))
-    if entry is None or entry[0] is not con:
-        entry = (con, _Cache())
-        _CACHES[id(con)] = entry
-    return entry[1]
+    cache = _CACHES.get(con)
+    if cache is None:
+        cache = _CACHES[con] = _Cache()
+    return cache
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
