@@ -128,7 +128,7 @@ def dwell_seconds(w: WorldFiles) -> pd.DataFrame:
             "page_view_id": ended["id"].to_numpy(),
             "category": category.to_numpy(),
             "seconds": seconds.to_numpy(),
-        }  # fmt: skip
+        }
     ).reset_index(drop=True)
 
 
