@@ -34,6 +34,7 @@ world is then exactly what a replay from the loaded logs computes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -61,7 +62,7 @@ from engage_lab.reference import (
 )
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
-from engage_lab.world.truth import EngagementTruth, engagement_probability
+from engage_lab.world.truth import EngagementTruth
 
 __all__ = ["MAX_PASSES", "load_world_config", "record_chat"]
 
@@ -161,9 +162,29 @@ class _Behaviour:
     chats: list[_Chat] = field(default_factory=list)
     offers: int = 0
     engagements_drawn: int = 0
+    _effects: tuple[dict[str, float], dict[str, float]] | None = None
 
     def planned(self, visitor_id: str) -> tuple[int, ...]:
         return ()
+
+    def probability(
+        self, kind: str, category: str, seconds: float, returning: bool, effect: float
+    ) -> float:
+        """:func:`~engage_lab.world.truth.engagement_probability` for one show (scalar
+        arithmetic: it is asked once per offer)."""
+        t = self.truth
+        if self._effects is None:
+            self._effects = (dict(t.item_kind_effect), dict(t.page_category_effect))
+        kinds, categories = self._effects
+        logit = (
+            t.base_logit
+            + kinds[kind]
+            + categories[category]
+            + t.time_on_page_slope * math.log1p(seconds / 30.0)
+            + t.returning_effect * float(returning)
+            + effect
+        )
+        return 1.0 / (1.0 + math.exp(-logit))
 
     def offered(self, offer: Offer) -> int | None:
         if offer.mode == "offline":
@@ -171,14 +192,13 @@ class _Behaviour:
         self.offers += 1
         key = (self.seed, "engage", offer.visitor_id, offer.page_view_id, offer.kind,
                offer.item_id or "chat", offer.shown_at)  # fmt: skip
-        p = engagement_probability(
-            self.truth,
-            [offer.kind],
-            [self.category[offer.page_view_id]],
-            [(offer.shown_at - offer.page.started_at) / 1000.0],
-            [self.returning[offer.page_view_id]],
-            [self.effect[offer.visitor_id]],
-        )[0]
+        p = self.probability(
+            offer.kind,
+            self.category[offer.page_view_id],
+            (offer.shown_at - offer.page.started_at) / 1000.0,
+            self.returning[offer.page_view_id],
+            self.effect[offer.visitor_id],
+        )
         if _u(*key) >= p:
             return None
         delay = _lognormal_ms(
@@ -266,7 +286,9 @@ def record_chat(world: WorldView) -> ChatRecording:
     config_at = config_resolver(config)
     status_probe = History.from_frames({"source_status": world.tables["source_status"]})
     event_ends: dict[str, int] = {}
-    for passes in range(1, MAX_PASSES + 1):
+    passes = 0
+    while passes < MAX_PASSES:
+        passes += 1
         ends = _page_ends(world, config_at, status_probe.status_at, event_ends)
         run = _run_once(world, config, config_at, ends)
         new_ends = _last_event_per_page(run.events)
@@ -390,7 +412,7 @@ def _chat_events(
         pd.DataFrame(
             [tuple(getattr(r, c) for c in EVENT_COLUMNS) for r in started],
             columns=list(EVENT_COLUMNS),
-        )  # fmt: skip
+        )
     )
     frame = pd.concat([begun.assign(_first=0), decided.assign(_first=1)], ignore_index=True)
     frame["_n"] = np.arange(len(frame))

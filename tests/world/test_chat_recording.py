@@ -244,3 +244,22 @@ def test_default_configuration_is_the_packaged_production_one():
     view, _ = world_of("messaging")
     assert load_world_config(view).to_dict() == load_any(production("messaging")).to_dict()
     assert EngagementTruth().close_after_served > 0  # visitors close served chats
+
+
+def test_scalar_engagement_probability_is_the_truths():
+    from engage_lab.world.recording import _Behaviour
+    from engage_lab.world.truth import engagement_probability
+
+    truth = EngagementTruth()
+    model = _Behaviour(1, truth, None, {}, {}, {}, "x-")  # type: ignore[arg-type]
+    cases = [("chat", "help", 0.0, False, 0.0), ("button", "home", 95.5, True, -1.2),
+             ("invitation", "checkout", 12.25, True, 0.7)]  # fmt: skip
+    for kind, category, seconds, returning, effect in cases:
+        expected = engagement_probability(
+            truth, [kind], [category], [seconds], [returning], [effect]
+        )[0]
+        assert model.probability(kind, category, seconds, returning, effect) == pytest.approx(
+            expected, rel=1e-12
+        )
+    with pytest.raises(KeyError):
+        model.probability("banner", "help", 0.0, False, 0.0)
