@@ -484,7 +484,10 @@ def fidelity_mismatches(
     columns += ["stage", "differs"]
     bad = comparison.mismatched
     if not bad:
-        return pd.DataFrame(columns=columns)
+        empty = {c: pd.Series(dtype=object) for c in columns}
+        empty["event_at"] = pd.Series(dtype="datetime64[ms, UTC]")
+        empty["differs"] = pd.Series(dtype=bool)
+        return pd.DataFrame(empty)
     order = pages[pages["page_view_id"].isin(bad)].assign(_t=lambda f: _ms(f["started_at"]))
     chosen = order.sort_values(["_t", "page_view_id"])["page_view_id"].head(first).tolist()
     rank = {p: i for i, p in enumerate(chosen)}

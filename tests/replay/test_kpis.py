@@ -342,3 +342,11 @@ def test_recorded_events_get_stages_and_visits():
     no_container = recorded_as_events(recorded, PAGES)
     stage = no_container.loc[no_container["page_view_id"] == "pB1", "stage"].iloc[0]
     assert stage == "messaging"
+
+
+def test_no_mismatch_gives_an_empty_typed_table():
+    comparison = compare_recorded(EVENTS, EVENTS.copy(), PAGES)
+    table = fidelity_mismatches(EVENTS, EVENTS.copy(), comparison, PAGES)
+    assert len(table) == 0
+    assert str(table["event_at"].dtype) == "datetime64[ms, UTC]"
+    assert list(table.columns)[:2] == ["page_view_id", "side"]
