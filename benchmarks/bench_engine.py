@@ -147,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     # the reference on a sample of visitors, extrapolated by page views
     from engage_lab.reference import History, replay_reference
 
+    if args.reference_visitors == 0:
+        ref_s = history_s = float("nan")
+        sample_pages = 0
     visitors = [
         r[0]
         for r in con.execute(
@@ -154,9 +157,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             {"n": args.reference_visitors},
         ).fetchall()
     ]
-    history_s, history = _timed(lambda: History.from_connection(con))
-    sample_pages = sum(len(history.visitor(v).page_views) for v in visitors)
-    ref_s, _ = _timed(lambda: replay_reference(history, config, visitors=visitors))
+    if visitors:
+        history_s, history = _timed(lambda: History.from_connection(con))
+        sample_pages = sum(len(history.visitor(v).page_views) for v in visitors)
+        ref_s, _ = _timed(lambda: replay_reference(history, config, visitors=visitors))
     lab.close()
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     numbers = {
@@ -171,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "hand_interval_queries_s": hand_s,
         "ratio_to_hand_queries": first_s / hand_s,
         "threshold_reevaluation_s": tuning_s,
-        "reference_pv_per_s": sample_pages / ref_s if ref_s else float("nan"),
+        "reference_pv_per_s": sample_pages / ref_s if sample_pages else float("nan"),
         "reference_history_read_s": history_s,
         "peak_rss_gb": rss_gb,
     }
@@ -184,11 +188,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         f"  {len(_HAND_TRIGGERS)} hand interval queries {hand_s:5.2f} s  ratio "
         f"{first_s / hand_s:6.1f}x (target <= 2x)"
     )
-    print(
-        f"  reference           {sample_pages:,} page views in {ref_s:.2f} s "
-        f"({sample_pages / ref_s:,.0f} page views/s; history read {history_s:.1f} s), "
-        f"extrapolated to {n_pages / (sample_pages / ref_s):,.0f} s for the whole world"
-    )
+    if sample_pages:
+        print(
+            f"  reference           {sample_pages:,} page views in {ref_s:.2f} s "
+            f"({sample_pages / ref_s:,.0f} page views/s; history read {history_s:.1f} s), "
+            f"extrapolated to {n_pages / (sample_pages / ref_s):,.0f} s for the whole world"
+        )
     print(f"  peak RSS            {rss_gb:8.2f} GB")
     return numbers
 
