@@ -2,7 +2,7 @@
 
 A ``Lab`` holds one DuckDB connection to one database file and delegates the work to
 ``engage_lab.data`` (loading, unloading, quality). Later features add methods here
-(``replay`` ...), each a thin call into its own package.
+(``replay``), each a thin call into its own package.
 
 >>> import tempfile, pathlib, engage_lab as el
 >>> db = pathlib.Path(tempfile.mkdtemp()) / "doc.duckdb"
@@ -16,7 +16,7 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -28,6 +28,9 @@ from engage_lab.data.loading import LoadReport
 from engage_lab.data.quality import Quality
 from engage_lab.data.sqltext import ident, sql
 from engage_lab.errors import DatabaseError, EngageLabError
+
+if TYPE_CHECKING:
+    from engage_lab.replay import ReplayResult
 
 __all__ = ["Lab", "open"]
 
@@ -122,6 +125,18 @@ class Lab:
     def loads(self) -> pd.DataFrame:
         """The ``loads`` table, oldest first."""
         return self.con.execute(sql("SELECT * FROM {t} ORDER BY load_id", t=ident("loads"))).df()
+
+    def replay(self, config: Any, **options: Any) -> ReplayResult:
+        """Replay a configuration over this database's history.
+
+        A thin call into :func:`engage_lab.replay.replay` (same options: ``engine``,
+        ``seed``, ``time_range``, ``sample``, ``segment``); returns a
+        :class:`~engage_lab.replay.ReplayResult` with ``.events``, ``.kpis`` and, where
+        the history holds recorded chat events, ``.fidelity``.
+        """
+        from engage_lab.replay import replay  # the replay stack loads only when used
+
+        return replay(self, config, **options)
 
     def sql(
         self, query: str, params: builtins.list[Any] | dict[str, Any] | None = None
