@@ -18,7 +18,7 @@ FAST = ["--sample", "0.3"]  # a stable 30 % of visitors keeps these tests quick
 
 
 def test_replay_json_stdout_is_only_the_object(db_copy, capsys):
-    assert main(["replay", str(PRODUCTION), "--db", str(db_copy), "--json", *REF]) == 0
+    assert main(["replay", str(PRODUCTION), "--db", str(db_copy), "--json", *REF, *FAST]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)  # the whole of stdout parses
     assert data["engine"] == "reference"

@@ -237,6 +237,7 @@ def test_config_objects_and_histories_are_accepted(lab, full):
     assert history.kpis == full.kpis
 
 
+@pytest.mark.slow
 def test_a_variant_differs_from_production(lab, full):
     variant = replay(lab, VARIANT, engine="reference")
     assert variant.kpis["page_views"] == full.kpis["page_views"]
@@ -255,6 +256,7 @@ def test_occupancy_and_offers_tables(full):
 # ------------------------------------------------------------------ fidelity end to end
 
 
+@pytest.mark.slow
 def test_a_perturbed_recording_is_caught(perturbed_db):
     db, victim = perturbed_db
     with el.open(db) as lab:
