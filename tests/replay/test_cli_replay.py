@@ -150,3 +150,24 @@ def test_compare_table(db_copy, capsys):
 def test_lab_and_dashboard_stay_unbuilt(capsys):
     assert main(["dashboard"]) == 2
     assert "not built yet" in capsys.readouterr().err
+
+
+HISTORY = PRODUCTION.parent / "history-live-chat.json"
+
+
+def test_replay_takes_a_configuration_history(db_copy, capsys):
+    argv = ["replay", str(HISTORY), "--db", str(db_copy), "--json", *REF, *FAST]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["config"] == str(HISTORY)
+    assert data["kpis"]["page_views"] > 0
+    # the sample was recorded with production only, so the edited history decides some
+    # page views differently; the fidelity says how many
+    assert 0.0 <= data["fidelity"] <= 1.0
+
+
+def test_fast_engine_refuses_a_history_with_edits_in_one_line(db_copy, capsys):
+    assert main(["replay", str(HISTORY), "--db", str(db_copy), *FAST]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines()[-1].startswith("engage-lab replay: the fast engine")
