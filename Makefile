@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -f data/engage.duckdb data/engage.duckdb.wal
+	rm -f data/engage.duckdb data/engage.duckdb.wal data/engage-messaging.duckdb data/engage-messaging.duckdb.wal
 	$(BIN)/engage-lab load data/sample --db data/engage.duckdb
+	$(BIN)/engage-lab load data/sample-messaging --db data/engage-messaging.duckdb
+	$(BIN)/engage-lab replay data/configs/production-live-chat.json --db data/engage.duckdb
+	$(BIN)/engage-lab replay data/configs/production-messaging.json --db data/engage-messaging.duckdb
+	$(BIN)/engage-lab compare data/configs/production-live-chat.json \
+		data/configs/variant-live-chat-lower-threshold.json --db data/engage.duckdb
 
 test: lint pytest nbval
 
