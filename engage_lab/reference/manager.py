@@ -114,7 +114,8 @@ class VisitorSession:
         return [EventRecord(*row) for row in self.event_rows]
 
     #: Skip work that provably cannot change a result (page-fixed criteria failing at the
-    #: page's start, fixed points with no trigger left to run). ``False`` runs the
+    #: page's start, fixed points with no trigger left to run, conditions evaluated again
+    #: at one instant on an unchanged chat state). ``False`` runs the
     #: literal algorithm: tests/reference/test_shortcuts.py checks both agree.
     shortcuts: bool = True
 
@@ -322,6 +323,9 @@ class VisitorSession:
                 visit_pages=[*visit.pages, page],
             )
 
+        # Conditions read the state at t, and during a fixed point only the chat state
+        # changes: a trigger's result is known again for an unchanged chat state.
+        held: dict[tuple[str, bool, bool], bool] = {}
         changed = True
         while changed:
             changed = False
@@ -331,7 +335,10 @@ class VisitorSession:
                     continue  # impossible on this page, or done
                 if self._blocked(trigger, t, visit):
                     continue
-                if not conditions_hold(planned.conditions, plan.config, pages(), attrs):
+                key = (trigger.id, chat.shown, chat.opened)
+                if key not in held or not self.shortcuts:
+                    held[key] = conditions_hold(planned.conditions, plan.config, pages(), attrs)
+                if not held[key]:
                     continue
                 activated.add(trigger.id)
                 changed = True

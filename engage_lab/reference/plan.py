@@ -29,6 +29,8 @@ from engage_lab.reference.triggers import (
     ParsedConditions,
     TriggerReads,
     compute_reads,
+    criteria_reads,
+    criterion_nodes,
     parse_conditions,
     possible_on_page,
 )
@@ -55,6 +57,8 @@ class TriggerPlan:
     shown_items: tuple[str, ...]
     hides_others: bool
     min_ms_between: int | None
+    #: The criteria of the static tree (what :func:`criteria_reads` reads), if any.
+    static_criteria: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -68,6 +72,8 @@ class ConfigPlan:
     #: page-fixed key -> ids of the triggers whose static criteria read only the current
     #: page's fixed values (or who have none) and hold there.
     _possible_by_page: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
+    #: (trigger id, values its static criteria read) -> whether they hold.
+    _static_by_reads: dict[tuple[Any, ...], bool] = field(default_factory=dict)
     _current_only: tuple[TriggerPlan, ...] = ()
     _visit_static: tuple[TriggerPlan, ...] = ()
 
@@ -79,15 +85,18 @@ class ConfigPlan:
             if not trigger.enabled:
                 continue
             ext = trigger.extensions
+            conditions = parse_conditions(trigger, config)
+            static = conditions.static_tree
             plans.append(
                 TriggerPlan(
                     trigger,
                     position,
-                    parse_conditions(trigger, config),
+                    conditions,
                     compute_reads(trigger),
                     tuple(a.item for a in trigger.actions if isinstance(a, ShowItemAction)),
                     any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
                     None if ext is None else ext.min_ms_between_executions,
+                    () if static is None else criterion_nodes(static),
                 )
             )
         self.triggers = tuple(plans)
@@ -109,12 +118,19 @@ class ConfigPlan:
                 if possible_on_page(p.conditions, pages_at_start[-1:])
             )
             self._possible_by_page[key] = by_page
-        others = {
-            p.trigger.id
-            for p in self._visit_static
-            if possible_on_page(p.conditions, pages_at_start)
-        }
+        others = {p.trigger.id for p in self._visit_static if self._static_holds(p, pages_at_start)}
         return by_page | others if others else by_page
+
+    def _static_holds(self, planned: TriggerPlan, pages: list[dict[str, Any]]) -> bool:
+        """``possible_on_page`` memoized by the page values its static criteria read."""
+        key = (planned.trigger.id, criteria_reads(planned.static_criteria, pages))
+        try:
+            known = self._static_by_reads.get(key)
+        except TypeError:  # an unhashable value (a list): no memo
+            return possible_on_page(planned.conditions, pages)
+        if known is None:
+            known = self._static_by_reads[key] = possible_on_page(planned.conditions, pages)
+        return known
 
 
 def _current_only(parsed: ParsedConditions) -> bool:

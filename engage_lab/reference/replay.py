@@ -116,9 +116,15 @@ def replay_reference(
     """
     history = _as_history(history)
     config_at = config_resolver(config)
-    history = history.with_visit_idle(
-        lambda t: (config_at(t) or _first(config)).source.visit_idle_ms
-    )
+    idle_ms: dict[int, int] = {}  # per configuration: parsing its duration text once
+
+    def idle_at(t: int) -> int:
+        in_force = config_at(t) or _first(config)
+        if id(in_force) not in idle_ms:
+            idle_ms[id(in_force)] = in_force.source.visit_idle_ms
+        return idle_ms[id(in_force)]
+
+    history = history.with_visit_idle(idle_at)
     chosen_seed = str(seed) if seed is not None else history.seed
     provider = availability if availability is not None else log_availability(history)
     source = engagements if engagements is not None else RecordedEngagements(history)

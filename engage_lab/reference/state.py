@@ -100,8 +100,27 @@ class PageContext:
 
     def identity_at(self, t: int) -> tuple[bool, bool]:
         """``(identity, signed_identity)`` at ``t`` (set at or before ``t``)."""
-        ids = [i for i in self.identities if i.set_at <= t]
-        return bool(ids), any(i.signed for i in ids)
+        identity = signed = False
+        for i in self.identities:  # sorted by set_at
+            if i.set_at > t:
+                break
+            identity, signed = True, signed or i.signed
+        return identity, signed
+
+    @functools.cached_property
+    def _fixed_values(self) -> dict[str, Any]:
+        # what does not change during the page view
+        return {
+            "page_path": self.page.path,
+            "page_url": self.page.url,
+            "page_title": self.page.title,
+            "page_visit_count": self.index,
+            "visit_count": self.visit_count,
+        }
+
+    @functools.cached_property
+    def _values_memo(self) -> dict[tuple[int, bool, bool], dict[str, Any]]:
+        return {}
 
     def _values(
         self, clock_t: int, duration_t: int, state_t: int, shown: bool, opened: bool
@@ -116,20 +135,21 @@ class PageContext:
             "hour": hour,
             "identity": identity,
             "signed_identity": signed,
-            "page_path": self.page.path,
-            "page_url": self.page.url,
-            "page_title": self.page.title,
-            "page_visit_count": self.index,
+            **self._fixed_values,
             "page_visit_duration": (duration_t - self.page.started_at) / 1000,
-            "visit_count": self.visit_count,
             "visit_duration": (duration_t - self.visit_start) / 1000,
         }
         values.update(self.variables_at(state_t))
         return values
 
     def values_at(self, t: int, *, chat_shown: bool, chat_opened: bool) -> dict[str, Any]:
-        """The criteria values of this page as the current page at ``t``."""
-        return self._values(t, t, t, chat_shown, chat_opened)
+        """The criteria values of this page as the current page at ``t`` (remembered:
+        the same dict for the same arguments; read it, do not change it)."""
+        key = (t, chat_shown, chat_opened)
+        memo = self._values_memo
+        if key not in memo:
+            memo[key] = self._values(t, t, t, chat_shown, chat_opened)
+        return memo[key]
 
     def final_values(self, *, chat_shown: bool, chat_opened: bool) -> dict[str, Any]:
         """The criteria values of this page as a past page (its final state)."""

@@ -19,7 +19,7 @@ from engage_lab.conditions.evaluator import (
     evaluate_on_pages,
     parse_criteria_for_pages,
 )
-from engage_lab.conditions.vocabulary import custom_declaration
+from engage_lab.conditions.vocabulary import custom_declaration, position_range
 from engage_lab.conditions.walking import time_thresholds
 from engage_lab.config import Config, Trigger
 
@@ -29,6 +29,8 @@ __all__ = [
     "clock_boundaries",
     "compute_reads",
     "conditions_hold",
+    "criteria_reads",
+    "criterion_nodes",
     "first_ms_above",
     "first_ms_at_least",
     "parse_conditions",
@@ -212,6 +214,32 @@ def possible_on_page(
 
 
 _PAGE_FIXED_ORDER = tuple(sorted(_PAGE_FIXED))
+
+
+def criterion_nodes(tree: nodes.Node) -> tuple[nodes.Criterion, ...]:
+    """The criteria of a criteria tree, in tree order."""
+    return tuple(node for node in nodes.walk(tree) if isinstance(node, nodes.Criterion))
+
+
+def criteria_reads(
+    criteria: Sequence[nodes.Criterion], pages: Sequence[Mapping[str, Any]]
+) -> tuple[Any, ...]:
+    """Every page value the criteria of a tree (:func:`criterion_nodes`) read on
+    ``pages``: per criterion, its values on the pages its position selects.
+    ``evaluate_on_pages(tree, pages)`` depends on nothing else, so two page lists with
+    equal reads give the same result (a memo key).
+
+    >>> from engage_lab.conditions.evaluator import parse_criteria_for_pages
+    >>> tree = parse_criteria_for_pages([{"criterion": "page_path", "when": "previous",
+    ...     "operator": "is", "value": "/a"}], [], {})
+    >>> criteria_reads(criterion_nodes(tree), [{"page_path": "/a"}, {"page_path": "/b"}])
+    (('/a',),)
+    """
+    reads = []
+    for node in criteria:
+        first, last = position_range(node.position, len(pages))
+        reads.append(tuple(page.get(node.criterion) for page in pages[first - 1 : last]))
+    return tuple(reads)
 
 
 def conditions_hold(
