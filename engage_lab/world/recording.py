@@ -28,8 +28,9 @@ variable change or chat event (:mod:`engage_lab.data.derive`); the Chat Manager 
 on exactly that window (each page view the Chat Manager runs on gets a ``started`` event
 at its start, so a page with nothing else lasts zero ms and runs no trigger). When an
 outcome event later lands on such a page and moves its loaded end, the run is repeated
-with the moved ends until they agree (at most :data:`MAX_PASSES` passes) — the recorded
-world is then exactly what a replay from the loaded logs computes.
+with the moved ends until they agree (at most :data:`MAX_PASSES` passes), unless no
+decision can see the move (:func:`_moves_matter`) — the recorded world is then exactly
+what a replay from the loaded logs computes.
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ def _lognormal_ms(u: float, median_s: float, sigma: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+def _pool_record(pool: AgentPool, conversation_id: str) -> ConversationRecord:
+    """One web chat's record as it stands. ``AgentPool`` lists them all
+    (``records()``, linear); its per-conversation state is read directly instead, as
+    this is asked at every page start of an engaged visitor."""
+    chat = pool._chats[conversation_id]  # no public per-id accessor yet
+    return ConversationRecord(
+        chat.conversation_id, "web_chat", chat.queued_at, chat.started_at, chat.ended_at,
+        chat.agent_id, chat.outcome, chat.visitor_id, chat.page_view_id,
+    )  # fmt: skip
+
+
 @dataclass
 class _Chat:
     """One web chat of the generated world (the pool holds its queue and agent)."""
@@ -107,9 +119,7 @@ class _Chat:
 
     def _current(self) -> ConversationRecord:
         if self.record is None or self.record.outcome is None:
-            found = next(
-                r for r in self.pool.records() if r.conversation_id == self.conversation_id
-            )
+            found = _pool_record(self.pool, self.conversation_id)
             if found.outcome is not None:
                 self.record = found
             return found
@@ -285,6 +295,8 @@ def record_chat(world: WorldView) -> ChatRecording:
         raise EngineError(f"the configuration is for {config.mode}, the world is {world.mode}")
     config_at = config_resolver(config)
     status_probe = History.from_frames({"source_status": world.tables["source_status"]})
+    configs = [config] if isinstance(config, Config) else [e.config for e in config.history]
+    reads_past_ends = _reads_past_page_ends(configs)
     event_ends: dict[str, int] = {}
     passes = 0
     while passes < MAX_PASSES:
@@ -292,7 +304,8 @@ def record_chat(world: WorldView) -> ChatRecording:
         ends = _page_ends(world, config_at, status_probe.status_at, event_ends)
         run = _run_once(world, config, config_at, ends)
         new_ends = _last_event_per_page(run.events)
-        if _page_ends(world, config_at, status_probe.status_at, new_ends).equals(ends):
+        loaded = _page_ends(world, config_at, status_probe.status_at, new_ends)
+        if not _moves_matter(world, config_at, reads_past_ends, run.events, ends, loaded):
             break
         event_ends = new_ends
     else:
@@ -301,6 +314,108 @@ def record_chat(world: WorldView) -> ChatRecording:
         )
     run.truth["passes"] = passes
     return ChatRecording(run.events, run.conversations, run.truth)
+
+
+def _moves_matter(
+    world: WorldView,
+    config_at: Any,
+    reads_past_ends: bool,
+    events: pd.DataFrame,
+    used: pd.Series,
+    loaded: pd.Series,
+) -> bool:
+    """Whether the loaded page ends differ from the ones the run used in a way the Chat
+    Manager could see (else the run stands, without another pass).
+
+    An end moves only when an outcome event lands after it. That cannot change a decision
+    when the page ran no configured trigger after its old end (an engagement was honoured
+    on it, or its stage was continuation / messaging / embedded), no variable change sits
+    at or after its old end (it would stay on the page instead of moving to the next) and
+    the visits derived from the ends stay the same.
+    """
+    moved = used.to_numpy() != loaded.to_numpy()
+    if not moved.any():
+        return False
+    if reads_past_ends:
+        return True  # past pages are read by their final state: their end matters
+    pv = world.tables["page_views"]
+    ids = pv["page_view_id"].to_numpy()
+    moved_ids = set(ids[moved].tolist())
+    mine = events[events["page_view_id"].isin(moved_ids)]
+    frozen = set(mine.loc[mine["event"] == "chat_engaged", "page_view_id"])
+    staged = mine[(mine["event"] == "chat_shown") & mine["trigger_id"].isna()]
+    frozen |= set(staged["page_view_id"])
+    if moved_ids - frozen:
+        return True
+    vc = world.tables["var_changes"]
+    if len(vc):
+        # a change at or after the old end moved to the visitor's next page view in this
+        # run and stays on its page in the loaded history: it matters if there is one
+        old_end = dict(zip(ids[moved].tolist(), used.to_numpy()[moved].tolist(), strict=True))
+        on_moved = vc[vc["page_view_id"].isin(moved_ids)]
+        at = _ms(on_moved["changed_at"])
+        late = {p for p, t in zip(on_moved["page_view_id"], at, strict=True) if t >= old_end[p]}
+        if late & _pages_followed(pv):
+            return True
+    return not np.array_equal(
+        _visit_starts(pv, used.to_numpy(), config_at),
+        _visit_starts(pv, loaded.to_numpy(), config_at),
+    )
+
+
+#: Criteria whose value on a past page does not depend on when that page ended.
+_END_FREE = frozenset({"page_path", "page_url", "page_title", "page_visit_count", "visit_count"})
+
+
+def _reads_past_page_ends(configs: list[Config]) -> bool:
+    """Whether a configuration reads a past page's final state that its end could change
+    (a duration, a variable, an identity, the chat state at a non-current position), or
+    has an expression (not analysed: assumed to)."""
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            if node.get("expression"):
+                return True
+            criterion = node.get("criterion")
+            past = isinstance(criterion, str) and node.get("when", "current") != "current"
+            if past and criterion not in _END_FREE:
+                return True
+            return any(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return False
+
+    return any(walk(c.to_dict().get("triggers", [])) for c in configs)
+
+
+def _pages_followed(pv: pd.DataFrame) -> set[str]:
+    """Page views after which their visitor has another page view."""
+    ordered = pv.assign(_ms=_ms(pv["started_at"])).sort_values(
+        ["visitor_id", "_ms", "page_view_id"], kind="stable"
+    )
+    last = ~ordered["visitor_id"].duplicated(keep="last")
+    return set(ordered.loc[~last, "page_view_id"])
+
+
+def _visit_starts(pv: pd.DataFrame, ends: np.ndarray, config_at: Any) -> np.ndarray:
+    """Per page view (table order): does it start a visit, under these ends."""
+    start = _ms(pv["started_at"])
+    order = np.lexsort((pv["page_view_id"].to_numpy(), start, pv["visitor_id"].to_numpy()))
+    visitor = pv["visitor_id"].to_numpy()[order]
+    first = np.empty(len(order), dtype=bool)
+    latest, previous = 0, None
+    for k, i in enumerate(order.tolist()):
+        s = int(start[i])
+        if visitor[k] != previous:
+            first[k], latest, previous = True, int(ends[i]), visitor[k]
+            continue
+        cfg = config_at(s)
+        idle = cfg.source.visit_idle_ms if cfg is not None else schema.DEFAULT_VISIT_IDLE_MS
+        first[k] = s - latest > idle
+        latest = max(latest, int(ends[i]))
+    out = np.empty(len(order), dtype=bool)
+    out[order] = first
+    return out
 
 
 @dataclass
