@@ -35,15 +35,7 @@ from engage_lab.reference.triggers import (
     possible_on_page,
 )
 
-__all__ = ["ConfigPlan", "TriggerPlan", "page_fixed_key"]
-
-#: The current page's values that are fixed for a whole page view, in key order.
-PAGE_FIXED_ORDER = ("page_path", "page_title", "page_url", "page_visit_count", "visit_count")
-
-
-def page_fixed_key(values: dict[str, Any]) -> tuple[Any, ...]:
-    """The current page's fixed values (path, title, URL, counts) as a memo key."""
-    return tuple(values.get(name) for name in PAGE_FIXED_ORDER)
+__all__ = ["ConfigPlan", "TriggerPlan"]
 
 
 @dataclass(frozen=True)
@@ -69,12 +61,14 @@ class ConfigPlan:
     triggers: tuple[TriggerPlan, ...] = ()
     items: dict[str, Any] = field(default_factory=dict)
     trigger_ids: frozenset[str] = frozenset()
-    #: page-fixed key -> ids of the triggers whose static criteria read only the current
-    #: page's fixed values (or who have none) and hold there.
+    #: the current page's values of :attr:`_current_names` -> ids of the triggers whose
+    #: static criteria read only the current page's fixed values (or who have none) and
+    #: hold there.
     _possible_by_page: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
     #: (trigger id, values its static criteria read) -> whether they hold.
     _static_by_reads: dict[tuple[Any, ...], bool] = field(default_factory=dict)
     _current_only: tuple[TriggerPlan, ...] = ()
+    _current_names: tuple[str, ...] = ()
     _visit_static: tuple[TriggerPlan, ...] = ()
 
     def __post_init__(self) -> None:
@@ -103,13 +97,17 @@ class ConfigPlan:
         self.trigger_ids = frozenset(p.trigger.id for p in plans)
         self._current_only = tuple(p for p in plans if _current_only(p.conditions))
         self._visit_static = tuple(p for p in plans if not _current_only(p.conditions))
+        names = {c.criterion for p in self._current_only for c in p.static_criteria}
+        self._current_names = tuple(sorted(names))
 
     def possible(self, pages_at_start: list[dict[str, Any]]) -> frozenset[str]:
         """Ids of the triggers whose page-fixed criteria hold at the page's start
         (:func:`~engage_lab.reference.triggers.possible_on_page`; a trigger outside this
         set cannot activate on the page). Memoized by the current page's fixed values
-        for the triggers whose static criteria read nothing else."""
-        key = page_fixed_key(pages_at_start[-1])
+        for the triggers whose static criteria read nothing else, and by the values these
+        read for the others."""
+        current = pages_at_start[-1]
+        key = tuple(current.get(name) for name in self._current_names)
         by_page = self._possible_by_page.get(key)
         if by_page is None:
             by_page = frozenset(

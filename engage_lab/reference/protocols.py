@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engage_lab.availability import AvailabilityState
+from engage_lab.availability import AvailabilityState, Policy
 from engage_lab.config import Config, Trigger
 from engage_lab.reference.history import History, PageView, WebChat
 
@@ -75,9 +75,15 @@ class StateAvailability:
 
     def __init__(self, state_at: Callable[[int], AvailabilityState]) -> None:
         self.state_at = state_at
+        # (id of the configuration, trigger id) -> (configuration, its policy): built once;
+        # the configuration is kept so that its id is never reused while cached.
+        self._policies: dict[tuple[int, str], tuple[Config, Policy]] = {}
 
     def probability(self, t: int, trigger: Trigger, config: Config) -> float:
-        return float(config.policy(trigger).probability(self.state_at(t)))
+        key = (id(config), trigger.id)
+        if key not in self._policies:
+            self._policies[key] = (config, config.policy(trigger))
+        return float(self._policies[key][1].probability(self.state_at(t)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,7 +165,8 @@ def events_frame(sessions: Iterable[VisitorSession]) -> pd.DataFrame:
     for session in sessions:
         rows += session.event_rows
         rows += [_row(r) for r in session.outcome_records()]
-    return conform_events(pd.DataFrame(rows, columns=list(EVENT_COLUMNS)))
+    columns = zip(*rows, strict=True) if rows else ([] for _ in EVENT_COLUMNS)
+    return conform_events(pd.DataFrame(dict(zip(EVENT_COLUMNS, map(list, columns), strict=True))))
 
 
 def _row(record: EventRecord) -> EventRow:
