@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
@@ -372,13 +373,21 @@ class History:
 def _rows(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     if frame is None or len(frame) == 0:
         return []
-    out = frame.copy()
-    for col in out.columns:
-        if col.endswith("_at") and col != "chat_event_id":
-            values = to_ms_array(out[col])
-            out[col] = [None if v == NEVER else int(v) for v in values.tolist()]
-    records = out.to_dict("records")
-    return [{k: (None if _missing(v) else v) for k, v in r.items()} for r in records]
+    # Column by column (one conversion per column), then one dict per row.
+    columns: dict[str, list[Any]] = {}
+    for col in frame.columns:
+        if col.endswith("_at"):
+            values = to_ms_array(frame[col]).tolist()
+            columns[col] = [None if v == NEVER else int(v) for v in values]
+        else:
+            columns[col] = [None if _missing(v) else _native(v) for v in frame[col].tolist()]
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _native(v: Any) -> Any:
+    """A numpy scalar as the Python scalar (what ``DataFrame.to_dict`` gives)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _missing(v: Any) -> bool:
