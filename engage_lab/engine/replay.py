@@ -34,7 +34,7 @@ from engage_lab.engine.instants import condition_query, instants_sql, past_lists
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.sequential import EVENT_NAMES, STAGE_NAMES, run_pass
 from engage_lab.errors import EngineError
-from engage_lab.events import EVENT_COLUMNS, sort_events
+from engage_lab.events import EVENT_COLUMNS, EVENT_RANK
 
 __all__ = ["replay_fast"]
 
@@ -433,51 +433,75 @@ def replay_fast(
     result = run_pass(*args, capacity)
     if result[0] > capacity:
         result = run_pass(*args, int(result[0]))
-    frame = _events_frame(plan, pages, result)
+    n = int(result[0])
+    columns = [a[:n] for a in result[1:10]]
     honoured = result[10]
     if honoured.any():
-        frame = pd.concat(
-            [frame, _outcomes(con, eng, honoured, result[11], pages)], ignore_index=True
-        )
-    return sort_events(frame, [t.id for t in config.triggers])
+        extra = _outcomes(con, eng, honoured, result[11])
+        columns = [np.concatenate([a, b]) for a, b in zip(columns, extra, strict=True)]
+    return _events_frame(plan, pages, columns)
 
 
-def _events_frame(plan: Plan, pages: dict[str, Any], result: tuple[Any, ...]) -> pd.DataFrame:
-    n = int(result[0])
-    out_t, out_pvi, out_ev, out_stage, out_trig, out_item, out_mode, out_p, out_u = (
-        a[:n] for a in result[1:10]
-    )
+_ALL_EVENTS = (*EVENT_NAMES, "message_sent", "message_received", "chat_closed")
+_ENGAGEMENT_STAGE = STAGE_NAMES.index("engagement")
+
+
+def _vocabulary(values: list[Any]) -> Any:
+    """A string array to ``take`` codes from (``-1``: null)."""
+    return pd.array(values, dtype="str")
+
+
+def _events_frame(plan: Plan, pages: dict[str, Any], columns: list[np.ndarray]) -> pd.DataFrame:
+    """The events in canonical order (:func:`engage_lab.events.sort_events`'s keys, sorted on
+    integer ranks: visitor, instant, page view id, stage, trigger list position, event,
+    item id) with the schema's dtypes."""
+    out_t, out_pvi, out_ev, out_stage, out_trig, out_item, out_mode, out_p, out_u = columns
     frame = pages["frame"]
-    trig_ids = np.array([t.id for t in plan.triggers] + [None], dtype=object)
-    item_ids = np.array([i for i, _ in plan.items] + [None], dtype=object)
-    item_kinds = np.array([k for _, k in plan.items] + [None], dtype=object)
-    modes = np.array([None, "online", "offline"], dtype=object)
-    data = {
-        "visitor_id": frame["visitor_id"].to_numpy(dtype=object)[out_pvi],
-        "visit_id": frame["visit_id"].to_numpy(dtype=object)[out_pvi],
-        "page_view_id": frame["page_view_id"].to_numpy(dtype=object)[out_pvi],
-        "event_at": pd.to_datetime(out_t, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
-        "event": np.array(EVENT_NAMES, dtype=object)[out_ev],
-        "stage": np.array(STAGE_NAMES, dtype=object)[out_stage],
-        "trigger_id": trig_ids[out_trig.astype(np.int64)],
-        "item_id": item_ids[out_item.astype(np.int64)],
-        "item_type": item_kinds[out_item.astype(np.int64)],
-        "mode": modes[out_mode.astype(np.int64)],
-        "server_probability": out_p,
-        "draw": out_u,
+    trig = out_trig.astype(np.int64)
+    item = out_item.astype(np.int64)
+    ev = out_ev.astype(np.int64)
+    event_rank = np.array([EVENT_RANK[e] for e in _ALL_EVENTS], np.int64)[ev]
+    list_rank = np.array([t.rank for t in plan.triggers] + [-1], np.int64)
+    item_order = np.argsort(np.array([i for i, _ in plan.items] + [""], dtype=object))
+    item_rank = np.empty(len(item_order), np.int64)
+    item_rank[item_order] = np.arange(len(item_order))
+    if "page_rank" not in pages:
+        ids = frame["page_view_id"].to_numpy(dtype=object)
+        page_rank = np.empty(len(ids), np.int64)
+        page_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+        pages["page_rank"] = page_rank
+    order = np.lexsort(
+        (
+            item_rank[item],
+            item >= 0,
+            event_rank,
+            list_rank[trig],
+            out_stage,
+            pages["page_rank"][out_pvi],
+            out_t,
+            pages["visitor"][out_pvi],
+        )
+    )
+    pvi = out_pvi[order]
+    data: dict[str, Any] = {
+        name: pd.Series(frame[name].array.take(pvi)).astype("str")
+        for name in ("visitor_id", "visit_id", "page_view_id")
     }
-    return _typed(pd.DataFrame(data, columns=list(EVENT_COLUMNS)))
-
-
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    for name in EVENT_COLUMNS:
-        if name in ("event_at", "server_probability", "draw"):
-            continue
-        column = frame[name]
-        frame[name] = column.astype(object).where(column.notna(), None).astype("str")
-    frame["server_probability"] = frame["server_probability"].astype("float64")
-    frame["draw"] = frame["draw"].astype("float64")
-    return frame
+    data["event_at"] = pd.Series(
+        pd.to_datetime(out_t[order], unit="ms", utc=True).astype("datetime64[ms, UTC]")
+    )
+    data["event"] = _vocabulary(list(_ALL_EVENTS)).take(ev[order])
+    data["stage"] = _vocabulary(list(STAGE_NAMES)).take(out_stage.astype(np.int64)[order])
+    data["trigger_id"] = _vocabulary([t.id for t in plan.triggers]).take(
+        trig[order], allow_fill=True
+    )
+    data["item_id"] = _vocabulary([i for i, _ in plan.items]).take(item[order], allow_fill=True)
+    data["item_type"] = _vocabulary([k for _, k in plan.items]).take(item[order], allow_fill=True)
+    modes = np.where(out_mode == 0, -1, out_mode.astype(np.int64) - 1)
+    data["mode"] = _vocabulary(["online", "offline"]).take(modes[order], allow_fill=True)
+    data["server_probability"] = out_p[order].astype("float64")
+    data["draw"] = out_u[order].astype("float64")
+    return pd.DataFrame({name: data[name] for name in EVENT_COLUMNS})
 
 
 def _outcomes(
@@ -485,8 +509,8 @@ def _outcomes(
     eng: pd.DataFrame,
     honoured: np.ndarray,
     honoured_pvi: np.ndarray,
-    pages: dict[str, Any],
-) -> pd.DataFrame:
+) -> list[np.ndarray]:
+    """The outcome events of the honoured engagements, as event arrays."""
     chosen = pd.DataFrame(
         {
             "visitor_id": eng["visitor_id"].to_numpy(dtype=object)[honoured],
@@ -502,22 +526,16 @@ def _outcomes(
     finally:
         con.unregister("_el_honoured_frame")
     rows = _execute(con, eng_sql.OUTCOMES_SQL).df()
-    frame = pages["frame"]
-    pvi = rows["pvi"].to_numpy(dtype=np.int64)
-    data = {
-        "visitor_id": frame["visitor_id"].to_numpy(dtype=object)[pvi],
-        "visit_id": frame["visit_id"].to_numpy(dtype=object)[pvi],
-        "page_view_id": frame["page_view_id"].to_numpy(dtype=object)[pvi],
-        "event_at": pd.to_datetime(rows["x"].to_numpy(dtype=np.int64), unit="ms", utc=True).astype(
-            "datetime64[ms, UTC]"
-        ),
-        "event": rows["event"].to_numpy(dtype=object),
-        "stage": np.full(len(rows), "engagement", dtype=object),
-        "trigger_id": np.full(len(rows), None, dtype=object),
-        "item_id": np.full(len(rows), None, dtype=object),
-        "item_type": np.full(len(rows), None, dtype=object),
-        "mode": np.full(len(rows), None, dtype=object),
-        "server_probability": np.full(len(rows), np.nan),
-        "draw": np.full(len(rows), np.nan),
-    }
-    return _typed(pd.DataFrame(data, columns=list(EVENT_COLUMNS)))
+    n = len(rows)
+    codes = {name: k for k, name in enumerate(_ALL_EVENTS)}
+    return [
+        rows["x"].to_numpy(dtype=np.int64),
+        rows["pvi"].to_numpy(dtype=np.int64),
+        rows["event"].map(codes).to_numpy(dtype=np.int8),
+        np.full(n, _ENGAGEMENT_STAGE, np.int8),
+        np.full(n, -1, np.int16),
+        np.full(n, -1, np.int16),
+        np.zeros(n, np.int8),
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+    ]
