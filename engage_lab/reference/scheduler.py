@@ -43,7 +43,7 @@ class Scheduler:
 
     def __init__(self, before_instant: Callable[[int], None] | None = None) -> None:
         self.before_instant = before_instant
-        self._heap: list[tuple[int, int, int, Iterator[int] | None]] = []
+        self._heap: list[tuple[int, int, int, Iterator[int]]] = []
         self._seq = 0
         self._last_agent_instant: int | None = None
         self.now: int | None = None
@@ -55,9 +55,6 @@ class Scheduler:
             self._push(first, steps)
 
     def _push(self, t: int, steps: Iterator[int]) -> None:
-        if self.before_instant is not None and t != self._last_agent_instant:
-            heapq.heappush(self._heap, (t, AGENT_PRIORITY, self._seq, None))
-            self._seq += 1
         heapq.heappush(self._heap, (t, VISITOR_PRIORITY, self._seq, steps))
         self._seq += 1
 
@@ -68,11 +65,11 @@ class Scheduler:
             if self.now is not None and t < self.now:
                 raise EngineError(f"scheduler: time went back from {self.now} to {t}")
             self.now = t
-            if steps is None:
-                if t != self._last_agent_instant and self.before_instant is not None:
-                    self._last_agent_instant = t
-                    self.before_instant(t)
-                continue
+            # The agent side's turn at t (priority AGENT_PRIORITY): once, before the first
+            # visitor step at t; the heap pops instants in order, so this is that step.
+            if self.before_instant is not None and t != self._last_agent_instant:
+                self._last_agent_instant = t
+                self.before_instant(t)
             following = next(steps, None)
             if following is not None:
                 self._push(following, steps)

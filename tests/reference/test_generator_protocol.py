@@ -138,6 +138,26 @@ def test_scheduler_refuses_time_going_back():
         scheduler.run()
 
 
+def test_scheduler_agent_side_once_per_instant_before_visitors():
+    order: list[tuple[int, str]] = []
+
+    def visitor(name: str, times: list[int]):
+        for t in times:
+            yield t
+            order.append((t, name))
+
+    scheduler = Scheduler(before_instant=lambda t: order.append((t, "agents")))
+    scheduler.add(visitor("a", [3, 3, 8]))  # the same instant twice: one agent turn
+    scheduler.add(visitor("b", [1, 8]))
+    scheduler.add(visitor("c", [8]))
+    scheduler.run()
+    assert order == [
+        (1, "agents"), (1, "b"),
+        (3, "agents"), (3, "a"), (3, "a"),
+        (8, "agents"), (8, "c"), (8, "b"), (8, "a"),
+    ]  # fmt: skip
+
+
 def test_session_lists_the_page_views_it_ran_on():
     w = World()
     w.status(-10, "active")
