@@ -28,7 +28,7 @@ parameters (``$p0``, ``$p1`` … in DuckDB), so a new value is a new binding, no
 compilation. Normalization: DuckDB's ``strip_accents`` removes the marks of canonical
 decompositions only, so the compilers add NFKD's compatibility folds themselves
 (:func:`compatibility_folds`: every one-character fold, and multi-character folds below
-U+3000 such as ``ﬁ`` and ``…``). Known differences from the reference evaluator
+U+3000 such as ``…`` and ``™``, and the ligatures U+FB00–FB17 such as ``ﬁ``). Known differences from the reference evaluator
 (documented): rarer multi-character folds (squared CJK, Arabic presentation forms) are
 not applied; strings order by code point in SQL, by UTF-16 unit in the
 SDK (they differ only between U+E000–U+FFFF and astral characters); RE2's ``\\d``,
@@ -161,7 +161,7 @@ def compatibility_folds() -> tuple[str, str, tuple[tuple[str, str], ...]]:
         elif len(folded) == 1:
             singles_from.append(char)
             singles_to.append(folded)
-        elif code < 0x3000:
+        elif code < 0x3000 or 0xFB00 <= code <= 0xFB17:  # ligatures such as U+FB01
             pairs.append((char, folded))
     return "".join(singles_from + deleted), "".join(singles_to), tuple(pairs)
 

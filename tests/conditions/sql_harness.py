@@ -4,8 +4,8 @@ Row representation (see engage_lab.conditions.compiler):
 * expressions: a JSON column ``attributes``;
 * criteria: one LIST column per (criterion, kind), named ``criterion:kind``, holding the
   visit's values oldest first: strings for string/day/time kinds, doubles, booleans.
-Each condition gets its own parameter prefix so one query carries them all:
-``SELECT id, CASE id WHEN 0 THEN <cond 0> WHEN 1 THEN <cond 1> … END FROM rows``.
+Each distinct condition is compiled once, with its own parameter prefix, so one query
+carries them all: ``SELECT id, CASE cond WHEN 0 THEN <cond 0> … END FROM rows``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ class KindColumns:
         return exp.column("attributes", quoted=True)
 
 
+def _distinct(trees: Sequence[n.Node]) -> tuple[list[n.Node], list[int]]:
+    index: dict[n.Node, int] = {}
+    ids = [index.setdefault(tree, len(index)) for tree in trees]
+    return list(index), ids
+
+
 def _run(con: duckdb.DuckDBPyConnection, compiled: list) -> list[bool]:
     case = exp.Case(
-        this=exp.column("id"),
+        this=exp.column("cond"),
         ifs=[exp.If(this=exp.Literal.number(k), true=c.expression) for k, c in enumerate(compiled)],
     )
     query = exp.select(exp.column("id"), exp.alias_(case, "result")).from_("rows").order_by("id")
@@ -63,19 +69,18 @@ def run_expressions(
     pairs: Sequence[tuple[Any, Any]], saved_groups: Mapping[str, Any] | None = None
 ) -> list[bool]:
     """Evaluate (condition, attributes) pairs in DuckDB, one query for all."""
+    trees, ids = _distinct([parse_expression(cond, strict=False) for cond, _ in pairs])
     compiled = [
-        DuckDBCompiler(KindColumns(), saved_groups, param_prefix=f"c{k}_").compile(
-            parse_expression(cond, strict=False)
-        )
-        for k, (cond, _) in enumerate(pairs)
+        DuckDBCompiler(KindColumns(), saved_groups, param_prefix=f"c{k}_").compile(tree)
+        for k, tree in enumerate(trees)
     ]
-    table = pa.table(
-        {"id": list(range(len(pairs))), "attributes": [json.dumps(a) for _, a in pairs]}
-    )
+    attributes = [json.dumps(a) for _, a in pairs]
+    table = pa.table({"id": list(range(len(pairs))), "cond": ids, "attributes": attributes})
     con = duckdb.connect()
     con.register("arrow_rows", table)
     con.execute(
-        "CREATE TEMP VIEW rows AS SELECT id, CAST(attributes AS JSON) AS attributes FROM arrow_rows"
+        "CREATE TEMP VIEW rows AS "
+        "SELECT id, cond, CAST(attributes AS JSON) AS attributes FROM arrow_rows"
     )
     return _run(con, compiled)
 
@@ -95,25 +100,26 @@ def run_criteria(
     trees = [
         parse_criteria_for_pages(criteria, pages, custom_variables) for criteria, pages in cases
     ]
+    distinct, ids = _distinct(trees)
     columns: dict[str, str] = {}
     for tree in trees:
         for node in n.walk(tree):
             if isinstance(node, n.Criterion):
                 columns[f"{node.criterion}:{node.kind}"] = node.kind
-    data: dict[str, list[Any]] = {"id": list(range(len(cases)))}
+    data: dict[str, list[Any]] = {"id": list(range(len(cases))), "cond": ids}
     for name, kind in columns.items():
         criterion = name.rsplit(":", 1)[0]
         data[name] = [
             [_column_value(page.get(criterion), kind) for page in pages] for _, pages in cases
         ]
     schema = pa.schema(
-        [("id", pa.int64())]
+        [("id", pa.int64()), ("cond", pa.int64())]
         + [(name, pa.list_(ARROW_TYPES[kind])) for name, kind in columns.items()]
     )
     table = pa.table(data, schema=schema)
     compiled = [
         DuckDBCompiler(KindColumns(), None, param_prefix=f"c{k}_").compile(tree)
-        for k, tree in enumerate(trees)
+        for k, tree in enumerate(distinct)
     ]
     con = duckdb.connect()
     con.register("arrow_rows", table)

@@ -186,6 +186,28 @@ ALL_OPERATORS = ["is_present", "is_not_present"]
 
 
 @st.composite
+def criteria_lists(draw):
+    """One to three criteria over the ids of ``CRITERIA_SPACE``."""
+    names = draw(st.lists(st.sampled_from(sorted(CRITERIA_SPACE)), min_size=1, max_size=3))
+    criteria = []
+    for name in names:
+        _, operators = CRITERIA_SPACE[name]
+        operator = draw(st.sampled_from(sorted(operators) + ALL_OPERATORS))
+        item = {"criterion": name, "when": draw(POSITION_NAMES), "operator": operator}
+        if operator in operators:
+            item["value"] = draw(operators[operator])
+        criteria.append(item)
+    return criteria
+
+
+#: a visit: zero to six pages, each with a value (or null, or nothing) for every id
+VISITS = st.lists(
+    st.fixed_dictionaries({}, optional={name: space[0] for name, space in CRITERIA_SPACE.items()}),
+    max_size=6,
+)
+
+
+@st.composite
 def criteria_cases(draw):
     """(criteria, pages): one to three criteria over one to six pages (or none)."""
     names = draw(st.lists(st.sampled_from(sorted(CRITERIA_SPACE)), min_size=1, max_size=3))

@@ -6,7 +6,9 @@ well over 2,000 condition/attribute pairs (and as many criteria/pages pairs) qui
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import unicodedata
 
 import duckdb
@@ -21,45 +23,52 @@ from engage_lab.conditions.compiler import DuckDBCompiler, compatibility_folds
 from engage_lab.conditions.evaluator import evaluate_criteria
 from engage_lab.conditions.vocabulary import normalize
 from tests.conditions.sql_harness import run_criteria, run_expressions
-from tests.conditions.strategies import ATTRIBUTES, GROUPS, conditions, criteria_cases
+from tests.conditions.strategies import ATTRIBUTES, GROUPS, VISITS, conditions, criteria_lists
 
-BATCH = 50
-EXAMPLES = 45  # 45 x 50 = 2,250 pairs per run for each form
-COUNTER = {"expressions": 0, "criteria": 0}
-
-
-@pytest.mark.slow
+CONDITIONS, ROWS = 10, 25  # per example: 10 conditions x 25 rows = 250 pairs in one query
+EXAMPLES = int(os.environ.get("H2_EXAMPLES", "9"))  # 9 x 250 = 2,250 pairs per form per run
+COUNTER = {"expressions": 0, "criteria": 0, "true": 0, "false": 0}
 # no shrinking: a failing batch already lists its mismatching pairs
-@settings(
+SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
+
+
+def _count(kind: str, expected: list[bool]) -> None:
+    COUNTER[kind] += len(expected)
+    COUNTER["true"] += sum(expected)
+    COUNTER["false"] += len(expected) - sum(expected)
+
+
+@pytest.mark.slow
+@SETTINGS
 @given(
-    pairs=st.lists(st.tuples(conditions(sql_only=True), ATTRIBUTES), min_size=BATCH, max_size=BATCH)
+    conds=st.lists(conditions(sql_only=True), min_size=CONDITIONS, max_size=CONDITIONS),
+    docs=st.lists(ATTRIBUTES, min_size=ROWS, max_size=ROWS),
 )
-def test_expressions_sql_agrees_with_the_evaluator(pairs):
+def test_expressions_sql_agrees_with_the_evaluator(conds, docs):
+    pairs = list(itertools.product(conds, docs))
     expected = [evaluate(c, a, GROUPS) for c, a in pairs]
     got = run_expressions(pairs, GROUPS)
-    COUNTER["expressions"] += len(pairs)
+    _count("expressions", expected)
     mismatches = [json.dumps(p) for p, e, g in zip(pairs, expected, got, strict=True) if e is not g]
     assert not mismatches, mismatches[:3]
 
 
 @pytest.mark.slow
-# no shrinking: a failing batch already lists its mismatching pairs
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@SETTINGS
+@given(
+    lists=st.lists(criteria_lists(), min_size=CONDITIONS, max_size=CONDITIONS),
+    visits=st.lists(VISITS, min_size=ROWS, max_size=ROWS),
 )
-@given(cases=st.lists(criteria_cases(), min_size=BATCH, max_size=BATCH))
-def test_criteria_sql_agrees_with_the_evaluator(cases):
+def test_criteria_sql_agrees_with_the_evaluator(lists, visits):
+    cases = list(itertools.product(lists, visits))
     expected = [evaluate_criteria(c, p) for c, p in cases]
     got = run_criteria(cases)
-    COUNTER["criteria"] += len(cases)
+    _count("criteria", expected)
     mismatches = [
         json.dumps(c, ensure_ascii=False)
         for c, e, g in zip(cases, expected, got, strict=True)
@@ -75,17 +84,8 @@ def test_enough_pairs_were_compared():
         pytest.skip("the differential tests did not run in this session")
     assert COUNTER["expressions"] >= 2000
     assert COUNTER["criteria"] >= 2000
-
-
-def test_both_outcomes_are_generated():
-    # a differential test that only ever sees False would prove little
-    outcomes = {
-        evaluate(c, a, GROUPS)
-        for c, a in st.lists(
-            st.tuples(conditions(True), ATTRIBUTES), min_size=200, max_size=200
-        ).example()
-    }
-    assert outcomes == {True, False}
+    # a differential test that only ever saw False would prove little
+    assert COUNTER["true"] > 500 and COUNTER["false"] > 500
 
 
 def test_sql_normalization_matches_python_on_every_decomposable_character():
@@ -101,6 +101,10 @@ def test_sql_normalization_matches_python_on_every_decomposable_character():
     folded_in_sql = set(singles_from) | {c for c, _ in pairs}
     mismatched = [s for s, got in rows if got != normalize(s)]
     # the documented gap: multi-character folds at or above U+3000 (squared CJK, Arabic forms)
-    unexpected = [s for s in mismatched if not (ord(s[0]) >= 0x3000 and len(normalize(s)) > 1)]
+    unexpected = [
+        s
+        for s in mismatched
+        if not (ord(s[0]) >= 0x3000 and len(normalize(s)) > 1 and s not in folded_in_sql)
+    ]
     assert unexpected == []
     assert len(mismatched) < 1000 and "ﬁ" in folded_in_sql
