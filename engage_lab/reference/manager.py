@@ -383,7 +383,7 @@ class VisitorSession:
         emit = _TriggerEmitter(self, page, t, trigger.id, p, u)
         emit("trigger_activated", mode)
         shown_items = planned.shown_items
-        if any(plan.items[i].fixed and i not in page.placeholders for i in shown_items):
+        if any(i not in page.placeholders for i in planned.fixed_items):
             return  # fixed button without its placeholder: activated, not executed
         if not online:
             offline = [i for i in shown_items if plan.items[i].online_offline]

@@ -51,6 +51,8 @@ class TriggerPlan:
     min_ms_between: int | None
     #: The criteria of the static tree (what :func:`criteria_reads` reads), if any.
     static_criteria: tuple[Any, ...] = ()
+    #: The shown items that are fixed buttons (they need their placeholder on the page).
+    fixed_items: tuple[str, ...] = ()
 
 
 @dataclass
@@ -81,16 +83,18 @@ class ConfigPlan:
             ext = trigger.extensions
             conditions = parse_conditions(trigger, config)
             static = conditions.static_tree
+            shown = tuple(a.item for a in trigger.actions if isinstance(a, ShowItemAction))
             plans.append(
                 TriggerPlan(
                     trigger,
                     position,
                     conditions,
                     compute_reads(trigger),
-                    tuple(a.item for a in trigger.actions if isinstance(a, ShowItemAction)),
+                    shown,
                     any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
                     None if ext is None else ext.min_ms_between_executions,
                     () if static is None else criterion_nodes(static),
+                    tuple(i for i in shown if i in self.items and self.items[i].fixed),
                 )
             )
         self.triggers = tuple(plans)

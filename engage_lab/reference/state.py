@@ -38,7 +38,7 @@ import datetime as dt
 import functools
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engage_lab.reference.history import IdentitySet, PageView, VarChange
@@ -89,6 +89,10 @@ class PageContext:
     changes: tuple[VarChange, ...]
     identities: tuple[IdentitySet, ...]
     timezone: str
+    #: values_at results by (t, chat shown, chat opened)
+    _values_memo: dict[tuple[int, bool, bool], dict[str, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def variables_at(self, t: int) -> dict[str, Any]:
         """``name -> value`` of the latest change at or before ``t`` (ties: greater id)."""
@@ -107,21 +111,6 @@ class PageContext:
             identity, signed = True, signed or i.signed
         return identity, signed
 
-    @functools.cached_property
-    def _fixed_values(self) -> dict[str, Any]:
-        # what does not change during the page view
-        return {
-            "page_path": self.page.path,
-            "page_url": self.page.url,
-            "page_title": self.page.title,
-            "page_visit_count": self.index,
-            "visit_count": self.visit_count,
-        }
-
-    @functools.cached_property
-    def _values_memo(self) -> dict[tuple[int, bool, bool], dict[str, Any]]:
-        return {}
-
     def _values(
         self, clock_t: int, duration_t: int, state_t: int, shown: bool, opened: bool
     ) -> dict[str, Any]:
@@ -135,7 +124,11 @@ class PageContext:
             "hour": hour,
             "identity": identity,
             "signed_identity": signed,
-            **self._fixed_values,
+            "page_path": self.page.path,
+            "page_url": self.page.url,
+            "page_title": self.page.title,
+            "page_visit_count": self.index,
+            "visit_count": self.visit_count,
             "page_visit_duration": (duration_t - self.page.started_at) / 1000,
             "visit_duration": (duration_t - self.visit_start) / 1000,
         }
