@@ -17,6 +17,7 @@ MODULES = [
     "engage_lab.reference.triggers",
     "engage_lab.reference.scheduler",
     "engage_lab.reference.replay",
+    "engage_lab.reference.plan",
 ]
 
 
