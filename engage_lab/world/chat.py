@@ -22,9 +22,10 @@ shifts the other draws). It returns a ``ChatRecording``:
 * ``truth``: any JSON-ready facts to keep under ``truth/chat.json`` (draws, engagements).
 
 ``generate_world`` (and so ``engage-lab generate``) uses ``default_chat_recorder()`` unless
-told otherwise (``chat_recorder=None`` records no chat events). Wiring the reference Chat
-Manager in is one change: make ``default_chat_recorder`` return it. While it returns None,
-no ``chat_events.jsonl`` is written and the summary says so (``CHAT_STEP_NOT_BUILT``).
+told otherwise: :func:`engage_lab.world.recording.record_chat`, the reference Chat Manager
+run over the world with a live agent pool and the hidden behaviour. With
+``chat_recorder=None`` no ``chat_events.jsonl`` is written and the summary says so
+(``CHAT_STEP_NOT_BUILT``).
 """
 
 from __future__ import annotations
