@@ -75,7 +75,13 @@ _INACTIVE = ("inactive", "maintenance")
 
 def load_world_config(world: WorldView) -> Config | ConfigHistory:
     """The configuration the world is recorded with: the history, else the file, else the
-    packaged production configuration of the world's mode."""
+    packaged production configuration of the world's mode.
+
+    >>> from engage_lab.world.model import draw_world
+    >>> from engage_lab.world.output import world_view
+    >>> load_world_config(world_view(draw_world(3, 5, "messaging", 1), None, None)).mode
+    'messaging'
+    """
     if world.config_history_path is not None:
         return ConfigHistory.load(world.config_history_path)
     if world.config_path is not None:
@@ -289,6 +295,14 @@ def record_chat(world: WorldView) -> ChatRecording:
 
     Returns the ``chat_events`` rows (canonical order per visitor, ``started`` first at a
     page's start), the web-chat ``conversations`` and JSON-ready ``truth`` counts.
+
+    >>> from engage_lab.world.model import draw_world
+    >>> from engage_lab.world.output import world_view
+    >>> rec = record_chat(world_view(draw_world(3, 20, "live_chat", 2), None, None))
+    >>> {"started", "trigger_activated"} <= set(rec.chat_events["event"])
+    True
+    >>> len(rec.conversations) == rec.truth["engagements_honoured"]
+    True
     """
     config = load_world_config(world)
     if config.mode != world.mode:
