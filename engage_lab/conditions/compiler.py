@@ -305,6 +305,13 @@ class BaseCompiler:
     def strip_accents(self, text: exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
+    def map_characters(
+        self, text: exp.Expression, pairs: tuple[tuple[str, str], ...]
+    ) -> exp.Expression:
+        """Replace each character found in ``pairs`` by its string (one CASE, not a deep
+        chain of REPLACE calls, which would nest too deeply to generate)."""
+        raise NotImplementedError
+
     # JSON documents
     def json_type(self, value: exp.Expression) -> exp.Expression:
         raise NotImplementedError
@@ -469,10 +476,7 @@ class BaseCompiler:
         folded = self.call(
             "TRANSLATE", spaced, exp.Literal.string(singles_from), exp.Literal.string(singles_to)
         )
-        for char, replacement in pairs:
-            folded = self.call(
-                "REPLACE", folded, exp.Literal.string(char), exp.Literal.string(replacement)
-            )
+        folded = self.map_characters(folded, pairs)
         rare = singles_from + "".join(c for c, _ in pairs)
         return exp.Case(
             ifs=[exp.If(this=self.regex_search(spaced, f"[{char_class(rare)}]"), true=folded)],
@@ -997,6 +1001,22 @@ class DuckDBCompiler(BaseCompiler):
 
     def strip_accents(self, text: exp.Expression) -> exp.Expression:
         return self.call("STRIP_ACCENTS", text)
+
+    def map_characters(
+        self, text: exp.Expression, pairs: tuple[tuple[str, str], ...]
+    ) -> exp.Expression:
+        ch = exp.column("ch")
+        mapped = exp.Case(
+            this=ch,
+            ifs=[exp.If(this=exp.Literal.string(a), true=exp.Literal.string(b)) for a, b in pairs],
+            default=ch,
+        )
+        characters = self.call("STRING_SPLIT", text, exp.Literal.string(""))
+        return self.call(
+            "ARRAY_TO_STRING",
+            self.list_transform(characters, self.lambda_(mapped, ch)),
+            exp.Literal.string(""),
+        )
 
     def json_type(self, value: exp.Expression) -> exp.Expression:
         return self.call("JSON_TYPE", value)
