@@ -28,6 +28,9 @@ MODULES = [
     "engage_lab.conditions.checks",
     "engage_lab.conditions.walking",
     "engage_lab.conditions.compiler",
+    "engage_lab.conditions.sql_common",
+    "engage_lab.conditions.sql_criteria",
+    "engage_lab.conditions.sql_expressions",
 ]
 
 
