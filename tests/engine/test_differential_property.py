@@ -7,6 +7,9 @@ messaging mode) and one to three triggers whose criteria come from a small vocab
 (durations, paths at several positions, variables, counts, chat state, identity, clock),
 with gating (product / reserve / curve policies), options and mixed actions. Both engines
 replay it on the same database; the frames must be identical.
+
+300 examples a run (``ENGAGE_LAB_ENGINE_EXAMPLES`` lowers it for a quick local run): about
+0.5 s each on an idle 2-core machine, several times that under load.
 """
 
 from __future__ import annotations
@@ -197,7 +200,7 @@ def scenario(draw):
 
 @pytest.mark.slow
 @settings(
-    max_examples=int(__import__("os").environ.get("EL_EXAMPLES", "300")),
+    max_examples=int(__import__("os").environ.get("ENGAGE_LAB_ENGINE_EXAMPLES", "300")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
