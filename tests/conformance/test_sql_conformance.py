@@ -38,6 +38,7 @@ def test_eval_condition_in_duckdb(eval_results, name, expected):
     assert eval_results[name] is expected
 
 
+@pytest.mark.slow  # one query carries every case; binding it takes ~20 s
 @pytest.mark.parametrize(
     ("name", "expected"), [pytest.param(c[0], c[3], id=c[0]) for c in CRITERIA]
 )
