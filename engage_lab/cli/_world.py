@@ -59,8 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--days", type=int, default=28, help="span in days (default 28)")
     generate.add_argument(
         "--config",
-        help="configuration the chat events are recorded with (recorded; the chat-event "
-        "step is not built yet)",
+        help="configuration the chat events are recorded with (default: the packaged "
+        "production configuration of the mode)",
     )
     generate.add_argument(
         "--config-history", help="configuration history with an edit (recorded likewise)"

@@ -8,16 +8,17 @@ Lines (``*.jsonl``, one file per table) at the top of ``out`` with the truth und
 concept module documents its distributions (``site``, ``traffic``, ``visitors``,
 ``pages``, ``variables``, ``agents``, ``truth``).
 
-Recorded chat events come from the chat-event step (the reference Chat Manager run over
-this world), which is not built here: pass ``chat_recorder`` (see ``world.chat``) to
-record them; without it, ``WorldSummary.chat_events_recorded`` is False and
-``WorldSummary.chat_events_note`` says why.
+Recorded chat events come from the chat-event step: the reference Chat Manager run over
+this world with a live agent pool and the hidden behaviour (``world.recording``), the
+default ``chat_recorder``. With ``chat_recorder=None`` no chat events are recorded;
+``WorldSummary.chat_events_recorded`` is then False and ``WorldSummary.chat_events_note``
+says why.
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as out:
 ...     summary = generate_world(out, visitors=30, seed=7, days=3, progress=False)
 >>> summary.page_views > summary.visits >= 30, summary.chat_events_recorded
-(True, False)
+(True, True)
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The hook for the chat-event step: recorded chat events come from the reference Chat
-Manager run over the generated world (not built here).
+Manager run over the generated world (``engage_lab.world.recording``, the default).
 
 ``generate_world(..., chat_recorder=fn)`` calls ``fn(world)`` once, after the visitors'
 navigation, variables, identities, threads, agents and their background load are drawn
@@ -49,10 +49,10 @@ __all__ = [
     "default_chat_recorder",
 ]
 
-#: What the summary and ``truth/params.json`` say while no recorder is wired in.
+#: What the summary and ``truth/params.json`` say when no recorder runs (``chat_recorder=None``).
 CHAT_STEP_NOT_BUILT = (
     "chat events not recorded: the chat-event step (the reference Chat Manager run over "
-    "this world) is not built yet; the configuration is recorded for it"
+    "this world) was switched off; the configuration is recorded for it"
 )
 
 

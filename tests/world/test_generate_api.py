@@ -58,23 +58,24 @@ def test_configurations_are_recorded_for_the_chat_event_step(tmp_path):
     assert run["config"]["path"] == "data/configs/production-live-chat.json"
     assert len(run["config"]["sha256"]) == 64
     assert run["config_history"]["path"] == "data/configs/history-live-chat.json"
-    assert summary.chat_events_recorded is False and "not built" in summary.chat_events_note
-    assert not (tmp_path / "chat_events.jsonl").exists()
+    assert summary.chat_events_recorded is True
+    assert (tmp_path / "chat_events.jsonl").stat().st_size > 0
     default = generate_world(tmp_path / "d", 20, 3, days=2, progress=False)
     run = json.loads((tmp_path / "d" / "truth" / "params.json").read_text())["run"]
     assert run["config"]["path"] == "packaged:production-live-chat"
     assert default.config is None
 
 
-def test_cli_generate_prints_a_summary_and_says_chat_events_are_not_built(tmp_path, capsys):
+def test_cli_generate_prints_a_summary_and_records_chat_events(tmp_path, capsys):
     code = main(["generate", "--out", str(tmp_path), "--visitors", "40", "--seed", "8",
                  "--days", "3", "--mode", "messaging", "--no-progress"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
     for word in ("visitors", "visits", "page views", "page_views.jsonl", "elapsed",
-                 "page views/s", "not built"):  # fmt: skip
+                 "page views/s", "chat_events.jsonl"):  # fmt: skip
         assert word in out, word
     assert (tmp_path / "threads.jsonl").exists()
+    assert (tmp_path / "chat_events.jsonl").stat().st_size > 0
 
 
 def test_cli_generate_json_summary(tmp_path, capsys):

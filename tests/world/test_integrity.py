@@ -75,6 +75,10 @@ def test_every_reference_resolves(world):
     ]
     for table, field, target in refs:
         for rec in world[table]:
+            if table == "conversations" and field not in rec:
+                # a web chat no agent ever took (ended unserved, or closed while waiting)
+                assert rec["channel"] == "web_chat" and "started_at" not in rec
+                continue
             assert rec[field] in ids[target], (table, field, rec[field])
     # And the references the schema declares are among those checked.
     for table in schema.TABLES:
@@ -110,7 +114,10 @@ def test_a_visitors_page_views_do_not_overlap(world):
 
 def test_conversations_and_threads_are_in_time_order(world):
     for c in world["conversations"]:
-        assert ms(c["queued_at"]) <= ms(c["started_at"]) < ms(c["ended_at"])
+        if "started_at" in c:
+            assert ms(c["queued_at"]) <= ms(c["started_at"]) < ms(c["ended_at"])
+        elif "ended_at" in c:  # a web chat that ended while waiting
+            assert c["channel"] == "web_chat" and ms(c["queued_at"]) <= ms(c["ended_at"])
     for t in world["threads"]:
         for later in ("locked_at", "closed_at"):
             if later in t:

@@ -167,6 +167,9 @@ def test_agents_presence_statuses_soft_limits_and_channels(live_world):
     for p in live_world["presence"]:
         by_agent.setdefault(p["agent_id"], []).append((ms(p["changed_at"]), p["status"]))
     for c in live_world["conversations"]:
+        if c.get("agent_id") is None:  # a web chat no agent took (unserved or closed waiting)
+            assert c["channel"] == "web_chat" and c.get("started_at") is None
+            continue
         changes = sorted(by_agent[c["agent_id"]])
         status = [s for t, s in changes if t <= ms(c["started_at"])][-1]
         assert status == "available"
@@ -203,8 +206,7 @@ def test_live_chat_world_has_no_threads_nor_embedded_pages(live_world):
 def test_truth_holds_parameters_and_per_visitor_effects(live_world):
     params = live_world.params
     assert params["params"]["timezone"] == "Europe/Paris"
-    assert params["run"]["chat_events_recorded"] is False
-    assert "not built" in params["run"]["chat_events_note"]
+    assert params["run"]["chat_events_recorded"] is True
     effects = np.array([v["engagement_effect"] for v in live_world.truth_visitors])
     assert len(effects) == 400 and 0.5 < effects.std() < 1.1
     reference = np.array([v["engagement_p_reference"] for v in live_world.truth_visitors])
