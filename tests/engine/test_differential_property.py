@@ -74,7 +74,7 @@ def criterion(draw):
         return crit(
             kind,
             draw(st.sampled_from(["gte", "lte"])),
-            draw(st.sampled_from(["08:00", "08:01", "08:15", "08:30"])),
+            draw(st.sampled_from(["08:00", "08:15", "08:30", "08:45"])),
         )
     return crit(kind, "is", draw(st.sampled_from(["Monday", "Tuesday"])))
 
