@@ -18,12 +18,31 @@ the exact instant a condition turns true can be computed.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from engage_lab.conditions import nodes as n
 from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES, TIME_GROWING_CRITERIA
 
-__all__ = ["TimeThreshold", "criteria_nodes", "time_thresholds"]
+__all__ = [
+    "MINUTE_MS",
+    "QUARTER_MS",
+    "TimeReads",
+    "TimeThreshold",
+    "criteria_nodes",
+    "first_ms_above",
+    "first_ms_at_least",
+    "time_reads",
+    "time_thresholds",
+]
+
+#: Clock boundary steps: 15-minute slots (also hours and days: every zone offset in use
+#: is a whole quarter of an hour) and the exact minute an expression's ``time.time`` reads.
+QUARTER_MS = 15 * 60 * 1000
+MINUTE_MS = 60 * 1000
+_CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
 
 _EXPRESSION_THRESHOLDS = (n.OpGt, n.OpGte, n.OpLt, n.OpLte)
 
@@ -66,3 +85,79 @@ def time_thresholds(tree: n.Node) -> list[TimeThreshold]:
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         out.append(TimeThreshold(node.path, test.op, value))
     return out
+
+
+def first_ms_at_least(seconds: float) -> int:
+    """The least integer ``d`` (ms) with ``d / 1000 >= seconds``, in doubles.
+
+    >>> first_ms_at_least(45), first_ms_at_least(0.0015), first_ms_at_least(0.1)
+    (45000, 2, 100)
+    """
+    d = math.ceil(seconds * 1000)
+    while (d - 1) / 1000 >= seconds:
+        d -= 1
+    while d / 1000 < seconds:
+        d += 1
+    return d
+
+
+def first_ms_above(seconds: float) -> int:
+    """The least integer ``d`` (ms) with ``d / 1000 > seconds``, in doubles.
+
+    >>> first_ms_above(45), first_ms_above(0.0015)
+    (45001, 2)
+    """
+    d = math.floor(seconds * 1000)
+    while d / 1000 <= seconds:
+        d += 1
+    while (d - 1) / 1000 > seconds:
+        d -= 1
+    return d
+
+
+@dataclass(frozen=True)
+class TimeReads:
+    """Where a trigger's conditions can change with time alone.
+
+    ``page_offsets`` / ``visit_offsets``: ms after the page / visit start at which a
+    duration threshold is crossed (both the ``>= X`` and ``> X`` instants);
+    ``clock_step``: 0, or the clock boundary step in ms (15 min for the criteria's slots,
+    hours and days; 1 min when an expression reads ``time.time``).
+    """
+
+    page_offsets: tuple[int, ...]
+    visit_offsets: tuple[int, ...]
+    clock_step: int
+
+
+def time_reads(criteria: Sequence[Mapping[str, Any]], expression: n.Node | None) -> TimeReads:
+    """The :class:`TimeReads` of a criteria list and a parsed expression (or None).
+
+    Both engines compute their candidate instants from this one function.
+
+    >>> time_reads([{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
+    ...             {"criterion": "time", "operator": "lte", "value": "19:45"}], None)
+    TimeReads(page_offsets=(45000, 45001), visit_offsets=(), clock_step=900000)
+    """
+    page: set[int] = set()
+    visit: set[int] = set()
+    step = 0
+    for item in criteria:
+        criterion = item.get("criterion")
+        if criterion in _CLOCK_CRITERIA:
+            step = step or QUARTER_MS
+        if criterion in TIME_GROWING_CRITERIA:
+            value = item.get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                target = page if criterion == "page_visit_duration" else visit
+                target.update((first_ms_at_least(value), first_ms_above(value)))
+    if expression is not None:
+        for th in time_thresholds(expression):
+            target = page if th.attribute == "page.duration" else visit
+            target.update((first_ms_at_least(th.value), first_ms_above(th.value)))
+        for node in n.walk(expression):
+            if isinstance(node, n.Field) and node.path.startswith("time."):
+                step = MINUTE_MS if node.path == "time.time" else (step or QUARTER_MS)
+            if isinstance(node, n.Field) and node.path == "time":
+                step = MINUTE_MS
+    return TimeReads(tuple(sorted(page)), tuple(sorted(visit)), step)

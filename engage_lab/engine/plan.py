@@ -30,14 +30,18 @@ cached intermediate tables.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from engage_lab.conditions import nodes
 from engage_lab.conditions.evaluator import parse_criteria_for_pages
 from engage_lab.conditions.vocabulary import custom_declaration
-from engage_lab.conditions.walking import criteria_nodes, time_thresholds
+from engage_lab.conditions.walking import (
+    criteria_nodes,
+    first_ms_above,
+    first_ms_at_least,
+    time_reads,
+)
 from engage_lab.config import Config, Trigger
 from engage_lab.config.models import (
     HideOtherElementsAction,
@@ -56,10 +60,7 @@ __all__ = [
     "make_plan",
 ]
 
-_CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
 _CHAT_CRITERIA = frozenset({"chat_shown", "chat_opened"})
-QUARTER_MS = 15 * 60 * 1000
-MINUTE_MS = 60 * 1000
 
 # Action codes of the sequential pass.
 ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
@@ -67,34 +68,6 @@ ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
 
 class UnsupportedByFastEngineError(EngineError):
     """A configuration uses something the fast engine does not replay (use the reference)."""
-
-
-def first_ms_at_least(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 >= seconds``, in doubles.
-
-    >>> first_ms_at_least(45), first_ms_at_least(0.0015)
-    (45000, 2)
-    """
-    d = math.ceil(seconds * 1000)
-    while (d - 1) / 1000 >= seconds:
-        d -= 1
-    while d / 1000 < seconds:
-        d += 1
-    return d
-
-
-def first_ms_above(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 > seconds``, in doubles.
-
-    >>> first_ms_above(45), first_ms_above(0.0015)
-    (45001, 2)
-    """
-    d = math.floor(seconds * 1000)
-    while d / 1000 <= seconds:
-        d += 1
-    while (d - 1) / 1000 > seconds:
-        d -= 1
-    return d
 
 
 @dataclass(frozen=True)
@@ -150,31 +123,6 @@ def _threshold_free(data: Any) -> Any:
     if isinstance(data, list):
         return [_threshold_free(x) for x in data]
     return {k: _threshold_free(v) for k, v in data.items()}
-
-
-def _reads(trigger: Trigger, expression: nodes.Node | None) -> tuple[set[int], set[int], int]:
-    page: set[int] = set()
-    visit: set[int] = set()
-    step = 0
-    for item in trigger.criteria:
-        criterion = item.get("criterion")
-        if criterion in _CLOCK_CRITERIA:
-            step = step or QUARTER_MS
-        if criterion in ("page_visit_duration", "visit_duration"):
-            value = item.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                target = page if criterion == "page_visit_duration" else visit
-                target.update((first_ms_at_least(value), first_ms_above(value)))
-    if expression is not None:
-        for th in time_thresholds(expression):
-            target = page if th.attribute == "page.duration" else visit
-            target.update((first_ms_at_least(th.value), first_ms_above(th.value)))
-        for node in nodes.walk(expression):
-            if isinstance(node, nodes.Field) and node.path.startswith("time."):
-                step = MINUTE_MS if node.path == "time.time" else (step or QUARTER_MS)
-            if isinstance(node, nodes.Field) and node.path == "time":
-                step = MINUTE_MS
-    return page, visit, step
 
 
 def _expression_reads_chat(tree: nodes.Node) -> bool:
@@ -256,7 +204,7 @@ def make_plan(config: Config) -> Plan:
             )
             uses_expression = True
             reads_chat = reads_chat or _expression_reads_chat(expression)
-        page, visit, step = _reads(trigger, expression)
+        reads = time_reads(trigger.criteria, expression)
         program: list[tuple[int, int]] = []
         for action in trigger.actions:
             if isinstance(action, ShowItemAction):
@@ -274,9 +222,9 @@ def make_plan(config: Config) -> Plan:
                 criteria_tree=tree,
                 expression_tree=expression,
                 reads_chat=reads_chat,
-                page_offsets=tuple(sorted(page)),
-                visit_offsets=tuple(sorted(visit)),
-                clock_step=step,
+                page_offsets=reads.page_offsets,
+                visit_offsets=reads.visit_offsets,
+                clock_step=reads.clock_step,
                 program=tuple(program),
                 hides=any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
                 offline_items=offline if config.source.mode == "live_chat" else (),

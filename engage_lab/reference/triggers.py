@@ -8,7 +8,6 @@ when both are given; none at all is always true.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,12 @@ from engage_lab.conditions.evaluator import (
     parse_criteria_for_pages,
 )
 from engage_lab.conditions.vocabulary import custom_declaration, position_range
-from engage_lab.conditions.walking import time_thresholds
+from engage_lab.conditions.walking import (
+    TimeReads,
+    first_ms_above,
+    first_ms_at_least,
+    time_reads,
+)
 from engage_lab.config import Config, Trigger
 
 __all__ = [
@@ -37,52 +41,9 @@ __all__ = [
     "possible_on_page",
 ]
 
-_CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
-_QUARTER_MS = 15 * 60 * 1000
-_MINUTE_MS = 60 * 1000
 
-
-def first_ms_at_least(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 >= seconds``, in doubles.
-
-    >>> first_ms_at_least(45), first_ms_at_least(0.0015), first_ms_at_least(0.1)
-    (45000, 2, 100)
-    """
-    d = math.ceil(seconds * 1000)
-    while (d - 1) / 1000 >= seconds:
-        d -= 1
-    while d / 1000 < seconds:
-        d += 1
-    return d
-
-
-def first_ms_above(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 > seconds``, in doubles.
-
-    >>> first_ms_above(45), first_ms_above(0.0015)
-    (45001, 2)
-    """
-    d = math.floor(seconds * 1000)
-    while d / 1000 <= seconds:
-        d += 1
-    while (d - 1) / 1000 > seconds:
-        d -= 1
-    return d
-
-
-@dataclass(frozen=True)
-class TriggerReads:
-    """Time-dependent reads of one trigger: duration thresholds and the clock step.
-
-    ``page_offsets`` / ``visit_offsets``: ms after the page / visit start at which a
-    threshold is crossed (both the ``>= X`` and ``> X`` instants); ``clock_step``: 0, or
-    the boundary step in ms (15 min for the criteria's slots, hours and days; 1 min
-    when an expression reads ``time.time``, the exact minute).
-    """
-
-    page_offsets: tuple[int, ...]
-    visit_offsets: tuple[int, ...]
-    clock_step: int
+#: Time-dependent reads of one trigger (shared with the fast engine through the tree).
+TriggerReads = TimeReads
 
 
 def compute_reads(trigger: Trigger) -> TriggerReads:
@@ -93,31 +54,12 @@ def compute_reads(trigger: Trigger) -> TriggerReads:
     ...             criteria=[{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
     ...                       {"criterion": "time", "operator": "lte", "value": "19:45"}])
     >>> compute_reads(t)
-    TriggerReads(page_offsets=(45000, 45001), visit_offsets=(), clock_step=900000)
+    TimeReads(page_offsets=(45000, 45001), visit_offsets=(), clock_step=900000)
     """
-    page: set[int] = set()
-    visit: set[int] = set()
-    step = 0
-    for item in trigger.criteria:
-        criterion = item.get("criterion")
-        if criterion in _CLOCK_CRITERIA:
-            step = step or _QUARTER_MS
-        if criterion in ("page_visit_duration", "visit_duration"):
-            value = item.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                target = page if criterion == "page_visit_duration" else visit
-                target.update((first_ms_at_least(value), first_ms_above(value)))
+    tree = None
     if trigger.expression is not None:
         tree = parse_expression(trigger.expression, strict=False)
-        for th in time_thresholds(tree):
-            target = page if th.attribute == "page.duration" else visit
-            target.update((first_ms_at_least(th.value), first_ms_above(th.value)))
-        for node in nodes.walk(tree):
-            if isinstance(node, nodes.Field) and node.path.startswith("time."):
-                step = _MINUTE_MS if node.path == "time.time" else (step or _QUARTER_MS)
-            if isinstance(node, nodes.Field) and node.path == "time":
-                step = _MINUTE_MS
-    return TriggerReads(tuple(sorted(page)), tuple(sorted(visit)), step)
+    return time_reads(trigger.criteria, tree)
 
 
 def clock_boundaries(start: int, end: int, step: int) -> list[int]:

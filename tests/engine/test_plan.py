@@ -1,4 +1,4 @@
-"""The engine's plan: thresholds, structure keys, refusals; crossing instants vs the reference."""
+"""The engine's plan: thresholds, structure keys, refusals; exact crossing instants."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engage_lab.conditions.walking import first_ms_above, first_ms_at_least
 from engage_lab.engine import UnsupportedByFastEngineError, facts, instants, make_plan, plan
-from engage_lab.reference.triggers import first_ms_above as ref_above
-from engage_lab.reference.triggers import first_ms_at_least as ref_at_least
 from tests.reference.builders import config, crit, item, trig
 
 
 @given(st.floats(min_value=0, max_value=1e6, allow_nan=False))
-def test_crossing_instants_match_the_reference(seconds: float) -> None:
-    assert plan.first_ms_at_least(seconds) == ref_at_least(seconds)
-    assert plan.first_ms_above(seconds) == ref_above(seconds)
+def test_crossing_instants_are_the_first_milliseconds_where_the_threshold_holds(
+    seconds: float,
+) -> None:
+    # the engines share these functions; this pins their definition, in doubles
+    d = first_ms_at_least(seconds)
+    assert d / 1000 >= seconds > (d - 1) / 1000
+    d = first_ms_above(seconds)
+    assert d / 1000 > seconds >= (d - 1) / 1000
 
 
 def test_structure_key_ignores_thresholds_only() -> None:
