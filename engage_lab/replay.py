@@ -57,7 +57,7 @@ from engage_lab.conditions.compiler import compile_condition
 from engage_lab.config import Config, ConfigHistory, load_any
 from engage_lab.data import schema
 from engage_lab.draws import in_sample_sql
-from engage_lab.errors import ConditionError, DatabaseError, EngineError, NotBuiltError
+from engage_lab.errors import ConditionError, DatabaseError, EngineError
 from engage_lab.events import EventComparison, sort_events
 from engage_lab.kpis import (
     compare_recorded,
@@ -600,10 +600,7 @@ def _run_fast(
     segment: dict[str, Any] | None,
     pages: pd.DataFrame,
 ) -> pd.DataFrame:
-    try:
-        from engage_lab.engine import replay_fast
-    except ImportError as exc:
-        raise NotBuiltError("the fast engine is not built yet; use engine='reference'") from exc
+    from engage_lab.engine import replay_fast  # numba compiles on first use: load lazily
     accepted = inspect.signature(replay_fast).parameters
     kwargs: dict[str, Any] = {"seed": seed}
     target = con
