@@ -601,6 +601,7 @@ def _run_fast(
     pages: pd.DataFrame,
 ) -> pd.DataFrame:
     from engage_lab.engine import replay_fast  # numba compiles on first use: load lazily
+
     accepted = inspect.signature(replay_fast).parameters
     kwargs: dict[str, Any] = {"seed": seed}
     target = con
