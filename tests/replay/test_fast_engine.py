@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 import engage_lab as el
-from engage_lab.errors import NotBuiltError
 from engage_lab.events import compare_events
 from engage_lab.replay import replay
 from tests.replay.conftest import PRODUCTION
@@ -31,9 +28,3 @@ def test_fast_and_reference_agree_through_replay(sample_db, restrictions):
     assert compare_events(fast.events, reference.events).fidelity == 1.0
     assert fast.kpis == reference.kpis
     assert fast.fidelity == reference.fidelity
-
-
-def test_missing_fast_engine_says_so(sample_db, monkeypatch):
-    monkeypatch.setitem(sys.modules, "engage_lab.engine", None)  # import fails
-    with el.open(sample_db) as lab, pytest.raises(NotBuiltError, match="fast engine"):
-        replay(lab, PRODUCTION, engine="fast")
