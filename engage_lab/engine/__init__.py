@@ -1,5 +1,5 @@
-"""The fast replay engine: SQL over DuckDB for the facts and conditions, one compiled
-sequential pass for what depends on order.
+"""The fast replay engine: SQL over DuckDB for the facts and page-fixed conditions, one
+compiled pass for everything that depends on order.
 
 Public API
 ----------
@@ -7,20 +7,34 @@ Public API
     ``replay_fast(con, config, *, seed=None, time_range=None, sample=None) -> DataFrame``:
     the events of the reference Chat Manager (log availability, recorded engagements),
     in the :mod:`engage_lab.events` schema and canonical order.
+:func:`run_fast`
+    The same replay as coded arrays (:class:`~engage_lab.engine.output.FastRun`): what
+    the KPIs read without building strings.
 :func:`make_plan`, :class:`Plan`
-    What a configuration needs (triggers, criteria, thresholds, actions).
+    What a configuration needs (slots, leaves, actions).
 :class:`UnsupportedByFastEngineError`
     Raised for what the fast engine does not replay (see :func:`make_plan`).
 
-Modules: :mod:`~engage_lab.engine.plan`, :mod:`~engage_lab.engine.facts` (page-view
-facts), :mod:`~engage_lab.engine.instants` (candidate instants and condition masks),
-:mod:`~engage_lab.engine.engagements` (recorded engagements, threads),
-:mod:`~engage_lab.engine.sequential` (the numba pass), :mod:`~engage_lab.engine.replay`.
+Modules: :mod:`~engage_lab.engine.plan`, :mod:`~engage_lab.engine.pages` (page-view
+facts), :mod:`~engage_lab.engine.static` (page-fixed criteria, candidates),
+:mod:`~engage_lab.engine.leaves` and :mod:`~engage_lab.engine.steps` (dynamic criteria
+as step functions), :mod:`~engage_lab.engine.expressions`,
+:mod:`~engage_lab.engine.engagements`, :mod:`~engage_lab.engine.kernel` (the pass),
+:mod:`~engage_lab.engine.output`, :mod:`~engage_lab.engine.replay`.
 """
 
 from __future__ import annotations
 
-from engage_lab.engine.plan import Plan, TriggerPlan, UnsupportedByFastEngineError, make_plan
-from engage_lab.engine.replay import replay_fast
+from engage_lab.engine.output import FastRun
+from engage_lab.engine.plan import Plan, Slot, UnsupportedByFastEngineError, make_plan
+from engage_lab.engine.replay import replay_fast, run_fast
 
-__all__ = ["Plan", "TriggerPlan", "UnsupportedByFastEngineError", "make_plan", "replay_fast"]
+__all__ = [
+    "FastRun",
+    "Plan",
+    "Slot",
+    "UnsupportedByFastEngineError",
+    "make_plan",
+    "replay_fast",
+    "run_fast",
+]

@@ -1,115 +1,227 @@
-"""Recorded engagements and messaging threads, in SQL.
+"""Recorded engagements and messaging threads, in SQL (docs/semantics.md, "Engagement").
 
-For replay over a recorded history (docs/semantics.md, "Engagement"): the engagement
-instants are the visitor's distinct ``chat_engaged`` instants; the conversation of an
-engagement at ``e`` spans the visitor's recorded events from ``e`` to the next
-``chat_engaged``. In live chat it ends when the visitor closes the chat (the first
-``chat_closed`` of the span) or, when no agent took it within the impossibility delay
-(its web-chat conversation — the first of the visitor queued in the span — did not start
-by ``e + delay``; with no such record, no ``message_received`` by then), unserved at
-``e + delay``. Messaging conversations end only with the visit. Outcome events kept: those
-of the span up to the end, without ``message_received`` / ``chat_closed`` when unserved.
+The engagement instants are the visitor's distinct ``chat_engaged`` instants; the
+conversation of an engagement at ``e`` spans the visitor's recorded events from ``e`` to
+the next ``chat_engaged``. In live chat it ends when the visitor closes the chat (the
+first ``chat_closed`` of the span) or, when no agent took it within the impossibility
+delay (its web-chat conversation — the first of the visitor queued in the span — did not
+start by ``e + delay``; with no such record, no ``message_received`` by then), unserved
+at ``e + delay``. Messaging conversations end only with the visit. Outcome events kept:
+those of the span up to the end, without ``message_received`` / ``chat_closed`` when
+unserved.
 
-Whether an engagement is honoured depends on the sequential pass (chat or item visible,
-not engaged); this module only prepares the instants, ends and outcome rows.
+The delay depends on the configuration in force where the engagement is honoured, so the
+ends are computed for each distinct delay (``variant``). Whether an engagement is
+honoured depends on the pass (chat or item visible, not engaged); this module prepares
+the instants, ends and outcome rows.
 """
 
 from __future__ import annotations
 
-__all__ = ["ENGAGEMENTS_SQL", "OPEN_THREADS_SQL", "OUTCOMES_SQL"]
+from dataclasses import dataclass
 
-#: ``_el_eng(vcode, visitor_id, e, stop, unserved)`` (params: live, delay)
-ENGAGEMENTS_SQL = """
+import duckdb
+import numpy as np
+import pandas as pd
+
+from engage_lab.engine.pages import NEVER, Pages
+from engage_lab.errors import EngineError
+
+__all__ = ["Engagements", "engagements", "open_threads", "outcome_rows"]
+
+#: ``_el_eng(code, e, span_end, closed, n_chats, chat_start, received_at)``: one row per
+#: engagement instant of a replayed visitor, with what its end depends on.
+_ENGAGEMENTS_SQL = """
 CREATE OR REPLACE TEMP TABLE _el_eng AS
-WITH visitors AS (
-    SELECT visitor_id, min(pvi) AS first_pvi FROM _el_pv GROUP BY visitor_id
-), eng AS (
-    SELECT DISTINCT c.visitor_id, epoch_ms(c.event_at) AS e
-    FROM chat_events c JOIN visitors USING (visitor_id)
+WITH visitors AS (SELECT DISTINCT code FROM _el_pv),
+eng AS (
+    SELECT DISTINCT vr.code, epoch_ms(c.event_at) AS e
+    FROM chat_events c JOIN _el_vr vr USING (visitor_id) JOIN visitors USING (code)
     WHERE c.event = 'chat_engaged'
 ), spans AS (
-    SELECT visitor_id, e, lead(e) OVER (PARTITION BY visitor_id ORDER BY e) AS span_end
-    FROM eng
+    SELECT code, e, lead(e) OVER (PARTITION BY code ORDER BY e) AS span_end FROM eng
 ), outcomes AS (
-    SELECT visitor_id, epoch_ms(event_at) AS x, event FROM chat_events
-    WHERE event IN ('message_sent', 'message_received', 'chat_closed')
+    SELECT vr.code, epoch_ms(c.event_at) AS x, c.event
+    FROM chat_events c JOIN _el_vr vr USING (visitor_id)
+    WHERE c.event IN ('message_received', 'chat_closed')
+      AND vr.code IN (SELECT code FROM eng)
 ), chats AS (
-    SELECT visitor_id, conversation_id, epoch_ms(queued_at) AS q, epoch_ms(started_at) AS st
-    FROM conversations WHERE channel = 'web_chat' AND visitor_id IS NOT NULL
-), per_span AS (
-    SELECT s.visitor_id, s.e, s.span_end,
-        (SELECT min(o.x) FROM outcomes o WHERE o.visitor_id = s.visitor_id
-            AND o.event = 'chat_closed' AND o.x >= s.e
-            AND (s.span_end IS NULL OR o.x < s.span_end)) AS closed,
-        (SELECT count(*) FROM chats c WHERE c.visitor_id = s.visitor_id AND c.q >= s.e
-            AND (s.span_end IS NULL OR c.q < s.span_end)) AS n_chats,
-        (SELECT arg_min(c.st, (c.q, c.conversation_id)) FROM chats c
-            WHERE c.visitor_id = s.visitor_id AND c.q >= s.e
-            AND (s.span_end IS NULL OR c.q < s.span_end)) AS chat_start,
-        (SELECT count(*) FROM outcomes o WHERE o.visitor_id = s.visitor_id
-            AND o.event = 'message_received' AND o.x >= s.e
-            AND (s.span_end IS NULL OR o.x < s.span_end)
-            AND o.x <= s.e + $delay) AS received
-    FROM spans s
-), decided AS (
-    SELECT *,
-        CASE WHEN n_chats > 0 THEN coalesce(chat_start <= e + $delay, false)
-             ELSE received > 0 END AS served
-    FROM per_span
-), ended AS (
-    SELECT *,
-        $live AND $delay IS NOT NULL AND NOT served
-            AND (closed IS NULL OR e + $delay < closed) AS unserved
-    FROM decided
+    SELECT vr.code, c.conversation_id, epoch_ms(c.queued_at) AS q,
+           epoch_ms(c.started_at) AS st
+    FROM conversations c JOIN _el_vr vr USING (visitor_id)
+    WHERE c.channel = 'web_chat' AND vr.code IN (SELECT code FROM eng)
 )
-SELECT v.first_pvi, d.visitor_id, d.e, d.span_end,
-    CASE WHEN d.unserved THEN d.e + $delay WHEN $live THEN d.closed END AS stop,
-    d.unserved
-FROM ended d JOIN visitors v USING (visitor_id)
-ORDER BY v.first_pvi, d.e
+SELECT s.code, s.e, s.span_end,
+    (SELECT min(o.x) FROM outcomes o WHERE o.code = s.code AND o.event = 'chat_closed'
+        AND o.x >= s.e AND (s.span_end IS NULL OR o.x < s.span_end)) AS closed,
+    (SELECT count(*) FROM chats c WHERE c.code = s.code AND c.q >= s.e
+        AND (s.span_end IS NULL OR c.q < s.span_end)) AS n_chats,
+    (SELECT arg_min(c.st, (c.q, c.conversation_id)) FROM chats c
+        WHERE c.code = s.code AND c.q >= s.e
+        AND (s.span_end IS NULL OR c.q < s.span_end)) AS chat_start,
+    (SELECT min(o.x) FROM outcomes o WHERE o.code = s.code AND o.event = 'message_received'
+        AND o.x >= s.e AND (s.span_end IS NULL OR o.x < s.span_end)) AS received_at
+FROM spans s
+ORDER BY s.code, s.e
 """
 
-#: ``_el_outcomes``: outcome events of honoured engagements (needs ``_el_honoured``)
-OUTCOMES_SQL = """
-WITH kept AS (
-    SELECT c.chat_event_id, c.visitor_id, c.page_view_id, epoch_ms(c.event_at) AS x, c.event,
-           h.pvi AS engaged_pvi
-    FROM _el_honoured h
-    JOIN _el_eng g ON g.visitor_id = h.visitor_id AND g.e = h.e
-    JOIN chat_events c ON c.visitor_id = g.visitor_id
-    WHERE c.event IN ('message_sent', 'message_received', 'chat_closed')
-      AND epoch_ms(c.event_at) >= g.e
-      AND (g.span_end IS NULL OR epoch_ms(c.event_at) < g.span_end)
-      AND (g.stop IS NULL OR epoch_ms(c.event_at) <= g.stop)
-      AND NOT (g.unserved AND c.event IN ('message_received', 'chat_closed'))
-), own AS (
-    SELECT k.*, p.pvi AS own_pvi FROM kept k
-    LEFT JOIN _el_pv p ON p.page_view_id = k.page_view_id AND p.visitor_id = k.visitor_id
-), located AS (
-    SELECT o.*, a.pvi AS at_pvi FROM own o
-    ASOF LEFT JOIN (SELECT visitor_id, s, pvi FROM _el_pv) a
-      ON a.visitor_id = o.visitor_id AND o.x >= a.s
-)
-SELECT coalesce(own_pvi, at_pvi, engaged_pvi) AS pvi, x, event FROM located
+#: outcome events of honoured engagements (needs ``_el_honoured(code, e, pvi, stop,
+#: unserved)``): ``(x, event, own_pos, code, engaged_pvi)``
+_OUTCOMES_SQL = """
+SELECT epoch_ms(c.event_at) AS x, c.event, p.pos AS own_pos, h.code, h.pvi AS engaged_pvi,
+       c.visitor_id
+FROM _el_honoured h
+JOIN _el_eng g ON g.code = h.code AND g.e = h.e
+JOIN _el_vr vr ON vr.code = h.code
+JOIN chat_events c ON c.visitor_id = vr.visitor_id
+LEFT JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id, visitor_id FROM page_views) p
+  ON p.page_view_id = c.page_view_id AND p.visitor_id = c.visitor_id
+WHERE c.event IN ('message_sent', 'message_received', 'chat_closed')
+  AND epoch_ms(c.event_at) >= g.e
+  AND (g.span_end IS NULL OR epoch_ms(c.event_at) < g.span_end)
+  AND epoch_ms(c.event_at) <= h.stop
+  AND NOT (h.unserved AND c.event IN ('message_received', 'chat_closed'))
 """
 
-#: ``open_thread`` per page view at its start (messaging stage)
-OPEN_THREADS_SQL = """
+#: the page views (pvi) whose current identity has an open thread at their start
+_OPEN_THREADS_SQL = """
 WITH ids AS (
-    SELECT visitor_id, epoch_ms(set_at) AS set_ms,
-           arg_max(identity_id, identity_id) AS identity_id,
-           arg_max(coalesce('uuid:' || uuid, 'id:' || identity_id), identity_id) AS key
-    FROM identities GROUP BY visitor_id, set_at
+    SELECT vr.code, epoch_ms(i.set_at) AS set_ms,
+           arg_max(coalesce('uuid:' || i.uuid, 'id:' || i.identity_id), i.identity_id) AS key
+    FROM identities i JOIN _el_vr vr USING (visitor_id) GROUP BY vr.code, i.set_at
 ), thread_keys AS (
     SELECT coalesce('uuid:' || i.uuid, 'id:' || t.identity_id) AS key,
            epoch_ms(t.opened_at) AS o, epoch_ms(t.locked_at) AS l, epoch_ms(t.closed_at) AS c
     FROM threads t LEFT JOIN identities i USING (identity_id)
 ), current AS (
     SELECT p.pvi, p.s, ids.key FROM _el_pv p
-    ASOF LEFT JOIN ids ON ids.visitor_id = p.visitor_id AND p.s >= ids.set_ms
+    ASOF LEFT JOIN ids ON ids.code = p.code AND p.s >= ids.set_ms
 )
 SELECT cur.pvi FROM current cur
 WHERE cur.key IS NOT NULL AND EXISTS (
     SELECT 1 FROM thread_keys th WHERE th.key = cur.key AND th.o <= cur.s
       AND (th.l IS NULL OR th.l > cur.s) AND (th.c IS NULL OR th.c > cur.s))
 """
+
+
+@dataclass
+class Engagements:
+    """Engagement instants per visitor (sorted by code, instant) and their ends."""
+
+    code: np.ndarray
+    e: np.ndarray
+    #: ``stop[variant, k]``: the conversation's end (NEVER: open), per delay variant
+    stop: np.ndarray
+    unserved: np.ndarray  # [variant, k]
+    delays: tuple[int | None, ...]
+    frame: pd.DataFrame
+
+    def ranges(self, visitor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per page view: the range of its visitor's engagements."""
+        lo = np.searchsorted(self.code, visitor, side="left").astype(np.int64)
+        hi = np.searchsorted(self.code, visitor, side="right").astype(np.int64)
+        return lo, hi
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    try:
+        return con.execute(sql, params or {})
+    except duckdb.Error as exc:
+        raise EngineError(f"fast engine: reading the engagements failed: {exc}") from exc
+
+
+def engagements(
+    con: duckdb.DuckDBPyConnection, live_chat: bool, delays: tuple[int | None, ...]
+) -> Engagements:
+    """The recorded engagements of the replayed visitors, with their ends per delay."""
+    _execute(con, _ENGAGEMENTS_SQL)
+    frame = _execute(con, "SELECT * FROM _el_eng ORDER BY code, e").df()
+    n = len(frame)
+    e = frame["e"].to_numpy(dtype=np.int64)
+
+    def column(name: str) -> np.ndarray:
+        return (
+            frame[name].astype("Float64").fillna(NEVER).to_numpy(dtype=np.float64).astype(np.int64)
+        )
+
+    closed = column("closed")
+    chat_start = column("chat_start")
+    received = column("received_at")
+    n_chats = frame["n_chats"].to_numpy(dtype=np.int64) if n else np.zeros(0, np.int64)
+    stop = np.full((max(len(delays), 1), n), NEVER, np.int64)
+    unserved = np.zeros((max(len(delays), 1), n), np.bool_)
+    for v, delay in enumerate(delays):
+        if not live_chat:
+            continue
+        if delay is None:
+            stop[v] = closed
+            continue
+        served = np.where(n_chats > 0, chat_start <= e + delay, received <= e + delay)
+        late = ~served & ((closed == NEVER) | (e + delay < closed))
+        unserved[v] = late
+        stop[v] = np.where(late, e + delay, closed)
+    return Engagements(frame["code"].to_numpy(dtype=np.int64), e, stop, unserved, delays, frame)
+
+
+def open_threads(con: duckdb.DuckDBPyConnection, n_pages: int) -> np.ndarray:
+    """Per page view: its current identity has an open thread at its start."""
+    out = np.zeros(n_pages, np.bool_)
+    rows = _execute(con, _OPEN_THREADS_SQL).fetchnumpy()
+    out[rows["pvi"].astype(np.int64)] = True
+    return out
+
+
+def outcome_rows(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    eng: Engagements,
+    honoured_pvi: np.ndarray,
+    variant: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pvi, t, event)`` of the outcome events of the honoured engagements
+    (``honoured_pvi >= 0``; ``variant``: the delay variant each was honoured under)."""
+    chosen = np.flatnonzero(honoured_pvi >= 0)
+    table = pd.DataFrame(
+        {
+            "code": eng.code[chosen],
+            "e": eng.e[chosen],
+            "pvi": honoured_pvi[chosen],
+            "stop": eng.stop[variant[chosen], chosen],  # NEVER: open
+            "unserved": eng.unserved[variant[chosen], chosen],
+        }
+    )
+    con.register("_el_honoured", table)
+    try:
+        rows = _execute(con, _OUTCOMES_SQL).df()
+    finally:
+        con.unregister("_el_honoured")
+    if len(rows) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, dtype=object)
+    x = rows["x"].to_numpy(dtype=np.int64)
+    code = rows["code"].to_numpy(dtype=np.int64)
+    engaged = rows["engaged_pvi"].to_numpy(dtype=np.int64)
+    # the event's own page view if replayed; else the visitor's page view containing it
+    scan_pvi = np.full(pages.n_scan, -1, np.int64)
+    scan_pvi[pages.pos] = np.arange(len(pages), dtype=np.int64)
+    own_pos = (
+        rows["own_pos"].astype("Float64").fillna(-1).to_numpy(dtype=np.float64).astype(np.int64)
+    )
+    own = np.where(own_pos >= 0, scan_pvi[np.maximum(own_pos, 0)], -1)
+    at = _page_at(pages.visitor.astype(np.int64), pages.start, code, x)
+    pvi = np.where(own >= 0, own, np.where(at >= 0, at, engaged))
+    return pvi, x, rows["event"].to_numpy(dtype=object)
+
+
+def _page_at(visitor: np.ndarray, start: np.ndarray, code: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The latest replayed page view of visitor ``code`` started at or before ``x`` (-1)."""
+    out = np.full(len(x), -1, np.int64)
+    # pages are sorted by (visitor, start): search the visitor's block
+    lo = np.searchsorted(visitor, code, side="left")
+    hi = np.searchsorted(visitor, code, side="right")
+    for i in range(len(x)):
+        block = start[lo[i] : hi[i]]
+        j = np.searchsorted(block, x[i], side="right") - 1
+        if j >= 0:
+            out[i] = lo[i] + j
+    return out

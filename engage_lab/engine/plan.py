@@ -1,21 +1,23 @@
 """What a configuration needs from the history: the fast engine's plan.
 
-A :class:`Plan` is computed once per configuration. It lists, for the enabled triggers
-in list order, everything the SQL and the sequential pass read:
+A :class:`Plan` is computed once per configuration (or configuration history). Each
+enabled trigger of each configuration entry is a *slot*; a slot's criteria are its
+*leaves*, classified by what their value depends on (:data:`SOURCES`):
 
-* the parsed condition trees (criteria AND expression) and whether a trigger reads the
-  chat state (``chat_shown`` / ``chat_opened`` / ``chat.*``): such a trigger's condition is
-  evaluated under the four chat states (shown, opened) and the sequential pass picks the
-  one in force, since other triggers' actions change it within a page;
-* the time-growing thresholds as crossing offsets (ms after the page / visit start, both
-  the ``>= X`` and ``> X`` instants) and the clock step (15 min, or 1 min for ``time.time``);
-* the criteria the conditions read and whether a criterion needs the visit's past pages
-  (a position other than ``current``);
-* the action program of each trigger (items, chat, hide) for the sequential pass.
+``page``      path, URL, title, page and visit counts: fixed for the whole page view;
+``duration``  page / visit duration: a threshold crossed at one instant;
+``clock``     time, hour, day of week in the source timezone: changes at clock steps;
+``identity``  identity / signed identity: turns true when it is set;
+``var``       a custom variable: changes with the page's variable changes;
+``chat``      chat shown / opened: changed by the triggers' own actions (the pass).
 
-The plan's :attr:`Plan.structure_key` ignores the numbers a tuning slider moves (criteria
-thresholds, probabilities): two configurations with the same key share compiled SQL and
-cached intermediate tables.
+A leaf at a past position reads the earlier pages of the visit by their final state, so
+on a given page view its past part is fixed; only its current part can change. The
+expression (if any) is one more dynamic leaf of the slot, evaluated in SQL at its
+breakpoints. Criteria are ANDed, so a slot holds where all its leaves hold.
+
+The plan's :attr:`Plan.structure_key` ignores the numbers a tuning slider moves
+(thresholds, probabilities): two configurations with the same key share compiled SQL.
 
 >>> from engage_lab.config import Config
 >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
@@ -23,8 +25,8 @@ cached intermediate tables.
 ...                   "criteria": [{"criterion": "page_visit_duration", "operator": "gte",
 ...                                 "value": 45}]}]})
 >>> plan = make_plan(cfg)
->>> plan.triggers[0].page_offsets, plan.triggers[0].reads_chat
-((45000, 45001), False)
+>>> [(leaf.criterion, leaf.source) for leaf in plan.slots[0].leaves]
+[('page_visit_duration', 'duration')]
 """
 
 from __future__ import annotations
@@ -35,35 +37,45 @@ from typing import Any
 
 from engage_lab.conditions import nodes
 from engage_lab.conditions.evaluator import parse_criteria_for_pages
-from engage_lab.conditions.vocabulary import custom_declaration
-from engage_lab.conditions.walking import (
-    criteria_nodes,
-    first_ms_above,
-    first_ms_at_least,
-    time_reads,
-)
-from engage_lab.config import Config, Trigger
+from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.vocabulary import POSITIONS, custom_declaration
+from engage_lab.config import Config, ConfigHistory, Trigger
 from engage_lab.config.models import (
     HideOtherElementsAction,
     ShowAndOpenChatAction,
     ShowChatMinimizedAction,
     ShowItemAction,
 )
+from engage_lab.engine.kernel import (
+    ACT_CHAT,
+    ACT_ITEM,
+    ACT_OPEN_CHAT,
+    POS_ANY,
+    POS_ANY_PREVIOUS,
+    POS_BACK,
+    POS_FIRST,
+)
 from engage_lab.errors import EngineError
 
-__all__ = [
-    "Plan",
-    "TriggerPlan",
-    "UnsupportedByFastEngineError",
-    "first_ms_above",
-    "first_ms_at_least",
-    "make_plan",
-]
+__all__ = ["SOURCES", "Entry", "Leaf", "Plan", "Slot", "UnsupportedByFastEngineError", "make_plan"]
 
-_CHAT_CRITERIA = frozenset({"chat_shown", "chat_opened"})
-
-# Action codes of the sequential pass.
-ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
+SOURCES = ("page", "duration", "clock", "identity", "var", "chat")
+_SOURCE_OF = {
+    "page_path": "page",
+    "page_url": "page",
+    "page_title": "page",
+    "page_visit_count": "page",
+    "visit_count": "page",
+    "page_visit_duration": "duration",
+    "visit_duration": "duration",
+    "time": "clock",
+    "hour": "clock",
+    "day_of_week": "clock",
+    "identity": "identity",
+    "signed_identity": "identity",
+    "chat_shown": "chat",
+    "chat_opened": "chat",
+}
 
 
 class UnsupportedByFastEngineError(EngineError):
@@ -71,21 +83,50 @@ class UnsupportedByFastEngineError(EngineError):
 
 
 @dataclass(frozen=True)
-class TriggerPlan:
-    """One enabled trigger as the engine sees it (``rank``: position in the full list)."""
+class Leaf:
+    """One criterion of a slot."""
 
+    node: nodes.Criterion
+    source: str
+
+    @property
+    def criterion(self) -> str:
+        return self.node.criterion
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """``(code, back_first, back_last)`` for the pass (kernel position codes)."""
+        pos = self.node.position
+        if pos == "any":
+            return POS_ANY, 0, 0
+        if pos == "any_previous":
+            return POS_ANY_PREVIOUS, 0, 0
+        if pos == "first":
+            return POS_FIRST, 0, 0
+        back = POSITIONS[pos]
+        assert back is not None
+        return POS_BACK, back[0], back[1]
+
+    @property
+    def current_only(self) -> bool:
+        return self.node.position == "current"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One enabled trigger of one configuration entry, as the engine sees it."""
+
+    entry: int
     trigger: Trigger
-    rank: int
-    criteria_tree: nodes.Node | None
-    expression_tree: nodes.Node | None
-    reads_chat: bool
-    page_offsets: tuple[int, ...]
-    visit_offsets: tuple[int, ...]
-    clock_step: int
-    #: (code, item index) per action, in action order (automatic messages left out)
+    config: Config
+    gid: int  # index of the trigger id in :attr:`Plan.trigger_ids`
+    rank: int  # position in its entry's trigger list
+    leaves: tuple[Leaf, ...]
+    expression: nodes.Node | None
+    #: (code, global item index) per action, in action order (automatic messages left out)
     program: tuple[tuple[int, int], ...]
     hides: bool
-    #: item indices shown in offline mode when refused (live chat, online/offline items)
+    #: global item indices shown in offline mode when refused (live chat, online/offline)
     offline_items: tuple[int, ...]
     #: fixed-button ids the page must carry a placeholder for
     fixed_items: tuple[str, ...]
@@ -94,24 +135,40 @@ class TriggerPlan:
     def id(self) -> str:
         return self.trigger.id
 
+    @property
+    def dynamic_leaves(self) -> tuple[Leaf, ...]:
+        """Leaves whose value can change within a page view (not page, not chat)."""
+        return tuple(leaf for leaf in self.leaves if leaf.source not in ("page", "chat"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One configuration of a history (``effective_at``: ms; the first may be ``-inf``)."""
+
+    config: Config
+    effective_at: int
+
 
 @dataclass(frozen=True)
 class Plan:
     """Everything the engine reads for one configuration (see the module docstring)."""
 
-    config: Config
-    triggers: tuple[TriggerPlan, ...]
-    #: item ids and kinds by item index
+    entries: tuple[Entry, ...]
+    slots: tuple[Slot, ...]  # sorted by (entry, rank)
+    #: trigger ids in canonical order (each entry's order, new ids appended)
+    trigger_ids: tuple[str, ...]
+    #: item ids and kinds by global item index
     items: tuple[tuple[str, str], ...]
-    #: criterion id -> kind, and whether it needs past pages
-    criteria: dict[str, tuple[str, bool]]
-    uses_expression: bool
-    custom_names: tuple[str, ...]
+    mode: str
     structure_key: str
 
     @property
     def any_gated(self) -> bool:
-        return any(t.trigger.gated for t in self.triggers)
+        return any(s.trigger.gated for s in self.slots)
+
+    @property
+    def first(self) -> Config:
+        return self.entries[0].config
 
 
 def _threshold_free(data: Any) -> Any:
@@ -125,119 +182,109 @@ def _threshold_free(data: Any) -> Any:
     return {k: _threshold_free(v) for k, v in data.items()}
 
 
-def _expression_reads_chat(tree: nodes.Node) -> bool:
-    for node in nodes.walk(tree):
-        if isinstance(node, nodes.Field) and (node.path == "chat" or node.path.startswith("chat.")):
-            return True
-    return False
+_NEVER = 9_000_000_000_000_000
 
 
-def make_plan(config: Config) -> Plan:
-    """Build the :class:`Plan` of a configuration.
+def make_plan(config: Config | ConfigHistory) -> Plan:
+    """Build the :class:`Plan` of a configuration or configuration history.
 
     Raises
     ------
     UnsupportedByFastEngineError
-        For what the fast engine does not replay: chat-state criteria at a past position,
-        undeclared custom variables in criteria, ``min_seconds_between_executions``.
+        For criteria the engine cannot type (undeclared custom variables) or that the
+        validator refuses (a duration with an operator other than ``gte`` / ``lte``).
     """
-    items = tuple(
-        [(b.id, "button") for b in config.catalog.buttons]
-        + [(i.id, "invitation") for i in config.catalog.invitations]
+    if isinstance(config, Config):
+        entries = (Entry(config, -_NEVER),)
+    else:
+        entries = tuple(Entry(e.config, e.effective_at_ms) for e in config.history)
+    modes = {e.config.source.mode for e in entries}
+    if len(modes) != 1:
+        raise UnsupportedByFastEngineError("a configuration history must keep one source mode")
+    trigger_ids: list[str] = []
+    items: list[tuple[str, str]] = []
+    for e in entries:
+        trigger_ids += [t.id for t in e.config.triggers if t.id not in trigger_ids]
+        for item in (*e.config.catalog.buttons, *e.config.catalog.invitations):
+            if (item.id, item.kind) not in items:
+                items.append((item.id, item.kind))
+    item_index = {(i, k): n for n, (i, k) in enumerate(items)}
+    slots = []
+    for k, e in enumerate(entries):
+        for rank, trigger in enumerate(e.config.triggers):
+            if trigger.enabled:
+                slots.append(_slot(k, e.config, trigger, rank, trigger_ids, item_index))
+    data = [_threshold_free(e.config.to_dict()) for e in entries]
+    key = json.dumps(
+        {"entries": data, "at": [e.effective_at for e in entries]},
+        sort_keys=True,
+        separators=(",", ":"),
     )
-    item_index = {item_id: k for k, (item_id, _) in enumerate(items)}
-    if len(items) > 62:
-        raise UnsupportedByFastEngineError("the fast engine handles at most 62 catalog items")
-    declared = config.custom_variable_types
-    criteria: dict[str, tuple[str, bool]] = {}
-    custom: set[str] = set()
-    plans: list[TriggerPlan] = []
-    uses_expression = False
-    for rank, trigger in enumerate(config.triggers):
-        if not trigger.enabled:
-            continue
-        ext = trigger.extensions
-        if ext is not None and ext.min_ms_between_executions is not None:
-            raise UnsupportedByFastEngineError(
-                f"trigger {trigger.id!r}: min_seconds_between_executions is not replayed by "
-                "the fast engine; use the reference engine"
-            )
-        tree = None
-        reads_chat = False
-        if trigger.criteria:
-            for c in trigger.criteria:
-                name = c.get("criterion")
-                if (
-                    isinstance(name, str)
-                    and name.startswith("custom_")
-                    and custom_declaration(name, declared) is None
-                ):
-                    raise UnsupportedByFastEngineError(
-                        f"trigger {trigger.id!r}: custom variable {name!r} is not declared; "
-                        "the fast engine needs its type"
-                    )
-            tree = parse_criteria_for_pages(list(trigger.criteria), [], declared)
-            for node in criteria_nodes(tree):
-                past = node.position != "current"
-                if node.criterion in _CHAT_CRITERIA:
-                    reads_chat = True
-                    if past:
-                        raise UnsupportedByFastEngineError(
-                            f"trigger {trigger.id!r}: {node.criterion} at position "
-                            f"{node.position!r} (past pages' chat state) is not replayed by "
-                            "the fast engine"
-                        )
-                    continue
-                kind, had_past = criteria.get(node.criterion, (node.kind, False))
-                if kind != node.kind:
-                    raise UnsupportedByFastEngineError(
-                        f"criterion {node.criterion!r} read as two kinds ({kind}, {node.kind})"
-                    )
-                criteria[node.criterion] = (kind, had_past or past)
-                if node.criterion.startswith("custom_"):
-                    custom.add(node.criterion)
-        expression = None
-        if trigger.expression is not None:
-            raise UnsupportedByFastEngineError(
-                f"trigger {trigger.id!r}: expressions are not replayed by the fast engine yet; "
-                "use the reference engine"
-            )
-            uses_expression = True
-            reads_chat = reads_chat or _expression_reads_chat(expression)
-        reads = time_reads(trigger.criteria, expression)
-        program: list[tuple[int, int]] = []
-        for action in trigger.actions:
-            if isinstance(action, ShowItemAction):
-                program.append((ACT_ITEM, item_index[action.item]))
-            elif isinstance(action, ShowAndOpenChatAction):
-                program.append((ACT_OPEN_CHAT, -1))
-            elif isinstance(action, ShowChatMinimizedAction):
-                program.append((ACT_CHAT, -1))
-        shown = [a.item for a in trigger.actions if isinstance(a, ShowItemAction)]
-        offline = tuple(item_index[i] for i in shown if config.item(i).online_offline)
-        plans.append(
-            TriggerPlan(
-                trigger=trigger,
-                rank=rank,
-                criteria_tree=tree,
-                expression_tree=expression,
-                reads_chat=reads_chat,
-                page_offsets=reads.page_offsets,
-                visit_offsets=reads.visit_offsets,
-                clock_step=reads.clock_step,
-                program=tuple(program),
-                hides=any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
-                offline_items=offline if config.source.mode == "live_chat" else (),
-                fixed_items=tuple(i for i in shown if config.item(i).fixed),
-            )
-        )
-    key = json.dumps(_threshold_free(config.to_dict()), sort_keys=True, separators=(",", ":"))
     return Plan(
-        config=config,
-        triggers=tuple(plans),
-        items=items,
-        criteria=criteria,
-        uses_expression=uses_expression,
-        custom_names=tuple(sorted(custom)),
+        entries=entries,
+        slots=tuple(slots),
+        trigger_ids=tuple(trigger_ids),
+        items=tuple(items),
+        mode=modes.pop(),
         structure_key=key,
+    )
+
+
+def _slot(
+    entry: int,
+    config: Config,
+    trigger: Trigger,
+    rank: int,
+    trigger_ids: list[str],
+    item_index: dict[tuple[str, str], int],
+) -> Slot:
+    declared = config.custom_variable_types
+    leaves: list[Leaf] = []
+    if trigger.criteria:
+        for c in trigger.criteria:
+            name = c.get("criterion")
+            if (
+                isinstance(name, str)
+                and name.startswith("custom_")
+                and custom_declaration(name, declared) is None
+            ):
+                raise UnsupportedByFastEngineError(
+                    f"trigger {trigger.id!r}: custom variable {name!r} is not declared; "
+                    "the fast engine needs its type"
+                )
+        tree = parse_criteria_for_pages(list(trigger.criteria), [], declared)
+        for node in nodes.children(tree):
+            assert isinstance(node, nodes.Criterion)
+            source = _SOURCE_OF.get(node.criterion, "var")
+            if source == "duration" and not isinstance(node.test, nodes.Gte | nodes.Lte):
+                raise UnsupportedByFastEngineError(
+                    f"trigger {trigger.id!r}: {node.criterion} takes only gte or lte"
+                )
+            leaves.append(Leaf(node, source))
+    expression = None
+    if trigger.expression is not None:
+        expression = parse_expression(trigger.expression, f"triggers[{trigger.id}].expression")
+    program: list[tuple[int, int]] = []
+    for action in trigger.actions:
+        if isinstance(action, ShowItemAction):
+            item = config.item(action.item)
+            program.append((ACT_ITEM, item_index[(item.id, item.kind)]))
+        elif isinstance(action, ShowAndOpenChatAction):
+            program.append((ACT_OPEN_CHAT, -1))
+        elif isinstance(action, ShowChatMinimizedAction):
+            program.append((ACT_CHAT, -1))
+    shown = [config.item(a.item) for a in trigger.actions if isinstance(a, ShowItemAction)]
+    offline = tuple(item_index[(i.id, i.kind)] for i in shown if i.online_offline)
+    return Slot(
+        entry=entry,
+        trigger=trigger,
+        config=config,
+        gid=trigger_ids.index(trigger.id),
+        rank=rank,
+        leaves=tuple(leaves),
+        expression=expression,
+        program=tuple(program),
+        hides=any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
+        offline_items=offline if config.source.mode == "live_chat" else (),
+        fixed_items=tuple(i.id for i in shown if i.fixed),
     )

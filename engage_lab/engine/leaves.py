@@ -1,0 +1,246 @@
+"""The dynamic leaves of every slot, as the arrays :func:`~engage_lab.engine.steps.slot_steps`
+reads (see that module for the kinds).
+
+* thresholds: the crossing offset in ms (``gte X``: the least ``d`` with ``d / 1000 >= X``,
+  true from ``base + d``; ``lte X``: true until ``base + d`` with ``d`` the least with
+  ``d / 1000 > X``), relative to the page or the visit start;
+* clock tests: a table of UTC instants where the test's value changes, evaluated with the
+  reference evaluator on each 15-minute slot of the replayed span (zone offsets in use
+  are whole quarters of an hour, so a slot is one local reading);
+* identity tests: the test's value on ``true`` and on ``false``;
+* variable tests: rows ``(pvi, c, holds)`` from SQL, one per change of the variable on a
+  page view, and the test's value before the first (not found);
+* the expression: rows ``(pvi, t, mask)`` (:mod:`engage_lab.engine.expressions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from engage_lab.conditions import nodes
+from engage_lab.conditions.criteria import read_page_value
+from engage_lab.conditions.evaluator import test_value
+from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
+from engage_lab.engine.pages import Pages
+from engage_lab.engine.plan import Leaf, Plan
+from engage_lab.engine.sqlvalues import LeafCompiler, coerce_json, col, deep_sql
+from engage_lab.engine.steps import (
+    CLOCK,
+    EXPR,
+    IDENTITY,
+    SIGNED,
+    THRESHOLD_PAGE,
+    THRESHOLD_VISIT,
+    VAR,
+)
+from engage_lab.errors import EngineError
+
+__all__ = ["LeafArrays", "clock_table", "leaf_arrays"]
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass
+class LeafArrays:
+    """Flat arrays over all slots' dynamic leaves (``slot_lo[j]:slot_hi[j]``: slot ``j``)."""
+
+    slot_lo: np.ndarray
+    slot_hi: np.ndarray
+    kind: np.ndarray
+    d: np.ndarray
+    ge: np.ndarray
+    r: np.ndarray
+    tab_lo: np.ndarray
+    tab_hi: np.ndarray
+    tab_t: np.ndarray
+    tab_v: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    row_pvi: np.ndarray
+    row_t: np.ndarray
+    row_v: np.ndarray
+    #: an upper bound of one slot's breakpoints on one page view
+    max_breakpoints: int
+
+    def kernel_tuple(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.kind, self.d, self.ge, self.r, self.tab_lo, self.tab_hi, self.tab_t,
+            self.tab_v, self.row_lo, self.row_hi, self.row_pvi, self.row_t, self.row_v,
+        )  # fmt: skip
+
+
+def clock_table(
+    node: nodes.Criterion, timezone: str, t0: int, t1: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(instants, values)`` of a clock criterion's current test over ``[t0, t1]``: the
+    first instant at or before ``t0``, then every quarter where the value changes."""
+    q0 = (t0 // QUARTER_MS) * QUARTER_MS
+    q1 = max(q0, (t1 // QUARTER_MS) * QUARTER_MS)
+    quarters = np.arange(q0, q1 + QUARTER_MS, QUARTER_MS, dtype=np.int64)
+    local = pd.to_datetime(quarters, unit="ms", utc=True).tz_convert(timezone)
+    hours = np.asarray(local.hour, np.int64)
+    minutes = np.asarray(local.minute, np.int64)
+    days = np.asarray(local.day_of_week, np.int64)
+    keys = (days * 24 + hours) * 60 + minutes
+    cache: dict[int, bool] = {}
+    values = np.empty(len(quarters), np.int64)
+    for k, key in enumerate(keys.tolist()):
+        if key not in cache:
+            minute, hour, day = key % 60, (key // 60) % 24, key // 1440
+            raw: Any = {
+                "time": f"{hour:02d}:{minute:02d}",
+                "hour": hour,
+                "day_of_week": _DAY_NAMES[day],
+            }[node.criterion]
+            cache[key] = test_value(node.test, read_page_value(raw, node.kind), node.kind)
+        values[k] = 15 if cache[key] else 0
+    keep = np.ones(len(values), np.bool_)
+    keep[1:] = values[1:] != values[:-1]
+    return quarters[keep], values[keep]
+
+
+def _boolean_outcomes(node: nodes.Criterion) -> int:
+    """Bit 1: the test on ``true``; bit 0: on ``false``."""
+    on_true = test_value(node.test, True, "boolean")
+    on_false = test_value(node.test, False, "boolean")
+    return (2 if on_true else 0) | (1 if on_false else 0)
+
+
+def _var_rows(
+    con: duckdb.DuckDBPyConnection, leaf: Leaf, cache: dict[str, tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, ...]:
+    compiler = LeafCompiler(param_prefix="vr_p")
+    test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
+    with deep_sql():
+        sql = (
+            f"SELECT pvi, c, {test.sql('duckdb')} AS v FROM _el_vc "
+            "WHERE name = $var_name ORDER BY pvi, c"
+        )
+    params = {"var_name": leaf.criterion, **compiler.params()}
+    key = sql + repr(sorted(params.items()))
+    if key not in cache:
+        try:
+            rows = con.execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise EngineError(f"fast engine: evaluating {leaf.criterion} failed: {exc}") from exc
+        cache[key] = (
+            rows["pvi"].astype(np.int64),
+            rows["c"].astype(np.int64),
+            rows["v"].astype(np.int64),
+        )
+    return cache[key]
+
+
+def leaf_arrays(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    pages: Pages,
+    expression_rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    cache: dict[str, Any] | None = None,
+) -> LeafArrays:
+    """The :class:`LeafArrays` of ``plan`` over ``pages`` (``expression_rows``: per slot
+    with an expression, its ``(pvi, t, mask)`` rows sorted by ``(pvi, t)``)."""
+    kinds: list[int] = []
+    ds: list[int] = []
+    ges: list[int] = []
+    rs: list[int] = []
+    tabs: list[tuple[np.ndarray, np.ndarray]] = []
+    rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    slot_lo, slot_hi = [], []
+    t0 = int(pages.start.min()) if len(pages) else 0
+    t1 = int(pages.limit.max()) if len(pages) else 0
+    longest = int((pages.limit - pages.start).max()) if len(pages) else 0
+    cache = {} if cache is None else cache
+    bound = 0
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    no_rows = (np.zeros(0, np.int64),) * 3
+    for j, slot in enumerate(plan.slots):
+        slot_lo.append(len(kinds))
+        slot_bound = 0
+        for leaf in slot.dynamic_leaves:
+            node = leaf.node
+            table, leaf_rows = empty, no_rows
+            d = ge = r = 0
+            if leaf.source == "duration":
+                kind = (
+                    THRESHOLD_PAGE if node.criterion == "page_visit_duration" else THRESHOLD_VISIT
+                )
+                if isinstance(node.test, nodes.Gte):
+                    d, ge = first_ms_at_least(node.test.value), 1
+                else:
+                    d, ge = first_ms_above(node.test.value), 0
+                slot_bound += 1
+            elif leaf.source == "clock":
+                kind = CLOCK
+                table = clock_table(node, slot.config.source.timezone, t0, t1)
+                slot_bound += longest // QUARTER_MS + 2
+            elif leaf.source == "identity":
+                kind = IDENTITY if node.criterion == "identity" else SIGNED
+                r = _boolean_outcomes(node)
+                slot_bound += 1
+            else:
+                kind = VAR
+                r = int(type(node.test).not_found)
+                leaf_rows = _var_rows(con, leaf, cache)
+                slot_bound += _max_per_page(leaf_rows[0])
+            kinds.append(kind)
+            ds.append(d)
+            ges.append(ge)
+            rs.append(r)
+            tabs.append(table)
+            rows.append(leaf_rows)
+        if slot.expression is not None:
+            if expression_rows is None or j not in expression_rows:
+                raise EngineError(f"fast engine: no expression rows for trigger {slot.id!r}")
+            kinds.append(EXPR)
+            ds.append(0)
+            ges.append(0)
+            rs.append(0)
+            tabs.append(empty)
+            rows.append(expression_rows[j])
+            slot_bound += _max_per_page(expression_rows[j][0])
+        slot_hi.append(len(kinds))
+        bound = max(bound, slot_bound)
+    tab_lo, tab_hi, tab_t, tab_v = _concat([t for t in tabs], 2)
+    row_lo, row_hi, row_pvi, row_t, row_v = _concat(rows, 3)
+    return LeafArrays(
+        slot_lo=np.array(slot_lo, np.int64),
+        slot_hi=np.array(slot_hi, np.int64),
+        kind=np.array(kinds, np.int64),
+        d=np.array(ds, np.int64),
+        ge=np.array(ges, np.int64),
+        r=np.array(rs, np.int64),
+        tab_lo=tab_lo,
+        tab_hi=tab_hi,
+        tab_t=tab_t,
+        tab_v=tab_v,
+        row_lo=row_lo,
+        row_hi=row_hi,
+        row_pvi=row_pvi,
+        row_t=row_t,
+        row_v=row_v,
+        max_breakpoints=bound + 2,
+    )
+
+
+def _max_per_page(pvi: np.ndarray) -> int:
+    if len(pvi) == 0:
+        return 0
+    _, counts = np.unique(pvi, return_counts=True)
+    return int(counts.max())
+
+
+def _concat(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:
+    lengths = np.array([len(p[0]) for p in parts], np.int64)
+    hi = np.cumsum(lengths) if len(parts) else np.zeros(0, np.int64)
+    lo = hi - lengths
+    columns = [
+        np.concatenate([p[c] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
+        for c in range(width)
+    ]
+    return (lo.astype(np.int64), hi.astype(np.int64), *columns)

@@ -1,0 +1,383 @@
+"""Page-view facts: the replayed page views in the engine's order, as numpy arrays.
+
+Built once per connection and :class:`PagesKey` (visit idle durations, configuration
+entries, restrictions, data version) and cached by the replay:
+
+* one query orders ``page_views`` by ``(visitor_id, started_at, page_view_id)`` (visitor
+  ranks first, so the sort compares integers) and returns each row's scan position, start
+  and end (``ended_at``, else ``started_at + 30 min``);
+* one compiled pass (:func:`engage_lab.engine.pages_kernel.derive_pages`) derives visits
+  (a page view starting more than the idle duration in force at its start after the
+  latest end before it opens a visit, named after its first page view), applies the
+  time range and the visitor sample, and computes per kept page view, in ``pvi`` order:
+  the 1-based index in its visit, the visit count, the visit start, the instant limit
+  ``lim = min(end, next start of the visitor)``, single-page-application carry-over, the
+  source status at the start and the configuration entry in force;
+* variable changes are assigned to page views (a change at or after its page's end
+  moves to the visitor's next page view that has not ended by then) and de-duplicated
+  (two changes of one variable at one instant: the greater ``var_change_id`` wins) into
+  the temporary table ``_el_vc(pvi, name, c, value)``; the first instants an identity
+  and a signed identity were set, per visitor, become arrays.
+
+The SQL side sees the facts through registered Arrow tables: ``_el_pv`` (one row per
+``pvi``), ``_el_scan`` (one row per ``page_views`` scan position, for ``POSITIONAL
+JOIN``) and ``_el_vr(code, visitor_id)``. Semantics: docs/semantics.md ("Time, page
+views and visits"), the same as the reference's history view. Values never enter SQL
+text: they are bound as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from sqlglot import exp
+
+from engage_lab.data import schema
+from engage_lab.draws import in_sample_sql
+from engage_lab.engine.pages_kernel import NEVER, assign_var_changes, derive_pages
+from engage_lab.errors import EngineError
+
+__all__ = ["NEVER", "Pages", "PagesKey", "build_pages", "data_version", "source_record"]
+
+_INACTIVE = ("inactive", "maintenance")
+
+
+@dataclass(frozen=True)
+class PagesKey:
+    """What the page facts depend on."""
+
+    #: ``(effective_at_ms, visit_idle_ms)`` per configuration entry (one entry: ``(0, idle)``)
+    idle_steps: tuple[tuple[int, int], ...]
+    #: configuration entry starts (ms); a page view starting before the first runs nothing
+    entry_starts: tuple[int, ...]
+    time_range: tuple[int, int] | None
+    sample: float | None
+    sample_seed: str | None
+    #: segment condition as (SQL text, parameters), or None
+    segment: tuple[str, tuple[tuple[str, Any], ...]] | None
+    version: tuple[Any, ...]
+
+
+@dataclass
+class Pages:
+    """The replayed page views (``pvi`` order) and what the engine reads about them."""
+
+    key: PagesKey
+    #: per pvi
+    pos: np.ndarray  # scan position in page_views
+    visitor: np.ndarray  # visitor code (rank of visitor_id among all visitors)
+    visit: np.ndarray  # visit number (0, 1, ... in pvi order)
+    visit_pos: np.ndarray  # scan position of the visit's first page view (its id)
+    start: np.ndarray
+    end: np.ndarray
+    limit: np.ndarray
+    visit_start: np.ndarray
+    idx: np.ndarray  # 1-based page index in the visit
+    vcount: np.ndarray  # 1-based visit index of the visitor
+    embedded: np.ndarray
+    carries: np.ndarray
+    active: np.ndarray
+    entry: np.ndarray  # configuration entry in force at the start (-1: none)
+    #: per visitor code: first identity / signed identity instants (NEVER: none)
+    id_at: np.ndarray
+    signed_at: np.ndarray
+    n_scan: int
+    #: lazily fetched strings (see :meth:`page_view_ids`, :meth:`visitor_ids`)
+    _strings: dict[str, pa.Array] = field(default_factory=dict, repr=False)
+    _tables: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    # ------------------------------------------------------------------ strings
+    def scan_page_view_ids(self, con: duckdb.DuckDBPyConnection) -> pa.Array:
+        """``page_view_id`` of every ``page_views`` row, by scan position."""
+        if "pv" not in self._strings:
+            query = exp.select("page_view_id").from_("page_views")
+            self._strings["pv"] = _arrow(con, query).column(0).combine_chunks()
+        return self._strings["pv"]
+
+    def scan_table(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Register ``_el_scan(pvi, idx, vcount, vstart)`` in ``page_views`` scan order
+        (``pvi = -1``: not replayed), for ``POSITIONAL JOIN``."""
+        if "scan" in self._tables:
+            return
+        pvi = np.full(self.n_scan, -1, np.int64)
+        pvi[self.pos] = np.arange(len(self), dtype=np.int64)
+        idx = np.zeros(self.n_scan, np.int32)
+        idx[self.pos] = self.idx
+        vcount = np.zeros(self.n_scan, np.int32)
+        vcount[self.pos] = self.vcount
+        vstart = np.zeros(self.n_scan, np.int64)
+        vstart[self.pos] = self.visit_start
+        table = pa.table({"pvi": pvi, "idx": idx, "vcount": vcount, "vstart": vstart})
+        self._tables["scan"] = table
+        con.register("_el_scan", table)
+
+    def visitor_ids(self, con: duckdb.DuckDBPyConnection) -> pa.Array:
+        """``visitor_id`` by visitor code."""
+        if "vr" not in self._strings:
+            query = exp.select("visitor_id").from_("_el_vr").order_by("code")
+            self._strings["vr"] = _arrow(con, query).column(0).combine_chunks()
+        return self._strings["vr"]
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
+    try:
+        return con.execute(sql, params or {})
+    except duckdb.Error as exc:
+        raise EngineError(f"fast engine: reading the page views failed: {exc}") from exc
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pa.Table:
+    try:
+        return con.sql(query.sql("duckdb")).to_arrow_table()
+    except duckdb.Error as exc:
+        raise EngineError(f"fast engine: reading the page views failed: {exc}") from exc
+
+
+def _numpy(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
+) -> dict[str, np.ndarray]:
+    return _execute(con, sql, params).fetchnumpy()
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """A fingerprint of the loaded data (the loads recorded, the row counts)."""
+    try:
+        rows = con.execute(
+            "SELECT (SELECT count(*) FROM loads), (SELECT max(load_id) FROM loads), "
+            "(SELECT count(*) FROM page_views), (SELECT count(*) FROM var_changes), "
+            "(SELECT count(*) FROM chat_events)"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise EngineError(f"cannot read the history tables: {exc}") from exc
+    return tuple(rows[0])
+
+
+def source_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The ``source`` record (mode, timezone, seed), empty when none."""
+    try:
+        frame = con.execute(exp.select("*").from_("source").limit(1).sql("duckdb")).df()
+    except duckdb.Error as exc:
+        raise EngineError(f"cannot read the source table: {exc}") from exc
+    if len(frame) == 0:
+        return {}
+    return {k: (None if v is None or v != v else v) for k, v in frame.iloc[0].to_dict().items()}
+
+
+# Fixed SQL text; values are bound parameters.
+_VISITORS_SQL = """
+CREATE OR REPLACE TEMP TABLE _el_vr AS
+SELECT (row_number() OVER (ORDER BY visitor_id) - 1)::INTEGER AS code, visitor_id
+FROM (SELECT DISTINCT visitor_id FROM page_views WHERE visitor_id IS NOT NULL)
+"""
+
+_STATUS_SQL = """
+SELECT epoch_ms(changed_at) AS t,
+       arg_max(status, source_status_id) IN ('inactive', 'maintenance') AS off
+FROM source_status WHERE changed_at IS NOT NULL GROUP BY changed_at ORDER BY t
+"""
+
+_IDENTITIES_SQL = """
+SELECT vr.code, min(epoch_ms(i.set_at)) AS id_at,
+       min(CASE WHEN i.signed THEN epoch_ms(i.set_at) END) AS signed_at
+FROM identities i JOIN _el_vr vr USING (visitor_id)
+WHERE i.set_at IS NOT NULL GROUP BY vr.code
+"""
+
+_VAR_SQL = """
+SELECT p.pos AS ppos, epoch_ms(v.changed_at) AS c
+FROM (SELECT row_number() OVER () - 1 AS vpos, page_view_id, changed_at FROM var_changes) v
+LEFT JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id FROM page_views) p
+  USING (page_view_id)
+ORDER BY v.vpos
+"""
+
+_VC_TABLE_SQL = """
+CREATE OR REPLACE TEMP TABLE _el_vc AS
+SELECT m.pvi, v.name, m.c, arg_max(v.value, v.var_change_id) AS value
+FROM var_changes v POSITIONAL JOIN _el_vcmap m
+WHERE m.pvi >= 0
+GROUP BY m.pvi, v.name, m.c
+ORDER BY m.pvi, v.name, m.c
+"""
+
+
+def _order_query(segment: tuple[str, tuple[tuple[str, Any], ...]] | None) -> str:
+    seg = "TRUE" if segment is None else segment[0]
+    # scan positions are numbered on the bare scan (before any join); the segment reads
+    # the visitor's country, so the visitors table is joined only when it does
+    visitors = (
+        "LEFT JOIN (SELECT visitor_id AS _vid, country FROM visitors) v ON v._vid = p.visitor_id"
+        if segment is not None
+        else ""
+    )
+    return f"""
+SELECT pos, code, s, e, embedded, page_change, seg FROM (
+    SELECT pos, visitor_id, page_view_id,
+           epoch_ms(started_at) AS s,
+           coalesce(epoch_ms(ended_at), epoch_ms(started_at) + $inferred) AS e,
+           coalesce(embedded, false) AS embedded,
+           coalesce(page_change, false) AS page_change,
+           coalesce({seg}, false) AS seg
+    FROM (SELECT row_number() OVER () - 1 AS pos, * FROM page_views) p {visitors}
+) JOIN _el_vr USING (visitor_id)
+ORDER BY code, s, page_view_id
+"""
+
+
+def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
+    """Compute the :class:`Pages` of ``key`` and register their SQL views."""
+    _execute(con, _VISITORS_SQL)
+    params: dict[str, Any] = {"inferred": schema.INFERRED_PAGE_LENGTH_MS}
+    if key.segment is not None:
+        params.update(dict(key.segment[1]))
+    rows = _numpy(con, _order_query(key.segment), params)
+    n_scan = int(_execute(con, "SELECT count(*) FROM page_views").fetchall()[0][0])
+    order_pos = rows["pos"].astype(np.int64)
+    code = rows["code"].astype(np.int64)
+    start = rows["s"].astype(np.int64)
+    end = rows["e"].astype(np.int64)
+    seg = rows["seg"].astype(np.bool_)
+    n_visitors = int(_execute(con, "SELECT count(*) FROM _el_vr").fetchall()[0][0])
+    in_sample = np.ones(n_visitors, np.bool_)
+    if key.sample is not None:
+        draw = in_sample_sql(
+            exp.column("visitor_id"), exp.Placeholder(this="fraction"), exp.Placeholder(this="seed")
+        )
+        sampled = _numpy(
+            con,
+            exp.select("code", draw.as_("keep")).from_("_el_vr").sql("duckdb"),
+            {"fraction": key.sample, "seed": key.sample_seed or "0"},
+        )
+        in_sample[sampled["code"].astype(np.int64)] = sampled["keep"].astype(np.bool_)
+    idle_at, entry_at = np.array([s for s, _ in key.idle_steps], np.int64), None
+    idle_values = np.array([i for _, i in key.idle_steps], np.int64)
+    entry_at = np.array(key.entry_starts, np.int64)
+    status = _numpy(con, _STATUS_SQL)
+    lo, hi = key.time_range if key.time_range is not None else (-NEVER, NEVER)
+    # a segment re-derives visits from its page views only when the idle duration differs
+    # from the loaded one (else the loaded visits, derived from all page views, stand)
+    rederive_on_segment = key.segment is not None and _rederives(con, key)
+    out = derive_pages(
+        code,
+        start,
+        end,
+        rows["page_change"].astype(np.bool_),
+        rows["embedded"].astype(np.bool_),
+        seg,
+        rederive_on_segment,
+        in_sample,
+        np.int64(lo),
+        np.int64(hi),
+        idle_at,
+        idle_values,
+        entry_at,
+        status["t"].astype(np.int64),
+        status["off"].astype(np.bool_),
+    )
+    kept, visit, visit_first, idx, vcount, vstart, limit, carries, active, entry = out
+    kept_rank = np.cumsum(kept) - 1
+    kept_pos = order_pos[kept]
+    ids = _identities(con, n_visitors)
+    pages = Pages(
+        key=key,
+        pos=kept_pos,
+        visitor=code[kept].astype(np.int32),
+        visit=visit[kept].astype(np.int32),
+        visit_pos=order_pos[visit_first[kept]],
+        start=start[kept],
+        end=end[kept],
+        limit=limit[kept],
+        visit_start=vstart[kept],
+        idx=idx[kept].astype(np.int32),
+        vcount=vcount[kept].astype(np.int32),
+        embedded=rows["embedded"].astype(np.bool_)[kept],
+        carries=carries[kept],
+        active=active[kept],
+        entry=entry[kept].astype(np.int16),
+        id_at=ids[0],
+        signed_at=ids[1],
+        n_scan=n_scan,
+    )
+    _register(con, pages)
+    _var_changes(con, pages, order_pos, code, end, seg, kept, kept_rank)
+    return pages
+
+
+def _rederives(con: duckdb.DuckDBPyConnection, key: PagesKey) -> bool:
+    try:
+        rows = con.execute(
+            f"SELECT value FROM {schema.META_TABLE} WHERE key = 'visit_idle_ms'"
+        ).fetchall()
+    except duckdb.Error:
+        rows = []
+    loaded = int(rows[0][0]) if rows else schema.DEFAULT_VISIT_IDLE_MS
+    return any(idle != loaded for _, idle in key.idle_steps)
+
+
+def _identities(con: duckdb.DuckDBPyConnection, n_visitors: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = _numpy(con, _IDENTITIES_SQL)
+    id_at = np.full(n_visitors, NEVER, np.int64)
+    signed_at = np.full(n_visitors, NEVER, np.int64)
+    codes = rows["code"].astype(np.int64)
+    id_at[codes] = rows["id_at"].astype(np.int64)
+    signed = rows["signed_at"]
+    mask = ~np.ma.getmaskarray(signed)
+    signed_at[codes[mask]] = np.ma.getdata(signed)[mask].astype(np.int64)
+    return id_at, signed_at
+
+
+def _register(con: duckdb.DuckDBPyConnection, pages: Pages) -> None:
+    n = len(pages)
+    pvi = np.arange(n, dtype=np.int64)
+    table = pa.table(
+        {
+            "pvi": pvi,
+            "pos": pages.pos,
+            "code": pages.visitor,
+            "visit": pages.visit,
+            "s": pages.start,
+            "e": pages.end,
+            "lim": pages.limit,
+            "vstart": pages.visit_start,
+            "idx": pages.idx,
+            "vcount": pages.vcount,
+        }
+    )
+    pages._tables["pv"] = table
+    con.register("_el_pv", table)
+
+
+def _var_changes(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    order_pos: np.ndarray,
+    code: np.ndarray,
+    end: np.ndarray,
+    universe: np.ndarray,
+    kept: np.ndarray,
+    kept_rank: np.ndarray,
+) -> None:
+    rows = _numpy(con, _VAR_SQL)
+    ppos = rows["ppos"]
+    missing = np.ma.getmaskarray(ppos)
+    ppos = np.where(missing, -1, np.ma.getdata(ppos)).astype(np.int64)
+    c = rows["c"]
+    c = np.where(np.ma.getmaskarray(c), NEVER, np.ma.getdata(c)).astype(np.int64)
+    order_of_pos = np.full(pages.n_scan, -1, np.int64)
+    order_of_pos[order_pos] = np.arange(len(order_pos), dtype=np.int64)
+    own = np.where(ppos >= 0, order_of_pos[np.maximum(ppos, 0)], -1)
+    assigned = assign_var_changes(own, c, code, end, universe)
+    pvi = np.where(assigned >= 0, kept_rank[np.maximum(assigned, 0)], -1)
+    pvi = np.where((assigned >= 0) & kept[np.maximum(assigned, 0)], pvi, -1)
+    vcmap = pa.table({"pvi": pvi.astype(np.int64), "c": c})
+    pages._tables["vcmap"] = vcmap
+    con.register("_el_vcmap", vcmap)
+    _execute(con, _VC_TABLE_SQL)
+    con.unregister("_el_vcmap")

@@ -1,0 +1,375 @@
+"""Which slots can activate on which page views: the page-fixed part of the conditions.
+
+For every leaf that needs it, one SQL query evaluates the leaf's test on each page
+view's *page value* (path, title, counts: the same all page long) or *final value*
+(durations at the page's end, the clock at its end, the identity and the variables set
+before its end: how later pages remember it). A compiled pass then resolves positions
+over the visit's earlier page views and, per page view and slot:
+
+* a page leaf holds or not (past part OR current part; a position that selects no page
+  reads as not found);
+* a dynamic leaf (duration, clock, identity, variable) is decided by its past part when
+  that holds, else it is *active*: its current part decides at each instant (see
+  :mod:`engage_lab.engine.steps`);
+
+A slot is a *candidate* on a page view when the source is active, the slot's entry is in
+force and none of its leaves is decided false; the candidate records which dynamic
+leaves are active (``act`` bits) and whether a fixed button's placeholder is missing.
+Chat-state criteria are the pass's (:mod:`engage_lab.engine.kernel`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numba
+import numpy as np
+from sqlglot import exp
+
+from engage_lab.data import schema
+from engage_lab.engine.kernel import _range
+from engage_lab.engine.pages import Pages
+from engage_lab.engine.plan import Leaf, Plan
+from engage_lab.engine.sqlvalues import (
+    LeafCompiler,
+    coerce_json,
+    col,
+    deep_sql,
+    local_clock,
+    normalized,
+    num,
+)
+from engage_lab.errors import EngineError
+
+__all__ = ["Candidates", "candidates", "candidates_key"]
+
+
+@dataclass
+class Candidates:
+    """Per slot (CSR over slots): candidate page views, active-leaf bits, fixed flag."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    pvi: np.ndarray
+    act: np.ndarray
+    fixed_missing: np.ndarray
+
+
+def _final_value(leaf: Leaf, var_alias: str | None) -> exp.Expression:
+    """The leaf criterion's value on a page as a past page (its final state) or, for page
+    criteria, at any instant."""
+    name = leaf.criterion
+    s = exp.func("epoch_ms", col("started_at", "p"))
+    e = exp.func(
+        "coalesce",
+        exp.func("epoch_ms", col("ended_at", "p")),
+        exp.Add(this=s, expression=num(schema.INFERRED_PAGE_LENGTH_MS)),
+    )
+    if name in ("page_path", "page_url", "page_title"):
+        return col(name[len("page_") :], "p")
+    if name == "page_visit_count":
+        return exp.cast(col("idx", "f"), "DOUBLE")
+    if name == "visit_count":
+        return exp.cast(col("vcount", "f"), "DOUBLE")
+    if name == "page_visit_duration":
+        return exp.Div(this=exp.cast(exp.Sub(this=e, expression=s), "DOUBLE"), expression=num(1000))
+    if name == "visit_duration":
+        return exp.Div(
+            this=exp.cast(exp.Sub(this=e, expression=col("vstart", "f")), "DOUBLE"),
+            expression=num(1000),
+        )
+    if name in ("time", "hour", "day_of_week"):
+        return local_clock(e, name)
+    if name in ("identity", "signed_identity"):
+        at = col("id_at" if name == "identity" else "signed_at", "ids")
+        return exp.func(
+            "coalesce", exp.LTE(this=at, expression=exp.Sub(this=e, expression=num(1))), exp.false()
+        )
+    assert var_alias is not None
+    return coerce_json(col("value", var_alias), leaf.node.kind)
+
+
+def _needs_column(leaf: Leaf) -> bool:
+    return leaf.source != "chat" and (leaf.source == "page" or not leaf.current_only)
+
+
+def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]], list[int]]:
+    """The static query: ``pvi``, one boolean column ``t<k>`` per distinct leaf test and one
+    ``x<j>`` per slot with fixed buttons. Values are computed once in an inner query
+    (``v<k>``: a criterion's page or final value, normalized for string tests). Returns the
+    SQL, its parameters, ``(slot, leaf, column)`` per test and the slots with fixed
+    buttons."""
+    compiler = LeafCompiler(param_prefix="st_p")
+    inner = exp.select(col("pvi", "f"), col("placeholders", "p")).from_(
+        exp.Table(
+            this=exp.to_identifier("page_views"), alias=exp.TableAlias(this=exp.to_identifier("p"))
+        )
+    )
+    scan = exp.Table(
+        this=exp.to_identifier("_el_scan"), alias=exp.TableAlias(this=exp.to_identifier("f"))
+    )
+    inner = inner.join(exp.Join(this=scan, method="POSITIONAL"))
+    params: dict[str, Any] = {}
+    tests: list[tuple[int, int, int]] = []
+    fixed: list[int] = []
+    outer_columns: list[exp.Expression] = []
+    values: dict[str, exp.Expression] = {}  # value SQL -> its column in the inner query
+    seen: dict[str, int] = {}
+    var_aliases: dict[str, str] = {}
+    needs_ids = False
+    timezones: set[str] = set()
+
+    def value_column(expression: exp.Expression) -> exp.Expression:
+        text = expression.sql("duckdb")
+        if text not in values:
+            name = f"v{len(values)}"
+            values[text] = col(name)
+            inner.select(expression.as_(name), copy=False)
+        return values[text]
+
+    for j, slot in enumerate(plan.slots):
+        tz = slot.config.source.timezone
+        for li, leaf in enumerate(slot.leaves):
+            if not _needs_column(leaf):
+                continue
+            if leaf.source == "identity":
+                needs_ids = True
+            if leaf.source == "clock":
+                timezones.add(tz)
+                params["tz"] = tz
+            alias = None
+            if leaf.source == "var":
+                alias = var_aliases.setdefault(leaf.criterion, f"fv{len(var_aliases)}")
+            raw = _final_value(leaf, alias)
+            normal = None
+            if leaf.node.kind == "string" and type(leaf.node.test) in compiler.STRING_TESTS:
+                normal = value_column(normalized(raw))
+            test = compiler.test(leaf.node, value_column(raw), normal)
+            text = test.sql("duckdb")
+            if text not in seen:
+                seen[text] = len(seen)
+                outer_columns.append(test.as_(f"t{seen[text]}"))
+            tests.append((j, li, seen[text]))
+        if slot.fixed_items:
+            params[f"fixed{j}"] = list(slot.fixed_items)
+            has_all = exp.func(
+                "list_has_all",
+                exp.func(
+                    "coalesce",
+                    col("placeholders"),
+                    exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
+                ),
+                exp.cast(exp.Placeholder(this=f"fixed{j}"), "VARCHAR[]"),
+            )
+            fixed.append(j)
+            outer_columns.append(exp.Not(this=has_all).as_(f"x{j}"))
+    if len(timezones) > 1:
+        raise EngineError("fast engine: past clock criteria under two timezones (not replayed)")
+    if needs_ids:
+        ids = (
+            exp.select(
+                "visitor_id",
+                exp.func("min", exp.func("epoch_ms", col("set_at"))).as_("id_at"),
+                exp.func(
+                    "min",
+                    exp.Case(
+                        ifs=[exp.If(this=col("signed"), true=exp.func("epoch_ms", col("set_at")))]
+                    ),
+                ).as_("signed_at"),
+            )
+            .from_("identities")
+            .group_by("visitor_id")
+        )
+        inner = inner.join(
+            ids.subquery("ids"),
+            on=col("visitor_id", "ids").eq(col("visitor_id", "p")),
+            join_type="left",
+        )
+    for name, alias in var_aliases.items():
+        params[f"var_{alias}"] = name
+        last = (
+            exp.select("pvi", exp.func("arg_max", col("value"), col("c")).as_("value"))
+            .from_("_el_vc")
+            .where(col("name").eq(exp.Placeholder(this=f"var_{alias}")))
+            .group_by("pvi")
+        )
+        inner = inner.join(
+            last.subquery(alias), on=col("pvi", alias).eq(col("pvi", "f")), join_type="left"
+        )
+    inner = inner.where(exp.GTE(this=col("pvi", "f"), expression=num(0)))
+    outer = exp.select(col("pvi"), *outer_columns).from_(inner.subquery("pv"))
+    params.update(compiler.params())
+    with deep_sql():
+        sql = outer.sql("duckdb")
+    return sql, params, tests, fixed
+
+
+def candidates_key(plan: Plan) -> str:
+    """What the candidates depend on: each slot's entry, page-fixed tests, positions of the
+    other leaves, whether it has an expression, its fixed buttons (not the thresholds of
+    current dynamic leaves, which a tuning slider moves)."""
+    parts = []
+    for slot in plan.slots:
+        leaves = [
+            repr(leaf.node) if _needs_column(leaf) else f"{leaf.source}@{leaf.node.position}"
+            for leaf in slot.leaves
+            if leaf.source != "chat"
+        ]
+        tz = slot.config.source.timezone
+        parts.append((slot.entry, tz, leaves, slot.expression is not None, slot.fixed_items))
+    return repr(parts)
+
+
+def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Candidates:
+    """The :class:`Candidates` of every slot of ``plan`` on ``pages``."""
+    n = len(pages)
+    n_slots = len(plan.slots)
+    sql, params, tests, fixed = _query(plan)
+    n_cols = len({c for _, _, c in tests})
+    table = np.zeros((n, max(n_cols, 1)), np.bool_)
+    fixed_missing = np.zeros((n, max(n_slots, 1)), np.bool_)
+    if n_cols or fixed:
+        pages.scan_table(con)
+        try:
+            rows = con.execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise EngineError(f"fast engine: evaluating the page criteria failed: {exc}") from exc
+        pvi = rows["pvi"].astype(np.int64)
+        for c in range(n_cols):
+            table[pvi, c] = rows[f"t{c}"].astype(np.bool_)
+        for j in fixed:
+            fixed_missing[pvi, j] = rows[f"x{j}"].astype(np.bool_)
+    # leaves of the scan, flattened (chat leaves are the pass's)
+    leaf_slot, leaf_col, leaf_page, leaf_bit, leaf_pos, leaf_nf = [], [], [], [], [], []
+    column_of = {(j, li): c for j, li, c in tests}
+    for j, slot in enumerate(plan.slots):
+        bit = 0
+        for li, leaf in enumerate(slot.leaves):
+            if leaf.source == "chat":
+                continue
+            code, back_first, back_last = leaf.position
+            leaf_slot.append(j)
+            leaf_col.append(column_of.get((j, li), -1))
+            leaf_page.append(leaf.source == "page")
+            leaf_bit.append(-1 if leaf.source == "page" else bit)
+            leaf_pos.append((code, back_first, back_last))
+            leaf_nf.append(type(leaf.node.test).not_found)
+            if leaf.source != "page":
+                bit += 1
+        if slot.expression is not None:
+            bit += 1  # the expression leaf: active on every candidate page
+        if bit > 62:
+            raise EngineError(f"fast engine: trigger {slot.id!r} has more than 62 dynamic criteria")
+    slot_lo = np.zeros(n_slots + 1, np.int64)
+    for j in leaf_slot:
+        slot_lo[j + 1] += 1
+    slot_lo = np.cumsum(slot_lo)
+    expr_bit = np.array(
+        [
+            (
+                sum(1 for leaf in s.leaves if leaf.source not in ("page", "chat"))
+                if s.expression is not None
+                else -1
+            )
+            for s in plan.slots
+        ],
+        np.int64,
+    )
+    entry_of = np.array([s.entry for s in plan.slots], np.int64)
+    lo, hi, cand_pvi, cand_act, cand_fixed = _scan(
+        table,
+        fixed_missing,
+        pages.idx.astype(np.int64),
+        pages.entry.astype(np.int64),
+        pages.active,
+        entry_of,
+        slot_lo,
+        np.array(leaf_col, np.int64),
+        np.array(leaf_page, np.bool_),
+        np.array(leaf_bit, np.int64),
+        np.array(leaf_pos, np.int64).reshape(-1, 3),
+        np.array(leaf_nf, np.bool_),
+        expr_bit,
+    )
+    return Candidates(lo, hi, cand_pvi, cand_act, cand_fixed)
+
+
+@numba.njit(cache=True)
+def _leaf_state(table, col_, page_leaf, code, back_first, back_last, nf, page, n):
+    """0 false, 1 true (decided on this page), 2 active (the current part decides)."""
+    first, last = _range(code, back_first, back_last, n)
+    if first > last:
+        return 1 if nf else 0
+    past = False
+    for j in range(first, min(last, n - 1) + 1):
+        if table[page - (n - j), col_]:
+            past = True
+            break
+    if past:
+        return 1
+    if last != n:
+        return 0
+    if page_leaf:
+        return 1 if table[page, col_] else 0
+    return 2
+
+
+@numba.njit(cache=True)
+def _scan(table, fixed_missing, idx, entry, active, entry_of, slot_lo, leaf_col, leaf_page,
+          leaf_bit, leaf_pos, leaf_nf, expr_bit):  # fmt: skip
+    n_pages = idx.shape[0]
+    n_slots = entry_of.shape[0]
+    counts = np.zeros(n_slots, np.int64)
+    for p in range(n_pages):
+        if not active[p] or entry[p] < 0:
+            continue
+        for j in range(n_slots):
+            if entry_of[j] != entry[p]:
+                continue
+            ok = True
+            for leaf in range(slot_lo[j], slot_lo[j + 1]):
+                st = _leaf_state(table, leaf_col[leaf], leaf_page[leaf], leaf_pos[leaf, 0],
+                                 leaf_pos[leaf, 1], leaf_pos[leaf, 2], leaf_nf[leaf], p, idx[p])  # fmt: skip
+                if st == 0:
+                    ok = False
+                    break
+            if ok:
+                counts[j] += 1
+    lo = np.zeros(n_slots, np.int64)
+    hi = np.zeros(n_slots, np.int64)
+    total = 0
+    for j in range(n_slots):
+        lo[j] = total
+        total += counts[j]
+        hi[j] = lo[j]
+    cand_pvi = np.empty(total, np.int64)
+    cand_act = np.empty(total, np.int64)
+    cand_fixed = np.empty(total, np.bool_)
+    for p in range(n_pages):
+        if not active[p] or entry[p] < 0:
+            continue
+        for j in range(n_slots):
+            if entry_of[j] != entry[p]:
+                continue
+            ok = True
+            act = np.int64(0)
+            for leaf in range(slot_lo[j], slot_lo[j + 1]):
+                st = _leaf_state(table, leaf_col[leaf], leaf_page[leaf], leaf_pos[leaf, 0],
+                                 leaf_pos[leaf, 1], leaf_pos[leaf, 2], leaf_nf[leaf], p, idx[p])  # fmt: skip
+                if st == 0:
+                    ok = False
+                    break
+                if st == 2:
+                    act |= np.int64(1) << leaf_bit[leaf]
+            if not ok:
+                continue
+            if expr_bit[j] >= 0:
+                act |= np.int64(1) << expr_bit[j]
+            q = hi[j]
+            cand_pvi[q] = p
+            cand_act[q] = act
+            cand_fixed[q] = fixed_missing[p, j]
+            hi[j] += 1
+    return lo, hi, cand_pvi, cand_act, cand_fixed
