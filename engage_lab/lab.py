@@ -14,6 +14,7 @@ A ``Lab`` holds one DuckDB connection to one database file and delegates the wor
 from __future__ import annotations
 
 import builtins
+import sys
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -57,8 +58,12 @@ class Lab:
         return self._con
 
     def close(self) -> None:
-        """Release the file for other processes (a second close does nothing)."""
+        """Release the file for other processes (a second close does nothing); replay
+        results keep their frames readable."""
         if self._con is not None:
+            pages = sys.modules.get("engage_lab.engine.pages")
+            if pages is not None:  # replays ran: their frames may still be read later
+                pages.detach_all(self._con)
             self._con.close()
             self._con = None
 

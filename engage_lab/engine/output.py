@@ -24,13 +24,17 @@ import pyarrow as pa
 from engage_lab.engine.kernel import EVENT_NAMES, STAGE_NAMES
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan
-from engage_lab.events import EVENT_COLUMNS, EVENT_RANK
+from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
+from engage_lab.kpis.coded import EVENTS, CodedEvents
 
 __all__ = ["ALL_EVENTS", "FastRun"]
 
 ALL_EVENTS = (*EVENT_NAMES, "message_sent", "message_received", "chat_closed")
 _ENGAGEMENT_STAGE = STAGE_NAMES.index("engagement")
 _CODE_OF = {name: k for k, name in enumerate(ALL_EVENTS)}
+#: engine event codes to the shared vocabulary of :mod:`engage_lab.kpis.coded`
+_TO_EVENTS = np.array([EVENTS.index(e) for e in ALL_EVENTS], np.int8)
+assert STAGE_NAMES == STAGES, "the pass's stage codes are the events schema's"
 
 
 @dataclass
@@ -44,6 +48,8 @@ class FastRun:
     #: (pvi, t, event name) of the outcome events, or None
     outcomes: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     con: duckdb.DuckDBPyConnection
+    #: availability steps (t, capacity, in progress, waiting), a leading zero step at -inf
+    timeline: tuple[np.ndarray, ...] = ()
     _codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -74,6 +80,21 @@ class FastRun:
                 parts = {k: np.concatenate([v, extra[k]]) for k, v in parts.items()}
             self._codes = parts
         return self._codes
+
+    def coded(self) -> CodedEvents:
+        """The events as :class:`~engage_lab.kpis.CodedEvents` (what the KPIs read)."""
+        c = self.codes()
+        return CodedEvents(
+            pvi=c["pvi"].astype(np.int64),
+            t=c["t"].astype(np.int64),
+            event=_TO_EVENTS[c["event"].astype(np.int64)],
+            stage=c["stage"],
+            trigger=c["trigger"].astype(np.int32),
+            item=c["item"].astype(np.int32),
+            mode=c["mode"],
+            trigger_ids=self.plan.trigger_ids,
+            item_ids=tuple(i for i, _ in self.plan.items),
+        )
 
     def canonical_order(self) -> np.ndarray:
         """Positions of :meth:`codes` in the canonical order of the events schema."""

@@ -28,11 +28,13 @@ text: they are bound as parameters.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
@@ -40,8 +42,17 @@ from engage_lab.data import schema
 from engage_lab.draws import in_sample_sql
 from engage_lab.engine.pages_kernel import NEVER, assign_var_changes, derive_pages
 from engage_lab.errors import EngineError
+from engage_lab.kpis.coded import PageTable
 
-__all__ = ["NEVER", "Pages", "PagesKey", "build_pages", "data_version", "source_record"]
+__all__ = [
+    "NEVER",
+    "Pages",
+    "PagesKey",
+    "build_pages",
+    "data_version",
+    "detach_all",
+    "source_record",
+]
 
 _INACTIVE = ("inactive", "maintenance")
 
@@ -62,7 +73,7 @@ class PagesKey:
     version: tuple[Any, ...]
 
 
-@dataclass
+@dataclass(eq=False)
 class Pages:
     """The replayed page views (``pvi`` order) and what the engine reads about them."""
 
@@ -96,10 +107,74 @@ class Pages:
     # ------------------------------------------------------------------ strings
     def scan_page_view_ids(self, con: duckdb.DuckDBPyConnection) -> pa.Array:
         """``page_view_id`` of every ``page_views`` row, by scan position."""
-        if "pv" not in self._strings:
-            query = exp.select("page_view_id").from_("page_views")
-            self._strings["pv"] = _arrow(con, query).column(0).combine_chunks()
-        return self._strings["pv"]
+        return self.scan_column(con, "page_view_id")
+
+    def detach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Fetch the strings the frames read, so they can be built after ``con`` closes."""
+        for column in ("page_view_id", "path"):
+            self.scan_column(con, column)
+        self.visitor_ids(con)
+
+    def scan_column(self, con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
+        """One ``page_views`` column of every row, by scan position (remembered)."""
+        if column not in self._strings:
+            query = exp.select(exp.column(column)).from_("page_views")
+            self._strings[column] = _arrow(con, query).column(0).combine_chunks()
+        return self._strings[column]
+
+    def dense_codes(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Visit and visitor codes numbered 0, 1, … in pvi order, and their counts."""
+        n = len(self)
+        if n == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, 0, 0
+        visit_new = np.ones(n, np.bool_)
+        visit_new[1:] = self.visit[1:] != self.visit[:-1]
+        visitor_new = np.ones(n, np.bool_)
+        visitor_new[1:] = self.visitor[1:] != self.visitor[:-1]
+        visit = np.cumsum(visit_new) - 1
+        visitor = np.cumsum(visitor_new) - 1
+        return visit, visitor, int(visit[-1]) + 1, int(visitor[-1]) + 1
+
+    def page_table(self, con: duckdb.DuckDBPyConnection) -> PageTable:
+        """The :class:`~engage_lab.kpis.PageTable` of these page views (ids on demand)."""
+        visit, visitor, n_visits, n_visitors = self.dense_codes()
+        first_of_visit = np.flatnonzero(np.diff(visit, prepend=-1) != 0)
+        first_of_visitor = np.flatnonzero(np.diff(visitor, prepend=-1) != 0)
+
+        def strings(values: pa.Array, take: np.ndarray) -> np.ndarray:
+            return values.take(pa.array(take)).to_numpy(zero_copy_only=False)
+
+        return PageTable(
+            visit=visit,
+            visitor=visitor,
+            start=self.start,
+            end=self.end,
+            n_visits=n_visits,
+            n_visitors=n_visitors,
+            page_view_ids=lambda: strings(self.scan_page_view_ids(con), self.pos),
+            visit_ids=lambda: strings(self.scan_page_view_ids(con), self.visit_pos[first_of_visit]),
+            visitor_ids=lambda: strings(
+                self.visitor_ids(con), self.visitor[first_of_visitor].astype(np.int64)
+            ),
+            paths=lambda: strings(self.scan_column(con, "path"), self.pos),
+        )
+
+    def frame(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        """The page views as a frame: ``page_view_id, visitor_id, visit_id, started_at,
+        ended_at`` (effective end), ``path``, ``embedded``; in pvi order."""
+        table = self.page_table(con)
+        return pd.DataFrame(
+            {
+                "page_view_id": pd.Series(table.ids("page_view"), dtype="str"),
+                "visitor_id": pd.Series(table.ids("visitor")[table.visitor], dtype="str"),
+                "visit_id": pd.Series(table.ids("visit")[table.visit], dtype="str"),
+                "started_at": pd.to_datetime(self.start, unit="ms", utc=True),
+                "ended_at": pd.to_datetime(self.end, unit="ms", utc=True),
+                "path": pd.Series(table.ids("path"), dtype=object),
+                "embedded": self.embedded,
+            }
+        )
 
     def scan_table(self, con: duckdb.DuckDBPyConnection) -> None:
         """Register ``_el_scan(pvi, idx, vcount, vstart)`` in ``page_views`` scan order
@@ -136,6 +211,12 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | 
 def _arrow(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pa.Table:
     try:
         return con.sql(query.sql("duckdb")).to_arrow_table()
+    except duckdb.ConnectionException as exc:
+        raise EngineError(
+            "the database was closed before this replay's frames were read: read them "
+            "before closing the connection, or replay through a Lab (Lab.close keeps them "
+            "readable)"
+        ) from exc
     except duckdb.Error as exc:
         raise EngineError(f"fast engine: reading the page views failed: {exc}") from exc
 
@@ -231,6 +312,19 @@ ORDER BY code, s, page_view_id
 """
 
 
+#: per connection, the page facts built on it (their frames read strings from it lazily)
+_LIVE: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, weakref.WeakSet[Pages]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def detach_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Before ``con`` closes: let every result built on it read its strings (one fetch
+    per page facts, not per result)."""
+    for pages in list(_LIVE.get(con, ())):
+        pages.detach(con)
+
+
 def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
     """Compute the :class:`Pages` of ``key`` and register their SQL views."""
     _execute(con, _VISITORS_SQL)
@@ -306,6 +400,7 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
         n_scan=n_scan,
     )
     _register(con, pages)
+    _LIVE.setdefault(con, weakref.WeakSet()).add(pages)
     _var_changes(con, pages, order_pos, code, end, seg, kept, kept_rank)
     return pages
 

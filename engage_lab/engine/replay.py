@@ -328,7 +328,9 @@ def run_fast(
         outcomes = eng_sql.outcome_rows(
             con, pages, eng, np.where(honoured, honoured_pvi, -1), variant
         )
-    return FastRun(plan=plan, pages=pages, events=events, outcomes=outcomes, con=con)
+    return FastRun(
+        plan=plan, pages=pages, events=events, outcomes=outcomes, con=con, timeline=timeline
+    )
 
 
 def replay_fast(

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-MODULES = ["engage_lab.kpis", "engage_lab.replay", "engage_lab.compare"]
+MODULES = [
+    "engage_lab.kpis",
+    "engage_lab.kpis.agents",
+    "engage_lab.kpis.coded",
+    "engage_lab.kpis.core",
+    "engage_lab.kpis.fidelity",
+    "engage_lab.replay",
+    "engage_lab.replay.restrictions",
+    "engage_lab.replay.result",
+    "engage_lab.replay.run",
+    "engage_lab.compare",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,0 +1,195 @@
+"""Events and page views as integer codes: what every KPI is computed from.
+
+Both engines meet here. The fast engine hands over its arrays as they are; a frame of
+events (:mod:`engage_lab.events` schema) and of page views is coded once by
+:meth:`CodedEvents.from_frames`. Strings (ids) are only looked up for the few rows a
+table shows.
+
+* :class:`PageTable`: the replayed page views, with dense visit and visitor codes (in
+  order of first page view), start and end in ms; ids on demand;
+* :class:`CodedEvents`: one row per event: the page view (index into the page table,
+  ``-1`` for a page view that was not replayed), the instant, and codes of event,
+  stage, trigger, item and mode.
+
+>>> import pandas as pd
+>>> from engage_lab.events import EventRecord, events_to_frame
+>>> pages = pd.DataFrame({"page_view_id": ["p1", "p2"], "visitor_id": ["v", "v"],
+...                       "visit_id": ["a", "b"], "started_at": [0, 5]})
+>>> ev = events_to_frame([EventRecord("v", "b", "p2", 7, "chat_shown", "messaging")])
+>>> coded, table = CodedEvents.from_frames(ev, pages)
+>>> coded.pvi.tolist(), table.visit.tolist(), EVENTS[coded.event[0]]
+([1], [0, 1], 'chat_shown')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engage_lab.availability.state import to_ms_array
+from engage_lab.events import EVENT_RANK, STAGES
+
+__all__ = ["EVENTS", "MODES", "CodedEvents", "PageTable", "code_of"]
+
+#: The event vocabulary (codes index it).
+EVENTS: tuple[str, ...] = tuple(EVENT_RANK)
+#: Mode codes: 0 none, 1 online, 2 offline.
+MODES = (None, "online", "offline")
+_EVENT_CODE = {e: k for k, e in enumerate(EVENTS)}
+_STAGE_CODE = {s: k for k, s in enumerate(STAGES)}
+
+
+def code_of(name: str) -> int:
+    """The code of an event name.
+
+    >>> EVENTS[code_of("trigger_executed")]
+    'trigger_executed'
+    """
+    return _EVENT_CODE[name]
+
+
+@dataclass
+class PageTable:
+    """The replayed page views (the KPIs' denominators).
+
+    ``visit`` and ``visitor`` are dense codes per page view, numbered in order of first
+    page view; ``start`` / ``end`` are ms. The id getters return string arrays (page view
+    ids per page view, visit and visitor ids per code), computed on first use.
+    """
+
+    visit: np.ndarray
+    visitor: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    n_visits: int
+    n_visitors: int
+    page_view_ids: Callable[[], np.ndarray]
+    visit_ids: Callable[[], np.ndarray]
+    visitor_ids: Callable[[], np.ndarray]
+    paths: Callable[[], np.ndarray] | None = None
+    _memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def ids(self, what: str) -> np.ndarray:
+        """``page_view``, ``visit``, ``visitor`` or ``path`` strings (remembered)."""
+        if what not in self._memo:
+            getter = {
+                "page_view": self.page_view_ids,
+                "visit": self.visit_ids,
+                "visitor": self.visitor_ids,
+                "path": self.paths,
+            }[what]
+            if getter is None:
+                raise KeyError(f"the page table has no {what}")
+            self._memo[what] = np.asarray(getter(), dtype=object)
+        return self._memo[what]
+
+    @classmethod
+    def from_frame(cls, pages: pd.DataFrame) -> PageTable:
+        """A page table from a frame with ``page_view_id, visitor_id, visit_id`` and
+        optionally ``started_at``, ``ended_at``, ``path``."""
+        visit_codes, visit_ids = pd.factorize(pages["visit_id"].astype(str), sort=False)
+        visitor_codes, visitor_ids = pd.factorize(pages["visitor_id"].astype(str), sort=False)
+        start = (
+            to_ms_array(pages["started_at"].reset_index(drop=True))
+            if "started_at" in pages
+            else np.zeros(len(pages), np.int64)
+        )
+        end = (
+            to_ms_array(pages["ended_at"].reset_index(drop=True)) if "ended_at" in pages else start
+        )
+        page_ids = pages["page_view_id"].to_numpy(dtype=object)
+        paths = pages["path"].to_numpy(dtype=object) if "path" in pages else None
+        return cls(
+            visit=visit_codes.astype(np.int64),
+            visitor=visitor_codes.astype(np.int64),
+            start=np.asarray(start, np.int64),
+            end=np.asarray(end, np.int64),
+            n_visits=len(visit_ids),
+            n_visitors=len(visitor_ids),
+            page_view_ids=lambda: page_ids,
+            visit_ids=lambda: np.asarray(visit_ids, dtype=object),
+            visitor_ids=lambda: np.asarray(visitor_ids, dtype=object),
+            paths=(lambda: paths) if paths is not None else None,
+        )
+
+
+@dataclass
+class CodedEvents:
+    """Events as codes (see the module docstring); ``trigger_ids`` / ``item_ids`` are the
+    vocabularies ``trigger`` and ``item`` index (``-1``: null)."""
+
+    pvi: np.ndarray
+    t: np.ndarray
+    event: np.ndarray
+    stage: np.ndarray
+    trigger: np.ndarray
+    item: np.ndarray
+    mode: np.ndarray
+    trigger_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def where(self, mask: np.ndarray) -> CodedEvents:
+        """The events where ``mask`` holds."""
+        return CodedEvents(
+            self.pvi[mask], self.t[mask], self.event[mask], self.stage[mask],
+            self.trigger[mask], self.item[mask], self.mode[mask], self.trigger_ids,
+            self.item_ids,
+        )  # fmt: skip
+
+    def is_event(self, *names: str) -> np.ndarray:
+        """Rows whose event is one of ``names``."""
+        return np.isin(self.event, [code_of(n) for n in names])
+
+    @classmethod
+    def from_frames(
+        cls,
+        events: pd.DataFrame,
+        pages: pd.DataFrame,
+        trigger_ids: Sequence[str] | None = None,
+    ) -> tuple[CodedEvents, PageTable]:
+        """Code an events frame against a page-views frame (events of page views missing
+        from ``pages`` get ``pvi`` codes from ``len(pages)`` on, one per page view id)."""
+        table = PageTable.from_frame(pages)
+        index = pd.Index(pages["page_view_id"].astype(str))
+        ids = events["page_view_id"].astype(str)
+        pvi = index.get_indexer(ids)
+        unknown = pvi < 0
+        if unknown.any():
+            extra, _ = pd.factorize(ids[unknown], sort=False)
+            pvi = pvi.copy()
+            pvi[unknown] = len(pages) + extra
+        triggers = list(trigger_ids or ())
+        trig_col = events["trigger_id"].astype(object)
+        for value in pd.unique(trig_col.dropna()):
+            if value not in triggers:
+                triggers.append(str(value))
+        trigger_code = {t: k for k, t in enumerate(triggers)}
+        items: list[str] = []
+        item_col = events["item_id"].astype(object)
+        for value in pd.unique(item_col.dropna()):
+            items.append(str(value))
+        item_code = {t: k for k, t in enumerate(items)}
+        mode_code = {"online": 1, "offline": 2}
+        return (
+            cls(
+                pvi=np.asarray(pvi, np.int64),
+                t=to_ms_array(events["event_at"].reset_index(drop=True)).astype(np.int64),
+                event=events["event"].map(_EVENT_CODE).to_numpy(dtype=np.int8),
+                stage=events["stage"].map(_STAGE_CODE).to_numpy(dtype=np.int8),
+                trigger=trig_col.map(trigger_code).fillna(-1).to_numpy(dtype=np.int32),
+                item=item_col.map(item_code).fillna(-1).to_numpy(dtype=np.int32),
+                mode=events["mode"].astype(object).map(mode_code).fillna(0).to_numpy(np.int8),
+                trigger_ids=tuple(triggers),
+                item_ids=tuple(items),
+            ),
+            table,
+        )

@@ -1,0 +1,295 @@
+"""The KPIs of a replay, computed from coded events (:mod:`engage_lab.kpis.coded`).
+
+Definitions: see :mod:`engage_lab.kpis`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engage_lab.availability.state import NEVER, Timeline
+from engage_lab.events import STAGES
+from engage_lab.kpis.agents import _quantiles, _share, conversation_kpis, occupancy_kpis
+from engage_lab.kpis.coded import EVENTS, CodedEvents, PageTable, code_of
+
+__all__ = [
+    "JSON_KPIS",
+    "PAGE_STAGES",
+    "compute_kpis",
+    "funnel_by_visit",
+    "jsonable",
+    "kpis_from_codes",
+    "offer_mask",
+    "offers",
+    "visit_funnel",
+]
+
+#: The ``kpis`` keys of ``engage-lab replay --json`` (DESIGN.md section 9), in order.
+JSON_KPIS = (
+    "page_views",
+    "visits",
+    "activations",
+    "executions",
+    "executions_online",
+    "executions_offline",
+    "refused",
+    "items_shown",
+    "chats_shown",
+    "engagements",
+    "q1_offered",
+    "q2_tried",
+    "q3_refused_offer",
+    "q4_helped",
+    "q5_service_failed",
+    "displays_by_stage",
+)
+#: Stages that decide a page view (``displays_by_stage`` keys).
+PAGE_STAGES = tuple(s for s in STAGES if s != "engagement")
+_FUNNEL = ("q1_offered", "q2_tried", "q3_refused_offer", "q4_helped", "q5_service_failed")
+_ONLINE, _OFFLINE = 1, 2
+
+
+def offer_mask(ev: CodedEvents) -> np.ndarray:
+    """Q1 events: ``trigger_executed`` with a trigger id and mode online."""
+    return (ev.event == code_of("trigger_executed")) & (ev.trigger >= 0) & (ev.mode == _ONLINE)
+
+
+def _visits_with(ev: CodedEvents, pages: PageTable, mask: np.ndarray) -> np.ndarray:
+    hit = np.zeros(pages.n_visits, dtype=bool)
+    known = mask & (ev.pvi >= 0) & (ev.pvi < len(pages))
+    hit[pages.visit[ev.pvi[known]]] = True
+    return hit
+
+
+def visit_funnel(ev: CodedEvents, pages: PageTable) -> dict[str, np.ndarray]:
+    """The funnel questions per visit code (boolean arrays)."""
+    q1 = _visits_with(ev, pages, offer_mask(ev))
+    q2 = _visits_with(ev, pages, ev.event == code_of("chat_engaged"))
+    q4 = _visits_with(ev, pages, ev.event == code_of("message_received"))
+    return {
+        "q1_offered": q1,
+        "q2_tried": q2,
+        "q3_refused_offer": q1 & ~q2,
+        "q4_helped": q4,
+        "q5_service_failed": q2 & ~q4,
+    }
+
+
+def _counts(ev: CodedEvents) -> np.ndarray:
+    """``counts[event, mode]``."""
+    flat = ev.event.astype(np.int64) * 3 + ev.mode.astype(np.int64)
+    return np.bincount(flat, minlength=3 * len(EVENTS)).reshape(len(EVENTS), 3)
+
+
+def kpis_from_codes(
+    ev: CodedEvents,
+    pages: PageTable,
+    *,
+    timezone: str = "UTC",
+    conversations: Mapping[str, Any] | None = None,
+    timeline: Timeline | None = None,
+    fidelity: float | None = None,
+) -> dict[str, Any]:
+    """Every KPI (see :mod:`engage_lab.kpis`) from coded events and the page table;
+    ``conversations``: the conversation KPIs already computed (merged in)."""
+    counts = _counts(ev)
+
+    def count(name: str, mode: int | None = None) -> int:
+        row = counts[code_of(name)]
+        return int(row.sum() if mode is None else row[mode])
+
+    funnel = visit_funnel(ev, pages)
+    n_visits = pages.n_visits
+    kpis: dict[str, Any] = {
+        "page_views": len(pages),
+        "visits": n_visits,
+        "activations": count("trigger_activated"),
+        "executions": count("trigger_executed"),
+        "executions_online": count("trigger_executed", _ONLINE),
+        "executions_offline": count("trigger_executed", _OFFLINE),
+        "refused": count("trigger_activated", _OFFLINE),
+        "items_shown": count("item_shown"),
+        "chats_shown": count("chat_shown"),
+        "engagements": count("chat_engaged"),
+    }
+    for q in _FUNNEL:
+        kpis[q] = _share(int(funnel[q].sum()), n_visits)
+    displays = ev.is_event("chat_shown", "item_shown")
+    by_stage = np.bincount(ev.stage[displays].astype(np.int64), minlength=len(STAGES))
+    kpis["displays_by_stage"] = {s: int(by_stage[STAGES.index(s)]) for s in PAGE_STAGES}
+    if fidelity is not None:
+        kpis["fidelity"] = float(fidelity)
+    # -- extras, beside the keys of the stable interface
+    kpis["visitors"] = pages.n_visitors
+    kpis["items_shown_buttons"] = count("button_shown")
+    kpis["items_shown_invitations"] = count("invitation_shown")
+    kpis["items_shown_offline"] = count("item_shown", _OFFLINE)
+    kpis["activated_not_executed"] = _activated_not_executed(ev)
+    offered_visitors = np.zeros(pages.n_visitors, dtype=bool)
+    first_page = np.full(n_visits, len(pages), np.int64)
+    np.minimum.at(first_page, pages.visit, np.arange(len(pages), dtype=np.int64))
+    offered_visitors[pages.visitor[first_page[funnel["q1_offered"]]]] = True
+    kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)
+    kpis["offers_per_visit"] = _share(int(offer_mask(ev).sum()), n_visits)
+    median, p90 = _time_to_first_offer(ev, pages)
+    kpis["time_to_first_offer_median_s"] = median
+    kpis["time_to_first_offer_p90_s"] = p90
+    refused = ev.t[(ev.event == code_of("trigger_activated")) & (ev.mode == _OFFLINE)]
+    hours = _local_hours(refused, timezone)
+    per_hour = np.bincount(hours, minlength=24) if len(hours) else np.zeros(24, np.int64)
+    kpis["refusals_by_hour"] = {h: int(per_hour[h]) for h in range(24)}
+    if timeline is not None and len(pages):
+        start, end = _span(pages)
+        kpis.update(occupancy_kpis(timeline, start, end))
+    if conversations is not None:
+        kpis.update(conversations)
+    return kpis
+
+
+def _local_hours(t: np.ndarray, timezone: str) -> np.ndarray:
+    if len(t) == 0:
+        return np.zeros(0, np.int64)
+    local = pd.to_datetime(t, unit="ms", utc=True).tz_convert(timezone)
+    return np.asarray(local.hour, np.int64)
+
+
+def _activated_not_executed(ev: CodedEvents) -> int:
+    """Online activations without an execution of the same trigger on the same page."""
+    n_trig = max(len(ev.trigger_ids), 1) + 1
+    key = ev.pvi.astype(np.int64) * n_trig + (ev.trigger.astype(np.int64) + 1)
+    activated = (ev.event == code_of("trigger_activated")) & (ev.mode != _OFFLINE)
+    executed = np.unique(key[ev.event == code_of("trigger_executed")])
+    return int((~np.isin(key[activated], executed)).sum())
+
+
+def _time_to_first_offer(ev: CodedEvents, pages: PageTable) -> tuple[float | None, float | None]:
+    visit_start = np.full(pages.n_visits, NEVER, dtype=np.int64)
+    np.minimum.at(visit_start, pages.visit, pages.start)
+    mask = offer_mask(ev) & (ev.pvi >= 0) & (ev.pvi < len(pages))
+    first = np.full(pages.n_visits, NEVER, dtype=np.int64)
+    np.minimum.at(first, pages.visit[ev.pvi[mask]], ev.t[mask])
+    offered = first != NEVER
+    return _quantiles((first[offered] - visit_start[offered]) / 1000.0)
+
+
+def _span(pages: PageTable) -> tuple[int, int]:
+    start = int(pages.start.min())
+    ends = pages.end[pages.end != NEVER]
+    return start, int(max(ends.max(), start)) if len(ends) else start
+
+
+# ------------------------------------------------------------------ frame interfaces
+
+
+def compute_kpis(
+    events: pd.DataFrame,
+    pages: pd.DataFrame,
+    *,
+    timezone: str = "UTC",
+    conversations: pd.DataFrame | None = None,
+    timeline: Timeline | None = None,
+    comparison: Any = None,
+) -> dict[str, Any]:
+    """Every KPI of a replay as a dict (see :mod:`engage_lab.kpis` for definitions).
+
+    Parameters
+    ----------
+    events
+        The replayed events (:mod:`engage_lab.events` schema).
+    pages
+        The replayed page views: ``page_view_id, visitor_id, visit_id`` and
+        ``started_at`` (plus ``ended_at`` for the agent span).
+    timezone
+        Zone of ``refusals_by_hour`` (the configuration's source timezone).
+    conversations
+        The history's ``conversations`` (for queue waits and unserved conversations).
+    timeline
+        Availability from the agent logs (for occupancy).
+    comparison
+        Replay versus recording (anything with a ``fidelity``): adds ``fidelity``.
+    """
+    coded, table = CodedEvents.from_frames(events, pages)
+    conv = None if conversations is None else conversation_kpis(conversations, pages)
+    fidelity = None if comparison is None else comparison.fidelity
+    return kpis_from_codes(
+        coded, table, timezone=timezone, conversations=conv, timeline=timeline, fidelity=fidelity
+    )
+
+
+def funnel_by_visit(events: pd.DataFrame, pages: pd.DataFrame) -> pd.DataFrame:
+    """The product's funnel questions per visit (one row per visit of ``pages``).
+
+    Events are attached to visits through their page view (``pages.visit_id``), so a
+    visit's answers look at all its events.
+
+    >>> from engage_lab.events import EventRecord, events_to_frame
+    >>> ev = events_to_frame([EventRecord("v", "v1", "p1", 5, "chat_engaged", "engagement")])
+    >>> pages = pd.DataFrame({"page_view_id": ["p1"], "visitor_id": ["v"], "visit_id": ["v1"]})
+    >>> funnel_by_visit(ev, pages)[["q2_tried", "q5_service_failed"]].values.tolist()
+    [[True, True]]
+    """
+    coded, table = CodedEvents.from_frames(events, pages)
+    return funnel_frame(coded, table)
+
+
+def funnel_frame(coded: CodedEvents, table: PageTable) -> pd.DataFrame:
+    """:func:`funnel_by_visit` from codes: ``visit_id, visitor_id`` and Q1–Q5."""
+    first_page = np.full(table.n_visits, len(table), np.int64)
+    np.minimum.at(first_page, table.visit, np.arange(len(table), dtype=np.int64))
+    visits = pd.DataFrame(
+        {
+            "visit_id": table.ids("visit"),
+            "visitor_id": table.ids("visitor")[table.visitor[first_page]]
+            if table.n_visits
+            else np.zeros(0, dtype=object),
+        }
+    )
+    for name, values in visit_funnel(coded, table).items():
+        visits[name] = values
+    return visits
+
+
+def offers(
+    events: pd.DataFrame, pages: pd.DataFrame, timezone: str = "UTC", *, online: bool = True
+) -> pd.DataFrame:
+    """The offers (Q1 events; ``online=False``: refusals) with where and when they happened.
+
+    Columns: the event's ``page_view_id, visitor_id, event_at, trigger_id`` plus the
+    page's ``path`` (when ``pages`` has it) and the local ``hour`` and ``day_of_week`` in
+    ``timezone``.
+    """
+    executed = events["event"] == "trigger_executed"
+    mask = (
+        executed & events["trigger_id"].notna() & (events["mode"] == "online")
+        if online
+        else (events["event"] == "trigger_activated") & (events["mode"] == "offline")
+    )
+    out = events.loc[mask, ["page_view_id", "visitor_id", "event_at", "trigger_id"]].copy()
+    if "path" in pages:
+        out["path"] = out["page_view_id"].map(pages.set_index("page_view_id")["path"])
+    local = pd.to_datetime(out["event_at"], utc=True).dt.tz_convert(timezone)
+    out["hour"] = local.dt.hour.astype("int64")
+    out["day_of_week"] = local.dt.day_name()
+    return out.reset_index(drop=True)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, NaN / inf to None, keys to strings.
+
+    >>> jsonable({"a": np.int64(3), "b": float("nan"), 4: [np.float64(0.5)]})
+    {'a': 3, 'b': None, '4': [0.5]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

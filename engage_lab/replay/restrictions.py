@@ -1,0 +1,138 @@
+"""Restrictions of a replay: a time range, a visitor sample, a segment (DESIGN.md §7).
+
+All optional and combined with AND:
+
+* ``time_range=(start, end)`` — page views starting in ``[start, end)`` (state before the
+  range is not carried in);
+* ``sample=fraction`` — a stable hash sample of visitors
+  (:func:`engage_lab.draws.in_sample` keyed by the replay's seed, else the source's);
+* ``segment=condition`` — a GrowthBook-style condition (same operators and semantics as
+  trigger expressions) evaluated once per page view over :data:`SEGMENT_ATTRIBUTES`.
+  Page views outside the segment are not replayed: they are removed from the history
+  the engine sees, so the remaining pages' visit context (page counts, previous pages)
+  is that of the restricted history.
+
+>>> segment_sql({"page.path": {"$regex": "^/cart"}})[0].startswith("COALESCE(")
+True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import exp
+
+from engage_lab.availability.state import to_ms
+from engage_lab.conditions import nodes, parse_expression
+from engage_lab.conditions.compiler import compile_condition
+from engage_lab.errors import ConditionError, EngineError
+
+__all__ = [
+    "SEGMENT_ATTRIBUTES",
+    "check_fraction",
+    "check_segment",
+    "check_time_range",
+    "segment_sql",
+]
+
+#: Attributes a segment condition may read (dotted paths) and the column they come from.
+SEGMENT_ATTRIBUTES: dict[str, str] = {
+    "page.page_view_id": "page_view_id",
+    "page.url": "url",
+    "page.path": "path",
+    "page.title": "title",
+    "page.referrer": "referrer",
+    "page.device": "device",
+    "page.embedded": "embedded",
+    "page.page_change": "page_change",
+    "visitor.id": "visitor_id",
+    "visitor.country": "country",
+}
+
+
+def check_time_range(time_range: Any) -> tuple[int, int] | None:
+    """``(start, end)`` in ms, checked (``None`` stays ``None``)."""
+    if time_range is None:
+        return None
+    try:
+        start, end = (to_ms(x) for x in time_range)
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"time_range must be two instants (start, end): {exc}") from exc
+    if end <= start:
+        raise EngineError("time_range: the end must be after the start")
+    return start, end
+
+
+def check_fraction(sample: Any) -> float | None:
+    """A sample fraction in ``(0, 1]``, checked."""
+    if sample is None:
+        return None
+    if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
+        raise EngineError(f"sample must be a fraction in (0, 1], not {sample!r}")
+    return float(sample)
+
+
+def check_segment(segment: Any) -> dict[str, Any] | None:
+    """Parse and check a segment: GrowthBook syntax, only :data:`SEGMENT_ATTRIBUTES`."""
+    if segment is None:
+        return None
+    if isinstance(segment, str):
+        try:
+            segment = json.loads(segment)
+        except json.JSONDecodeError as exc:
+            raise ConditionError(f"segment is not JSON: {exc}", "segment") from exc
+    if not isinstance(segment, Mapping):
+        raise ConditionError("a segment is a JSON object (a condition)", "segment")
+    tree = parse_expression(dict(segment), "segment")
+    for path in sorted(_field_paths(tree)):
+        if path not in SEGMENT_ATTRIBUTES:
+            known = ", ".join(SEGMENT_ATTRIBUTES)
+            raise ConditionError(
+                f"segment reads {path!r}; a segment may read {known}", f"segment[{path!r}]"
+            )
+    return dict(segment)
+
+
+def _field_paths(node: Any) -> set[str]:
+    out: set[str] = set()
+    if isinstance(node, nodes.Field):
+        out.add(node.path)
+    if isinstance(node, nodes.Node):
+        for name in getattr(type(node), "__slots__", ()):
+            out |= _field_paths(getattr(node, name, None))
+    elif isinstance(node, tuple | list):
+        for child in node:
+            out |= _field_paths(child)
+    return out
+
+
+def _attributes() -> exp.Expression:
+    """The segment's attribute document over a page view row (with ``country``)."""
+    groups: dict[str, list[exp.Expression]] = {}
+    for path, column in SEGMENT_ATTRIBUTES.items():
+        root, key = path.split(".", 1)
+        groups.setdefault(root, []).extend([exp.Literal.string(key), exp.column(column)])
+    args: list[exp.Expression] = []
+    for root, pairs in groups.items():
+        args += [exp.Literal.string(root), exp.func("json_object", *pairs)]
+    return exp.func("json_object", *args)
+
+
+def segment_sql(segment: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """The segment as a boolean SQL expression over a ``page_views`` row with the
+    visitor's ``country`` (parameters prefixed ``seg_``), and its parameters."""
+    compiled = compile_condition(parse_expression(dict(segment), "segment"))
+    document = _attributes()
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder):
+            return exp.Placeholder(this=f"seg_{node.name}")
+        if isinstance(node, exp.Column) and node.name == "attributes" and not node.table:
+            return document.copy()
+        return node
+
+    expression = compiled.expression.transform(rewrite)
+    params = tuple(sorted((f"seg_{k}", v) for k, v in compiled.params.items()))
+    return expression.sql("duckdb"), params

@@ -1,0 +1,362 @@
+""":func:`replay`: one entry point over both engines, with restrictions, KPIs, fidelity."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sqlglot import exp
+
+from engage_lab.availability.state import NEVER, Timeline
+from engage_lab.config import Config, ConfigHistory, load_any
+from engage_lab.engine.pages import Pages, PagesKey, build_pages, data_version, source_record
+from engage_lab.engine.plan import make_plan
+from engage_lab.errors import DatabaseError, EngineError
+from engage_lab.kpis import (
+    CodedEvents,
+    PageTable,
+    compare_codes,
+    conversation_stats,
+    kpis_from_codes,
+)
+from engage_lab.replay.recorded import has_recorded_events, recorded_codes
+from engage_lab.replay.restrictions import (
+    check_fraction,
+    check_segment,
+    check_time_range,
+    segment_sql,
+)
+from engage_lab.replay.result import ReplayResult, iso
+
+__all__ = ["ENGINES", "replay", "replayed_page_views"]
+
+#: Engines :func:`replay` can run.
+ENGINES = ("fast", "reference")
+
+#: web chats of the replayed page views (scan positions of their page views)
+_CONVERSATIONS_SQL = """
+SELECT p.pos, epoch_ms(c.queued_at) AS q, epoch_ms(c.started_at) AS st,
+       coalesce(c.outcome = 'unserved', false) AS unserved
+FROM conversations c
+JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id FROM page_views) p
+  USING (page_view_id)
+WHERE c.channel = 'web_chat'
+"""
+
+
+def replay(
+    lab_or_con: Any,
+    config: Config | ConfigHistory | str | os.PathLike[str],
+    *,
+    engine: Literal["fast", "reference"] = "fast",
+    seed: str | int | None = None,
+    time_range: tuple[Any, Any] | None = None,
+    sample: float | None = None,
+    segment: Mapping[str, Any] | str | None = None,
+    mismatches: int = 20,
+) -> ReplayResult:
+    """Replay a configuration over a recorded history; return events, KPIs and fidelity.
+
+    Parameters
+    ----------
+    lab_or_con
+        A :class:`~engage_lab.lab.Lab` or a DuckDB connection of an engage_lab database.
+    config
+        A :class:`~engage_lab.config.Config`, a :class:`~engage_lab.config.ConfigHistory`
+        or the path of a JSON file holding either.
+    engine
+        ``"fast"`` (DuckDB + a compiled pass) or ``"reference"`` (the literal Chat Manager).
+    seed
+        Seed of the gating draws (default: the history's ``source`` seed).
+    time_range, sample, segment
+        Restrictions (:mod:`engage_lab.replay.restrictions`). ``segment`` is a condition
+        dict or its JSON text.
+    mismatches
+        How many mismatching page views :attr:`ReplayResult.mismatches` shows.
+
+    Raises
+    ------
+    ConfigError
+        The configuration file is invalid.
+    ConditionError
+        The segment is malformed or reads an attribute segments do not offer.
+    EngineError
+        Unknown engine, bad restriction, or the engine failed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, engage_lab as el
+    >>> lab = el.open(pathlib.Path(tempfile.mkdtemp()) / "doc.duckdb")
+    >>> replay(lab, "data/configs/production-live-chat.json", engine="warp")
+    Traceback (most recent call last):
+    ...
+    engage_lab.errors.EngineError: unknown engine 'warp'; use fast or reference
+    >>> lab.close()
+    """
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r}; use {' or '.join(ENGINES)}")
+    cfg, label = _config_of(config)
+    con = _connection(lab_or_con)
+    started = time.perf_counter()
+    chosen_seed = str(seed) if seed is not None else _source_seed(con)
+    window = check_time_range(time_range)
+    fraction = check_fraction(sample)
+    seg = check_segment(segment)
+    compiled = None if seg is None else segment_sql(seg)
+    trigger_ids = make_plan(cfg).trigger_ids
+    if engine == "reference":
+        pages = _pages(con, cfg, chosen_seed, window, fraction, compiled)
+        table = pages.page_table(con)
+        frame = _run_reference(con, cfg, chosen_seed, window, fraction, pages)
+        codes, _ = CodedEvents.from_frames(frame, _id_frame(table), trigger_ids)
+
+        def events() -> pd.DataFrame:
+            return frame
+
+        timeline = _timeline_from_logs(con)
+    else:
+        from engage_lab.engine import run_fast  # numba compiles on first use: load lazily
+
+        run = run_fast(
+            con, cfg, seed=chosen_seed, time_range=window, sample=fraction, segment=compiled
+        )
+        pages = run.pages
+        table = pages.page_table(con)
+        codes = run.coded()
+        events = run.frame
+        steps = run.timeline
+        timeline = Timeline(steps[0][1:], steps[1][1:], steps[2][1:], steps[3][1:])
+    comparison = recorded = None
+    if has_recorded_events(con):
+        rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
+        replayed = _aligned(codes, rec)
+        comparison = compare_codes(replayed, rec, table)
+        codes = replayed
+
+        def recorded() -> pd.DataFrame:
+            return _decode(rec, table)
+
+    timezone = _timezone(cfg)
+    kpis = kpis_from_codes(
+        codes,
+        table,
+        timezone=timezone,
+        conversations=_conversations(con, pages),
+        timeline=timeline,
+        fidelity=None if comparison is None else comparison.fidelity,
+    )
+    restrictions = {
+        "time_range": None if window is None else [iso(window[0]), iso(window[1])],
+        "sample": fraction,
+        "segment": seg,
+    }
+    return ReplayResult(
+        config=cfg,
+        config_label=label,
+        engine=engine,
+        seed=chosen_seed,
+        restrictions=restrictions,
+        kpis=kpis,
+        codes=codes,
+        page_table=table,
+        events=events,
+        pages=lambda: pages.frame(con),
+        recorded=recorded,
+        comparison=comparison,
+        timezone=timezone,
+        timeline=timeline,
+        mismatch_rows=mismatches,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _config_of(config: Any) -> tuple[Config | ConfigHistory, str]:
+    if isinstance(config, Config | ConfigHistory):
+        what = "configuration history" if isinstance(config, ConfigHistory) else "configuration"
+        return config, f"<{what} {hashlib.sha256(config.to_json().encode()).hexdigest()[:12]}>"
+    if isinstance(config, str | os.PathLike):
+        return load_any(config), os.fspath(config)
+    raise EngineError(f"config must be a Config, a ConfigHistory or a file path, not {config!r}")
+
+
+def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
+    con = getattr(lab_or_con, "con", lab_or_con)
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        raise EngineError(f"replay needs a Lab or a DuckDB connection, not {lab_or_con!r}")
+    return con
+
+
+def _read(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    query = exp.select("*").from_(exp.to_identifier(table, quoted=True))
+    try:
+        return con.cursor().execute(query.sql("duckdb")).df()
+    except duckdb.Error as exc:
+        raise DatabaseError(f"cannot read table {table}: {str(exc).splitlines()[0]}") from exc
+
+
+def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:
+    seed = source_record(con).get("seed")
+    return None if seed is None else str(seed)
+
+
+def _timezone(config: Config | ConfigHistory) -> str:
+    last = config if isinstance(config, Config) else config.history[-1].config
+    return last.source.timezone
+
+
+# ------------------------------------------------------------------ replayed page views
+
+
+def _pages(
+    con: duckdb.DuckDBPyConnection,
+    config: Config | ConfigHistory,
+    seed: str | None,
+    time_range: tuple[int, int] | None,
+    sample: float | None,
+    segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+) -> Pages:
+    plan = make_plan(config)
+    key = PagesKey(
+        idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
+        entry_starts=tuple(e.effective_at for e in plan.entries),
+        time_range=time_range,
+        sample=sample,
+        sample_seed=seed if sample is not None else None,
+        segment=segment,
+        version=data_version(con),
+    )
+    return build_pages(con, key)
+
+
+def replayed_page_views(
+    con: duckdb.DuckDBPyConnection,
+    config: Config | ConfigHistory,
+    *,
+    seed: str | None = None,
+    time_range: tuple[int, int] | None = None,
+    sample: float | None = None,
+    segment: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The page views a restricted replay runs, with their visits under ``config``.
+
+    Columns: ``page_view_id, visitor_id, visit_id`` (re-derived when the configuration's
+    visit idle duration differs from the loaded one), ``started_at, ended_at``
+    (``datetime64[ms, UTC]``, effective end), ``path`` and ``embedded``; sorted by
+    visitor, start and id.
+    """
+    con = _connection(con)
+    compiled = None if segment is None else segment_sql(check_segment(segment) or {})
+    pages = _pages(
+        con, config, seed, check_time_range(time_range), check_fraction(sample), compiled
+    )
+    return pages.frame(con)
+
+
+def _id_frame(table: PageTable) -> pd.DataFrame:
+    """The page table's ids as a frame (to code a reference frame against it)."""
+    return pd.DataFrame(
+        {
+            "page_view_id": table.ids("page_view"),
+            "visitor_id": table.ids("visitor")[table.visitor],
+            "visit_id": table.ids("visit")[table.visit],
+        }
+    )
+
+
+# ------------------------------------------------------------------ engines
+
+
+def _run_reference(
+    con: duckdb.DuckDBPyConnection,
+    config: Config | ConfigHistory,
+    seed: str | None,
+    window: tuple[int, int] | None,
+    fraction: float | None,
+    pages: Pages,
+) -> pd.DataFrame:
+    from engage_lab.reference import History, replay_reference
+
+    history = History.from_connection(con)
+    if pages.key.segment is not None:
+        # No native segment: the engine gets a history view without the other page views.
+        keep = set(pages.page_table(con).ids("page_view").tolist())
+        history = _restrict_history(history, keep)
+    return replay_reference(history, config, seed=seed, time_range=window, visitors=fraction)
+
+
+def _restrict_history(history: Any, keep: set[str]) -> Any:
+    visitors = {}
+    for visitor_id, visitor in history.visitors.items():
+        kept = tuple(p for p in visitor.page_views if p.page_view_id in keep)
+        if kept:
+            visitors[visitor_id] = replace(visitor, page_views=kept)
+    return replace(history, visitors=visitors)
+
+
+def _timeline_from_logs(con: duckdb.DuckDBPyConnection) -> Timeline:
+    return Timeline.from_frames(
+        _read(con, "agents"), _read(con, "presence"), _read(con, "conversations")
+    )
+
+
+def _conversations(con: duckdb.DuckDBPyConnection, pages: Pages) -> dict[str, Any]:
+    try:
+        rows = con.execute(_CONVERSATIONS_SQL).fetchnumpy()
+    except duckdb.Error as exc:
+        raise DatabaseError(f"cannot read table conversations: {exc}") from exc
+    scan_pvi = np.full(pages.n_scan, -1, np.int64)
+    scan_pvi[pages.pos] = np.arange(len(pages), dtype=np.int64)
+    keep = scan_pvi[rows["pos"].astype(np.int64)] >= 0 if len(rows["pos"]) else np.zeros(0, bool)
+
+    def ms(column: str) -> np.ndarray:
+        values = rows[column]
+        missing = np.ma.getmaskarray(values)
+        return np.where(missing, NEVER, np.ma.getdata(values)).astype(np.int64)[keep]
+
+    return conversation_stats(ms("q"), ms("st"), rows["unserved"].astype(bool)[keep])
+
+
+def _aligned(codes: CodedEvents, rec: CodedEvents) -> CodedEvents:
+    """The replay's codes in the recording's trigger / item vocabularies (which extend
+    the replay's)."""
+    assert rec.trigger_ids[: len(codes.trigger_ids)] == codes.trigger_ids
+    assert rec.item_ids[: len(codes.item_ids)] == codes.item_ids
+    return replace(codes, trigger_ids=rec.trigger_ids, item_ids=rec.item_ids)
+
+
+def _decode(codes: CodedEvents, table: PageTable) -> pd.DataFrame:
+    """Coded events as an events frame (sorted by visitor, instant, page view)."""
+    from engage_lab.events import EVENT_COLUMNS, STAGES
+    from engage_lab.kpis.coded import EVENTS
+
+    order = np.lexsort((codes.pvi, codes.t, table.visitor[codes.pvi])) if len(codes) else []
+    c = codes.where(np.asarray(order, np.int64)) if len(codes) else codes
+    nulls = np.array([None], dtype=object)
+    triggers = np.concatenate([np.array(c.trigger_ids, dtype=object), nulls])
+    items = np.concatenate([np.array(c.item_ids, dtype=object), nulls])
+    data = {
+        "visitor_id": table.ids("visitor")[table.visitor[c.pvi]],
+        "visit_id": table.ids("visit")[table.visit[c.pvi]],
+        "page_view_id": table.ids("page_view")[c.pvi],
+        "event_at": pd.to_datetime(c.t, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
+        "event": np.array(EVENTS, dtype=object)[c.event.astype(np.int64)],
+        "stage": np.array(STAGES, dtype=object)[c.stage.astype(np.int64)],
+        "trigger_id": triggers[c.trigger],
+        "item_id": items[c.item],
+        "item_type": None,
+        "mode": np.array([None, "online", "offline"], dtype=object)[c.mode.astype(np.int64)],
+        "server_probability": np.nan,
+        "draw": np.nan,
+    }
+    frame = pd.DataFrame(data)
+    return frame[list(EVENT_COLUMNS)]
