@@ -22,10 +22,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from engage_lab.engine.md5 import draw_u
+from engage_lab.engine.ids import page_draw
 from engage_lab.engine.steps import slot_steps, sort_by_time
+from engage_lab.kpis.coded import (
+    ITEM_SHIFT,
+    MODE_SHIFT,
+    STAGE_SHIFT,
+    TRIGGER_SHIFT,
+    code_of,
+)
 
-__all__ = ["EVENT_NAMES", "STAGE_NAMES", "run_pass", "unpack"]
+__all__ = ["EVENT_NAMES", "STAGE_NAMES", "run_pass"]
 
 EVENT_NAMES = (
     "trigger_activated",
@@ -37,7 +44,10 @@ EVENT_NAMES = (
     "chat_engaged",
 )
 STAGE_NAMES = ("embedded", "continuation", "messaging", "configured", "engagement")
-_ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT, _ENGAGED = range(7)
+# event codes: those of the shared vocabulary (engage_lab.kpis.coded), packed as it packs
+_ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT, _ENGAGED = (
+    code_of(e) for e in EVENT_NAMES
+)
 _EMBEDDED, _CONTINUATION, _MESSAGING, _CONFIGURED, _ENGAGEMENT = range(5)
 _ONLINE, _OFFLINE = 1, 2
 _NEVER = np.int64(9_000_000_000_000_000)
@@ -96,30 +106,23 @@ def _chat_mask(c_lo, c_hi, chat_code, chat_back, chat_which, chat_r, n, pvi, fin
 
 
 @numba.njit(cache=True, inline="always")
-def _emit(buf_i, buf_f, n, pvi, t, ev, stage, slot, item, mode, p, u):
-    """Append one event: ``buf_i[n] = (t, pvi, code)`` with ``code`` packing event, stage,
-    slot, item and mode (:func:`unpack`), ``buf_f[n] = (p, u)``."""
-    if n < buf_i.shape[0]:
-        buf_i[n, 0] = t
-        buf_i[n, 1] = pvi
-        buf_i[n, 2] = (
-            ev | (stage << 8) | (np.int64(slot + 1) << 16) | (np.int64(item + 1) << 32)
-            | (np.int64(mode) << 48)
-        )  # fmt: skip
-        buf_f[n, 0] = p
-        buf_f[n, 1] = u
-    return n + 1
-
-
-def unpack(code: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``(event, stage, slot, item, mode)`` of packed event codes (-1: no slot / item)."""
+def _code(ev, stage, trigger, item, mode):
+    """An event's codes packed as :func:`engage_lab.kpis.coded.pack` packs them
+    (``trigger``: global trigger index, ``item``: item index, -1 for none)."""
     return (
-        (code & 0xFF).astype(np.int8),
-        ((code >> 8) & 0xFF).astype(np.int8),
-        (((code >> 16) & 0xFFFF) - 1).astype(np.int16),
-        (((code >> 32) & 0xFFFF) - 1).astype(np.int16),
-        ((code >> 48) & 0xFF).astype(np.int8),
-    )
+        np.int32(ev) | (np.int32(stage) << STAGE_SHIFT) | (np.int32(mode) << MODE_SHIFT)
+        | (np.int32(trigger + 1) << TRIGGER_SHIFT) | (np.int32(item + 1) << ITEM_SHIFT)
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def _emit(o_t, o_pc, n, pvi, t, code):
+    """Append one event: instant; page view and packed code."""
+    if n < o_t.shape[0]:
+        o_t[n] = t
+        o_pc[n, 0] = pvi
+        o_pc[n, 1] = code
+    return n + 1
 
 
 @numba.njit(cache=True, inline="always")
@@ -128,13 +131,17 @@ def _probability(steps_t, steps_p, slot, t):
     return steps_p[slot, max(k, 0)]
 
 
-@numba.njit(cache=True)
-def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacity):
-    """Run every visitor; return ``(n_events, event arrays, honoured, honoured_pvi,
-    honoured_variant)`` (the delay variant each honoured engagement ends by). When more than ``capacity`` events would be emitted, the count is
-    returned and the caller runs again with room for them."""
+@numba.njit(cache=True, nogil=True)
+def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo, page_hi,
+             out, shared):  # fmt: skip
+    """Run the visitors of page views ``page_lo:page_hi`` (whole visitors); write events to
+    ``out = (t, pc)`` (``pc``: page view and packed code; sized by the caller from an
+    upper bound) and the honoured engagements to ``shared = (honoured, pvi, variant)``
+    (rows of these visitors only, so chunks may run in parallel). Returns the event
+    count. A gated activation's ``p`` and ``u`` are not kept: they are functions of the
+    instant and ids, recomputed for the events frame."""
     (visitor, visit, start, limit, vstart, idx, active, embedded, carries, entry,
-     open_thread, id_at, signed_at) = pages  # fmt: skip
+     open_thread, id_at, signed_at, pos) = pages  # fmt: skip
     (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
      row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
     (slot_gid, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act,
@@ -142,21 +149,18 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
      gated, once, no_other, max_exec, min_ms, hides, prog_code, prog_item, prog_len,
      off_item, off_len, item_is_button, slot_key_data, slot_key_lo, slot_key_hi) = slots  # fmt: skip
     (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = entries
-    (seed, page_key_data, page_key_lo, page_key_hi, steps_t, steps_p) = gating
+    (seed, v_data, v_off, p_data, p_off, longest, steps_t, steps_p) = gating
+    scratch = np.empty(longest + 2, np.uint8)
     (eng_lo, eng_hi, eng_t, eng_stop) = engagements
     (max_breakpoints, n_gid, n_items, messaging) = bounds
 
     n_pages = start.shape[0]
     n_slots = slot_gid.shape[0]
-    buf_i = np.empty((capacity, 3), np.int64)
-    buf_f = np.empty((capacity, 2), np.float64)
-    honoured = np.zeros(eng_t.shape[0], np.bool_)
-    honoured_pvi = np.full(eng_t.shape[0], -1, np.int64)
-    honoured_variant = np.zeros(eng_t.shape[0], np.int64)
+    (o_t, o_pc) = out
+    (honoured, honoured_pvi, honoured_variant) = shared
     final_shown = np.zeros(n_pages, np.bool_)
     final_opened = np.zeros(n_pages, np.bool_)
     n = 0
-    nan = np.nan
     # per global trigger id
     exec_visit = np.zeros(n_gid, np.int64)
     exec_total = np.zeros(n_gid, np.int64)
@@ -165,7 +169,13 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
     no_other_set = np.zeros(n_gid, np.bool_)
     # per slot
     cand_ptr = cand_lo.copy()
+    for j in range(n_slots):
+        cand_ptr[j] = cand_lo[j] + np.searchsorted(cand_pvi[cand_lo[j] : cand_hi[j]], page_lo)
     row_ptr = row_lo.copy()
+    for leaf in range(row_lo.shape[0]):
+        row_ptr[leaf] = row_lo[leaf] + np.searchsorted(
+            row_pvi[row_lo[leaf] : row_hi[leaf]], page_lo
+        )
     on_page = np.full(n_slots, -1, np.int64)  # candidate index on the current page, or -1
     cur_mask = np.zeros(n_slots, np.int64)
     chat_masks = np.zeros(n_slots, np.int64)
@@ -186,10 +196,10 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
     items = np.zeros(n_items + 1, np.bool_)
     prev_items = np.zeros(n_items + 1, np.bool_)
 
-    k = 0
-    while k < n_pages:
+    k = page_lo
+    while k < page_hi:
         k_end = k
-        while k_end < n_pages and visitor[k_end] == visitor[k]:
+        while k_end < page_hi and visitor[k_end] == visitor[k]:
             k_end += 1
         exec_total[:] = 0
         has_exec[:] = False
@@ -243,7 +253,7 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
             if stage in (_EMBEDDED, _CONTINUATION, _MESSAGING):
                 if not shown:
                     shown = True
-                    n = _emit(buf_i, buf_f, n, page, s, _CHAT, stage, -1, -1, 0, nan, nan)
+                    n = _emit(o_t, o_pc, n, page, s, _code(_CHAT, stage, -1, -1, 0))
                 opened = True
             frozen = stage != _CONFIGURED
             while ep < ep_end and eng_t[ep] < s:
@@ -326,38 +336,55 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
                             if not ((cur_mask[j] & chat_masks[j]) >> state) & 1:
                                 continue
                             activated[j] = True
-                            p = nan
-                            u = nan
                             online = True
                             if gated[j]:
                                 p = _probability(steps_t, steps_p, j, t)
-                                u = draw_u(seed, page_key_data, page_key_lo[page],
-                                           page_key_hi[page],
-                                           slot_key_data[slot_key_lo[j]:slot_key_hi[j]])  # fmt: skip
+                                u = page_draw(seed, v_data, v_off, visitor[page], p_data, p_off,
+                                              pos[page], slot_key_data[slot_key_lo[j]:slot_key_hi[j]],
+                                              scratch)  # fmt: skip
                                 online = u < p
                             mode = _ONLINE if online else _OFFLINE
                             n = _emit(
-                                buf_i, buf_f, n, page, t, _ACTIVATED, _CONFIGURED, j, -1, mode, p, u
+                                o_t, o_pc, n, page, t, _code(_ACTIVATED, _CONFIGURED, g, -1, mode)
                             )
                             if cand_fixed_missing[on_page[j]]:
                                 continue
                             if not online:
                                 if off_len[j] > 0:
-                                    n = _emit(buf_i, buf_f, n, page, t, _EXECUTED, _CONFIGURED, j, -1,
-                                              _OFFLINE, p, u)  # fmt: skip
+                                    n = _emit(
+                                        o_t,
+                                        o_pc,
+                                        n,
+                                        page,
+                                        t,
+                                        _code(_EXECUTED, _CONFIGURED, g, -1, _OFFLINE),
+                                    )
                                     for a in range(off_len[j]):
                                         it = off_item[j, a]
                                         if items[it]:
                                             continue
                                         items[it] = True
                                         kind = _BUTTON if item_is_button[it] else _INVITATION
-                                        n = _emit(buf_i, buf_f, n, page, t, _ITEM, _CONFIGURED, j, it,
-                                                  _OFFLINE, p, u)  # fmt: skip
-                                        n = _emit(buf_i, buf_f, n, page, t, kind, _CONFIGURED, j, it,
-                                                  _OFFLINE, p, u)  # fmt: skip
+                                        n = _emit(
+                                            o_t,
+                                            o_pc,
+                                            n,
+                                            page,
+                                            t,
+                                            _code(_ITEM, _CONFIGURED, g, it, _OFFLINE),
+                                        )
+                                        n = _emit(
+                                            o_t,
+                                            o_pc,
+                                            n,
+                                            page,
+                                            t,
+                                            _code(kind, _CONFIGURED, g, it, _OFFLINE),
+                                        )
                                 continue
-                            n = _emit(buf_i, buf_f, n, page, t, _EXECUTED, _CONFIGURED, j, -1, _ONLINE,
-                                      p, u)  # fmt: skip
+                            n = _emit(
+                                o_t, o_pc, n, page, t, _code(_EXECUTED, _CONFIGURED, g, -1, _ONLINE)
+                            )
                             exec_visit[g] += 1
                             exec_total[g] += 1
                             last_exec[g] = t
@@ -375,15 +402,33 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
                                         continue
                                     items[it] = True
                                     kind = _BUTTON if item_is_button[it] else _INVITATION
-                                    n = _emit(buf_i, buf_f, n, page, t, _ITEM, _CONFIGURED, j, it,
-                                              _ONLINE, p, u)  # fmt: skip
-                                    n = _emit(buf_i, buf_f, n, page, t, kind, _CONFIGURED, j, it,
-                                              _ONLINE, p, u)  # fmt: skip
+                                    n = _emit(
+                                        o_t,
+                                        o_pc,
+                                        n,
+                                        page,
+                                        t,
+                                        _code(_ITEM, _CONFIGURED, g, it, _ONLINE),
+                                    )
+                                    n = _emit(
+                                        o_t,
+                                        o_pc,
+                                        n,
+                                        page,
+                                        t,
+                                        _code(kind, _CONFIGURED, g, it, _ONLINE),
+                                    )
                                 else:
                                     if not shown:
                                         shown = True
-                                        n = _emit(buf_i, buf_f, n, page, t, _CHAT, _CONFIGURED, j, -1, 0,
-                                                  p, u)  # fmt: skip
+                                        n = _emit(
+                                            o_t,
+                                            o_pc,
+                                            n,
+                                            page,
+                                            t,
+                                            _code(_CHAT, _CONFIGURED, g, -1, 0),
+                                        )
                                     if code == ACT_OPEN_CHAT:
                                         opened = True
                         changed = (shown, opened) != chat_before
@@ -409,13 +454,11 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, capacit
                         shown = True
                         opened = True
                         frozen = True
-                        n = _emit(
-                            buf_i, buf_f, n, page, t, _ENGAGED, _ENGAGEMENT, -1, -1, 0, nan, nan
-                        )
+                        n = _emit(o_t, o_pc, n, page, t, _code(_ENGAGED, _ENGAGEMENT, -1, -1, 0))
                     ep += 1
             prev_shown, prev_opened = shown, opened
             prev_items[:] = items
             final_shown[page] = shown
             final_opened[page] = opened
         k = k_end
-    return n, buf_i, buf_f, honoured, honoured_pvi, honoured_variant
+    return n

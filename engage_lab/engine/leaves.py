@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engage_lab.conditions import nodes
 from engage_lab.conditions.criteria import read_page_value
@@ -29,6 +30,7 @@ from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_a
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import LeafCompiler, coerce_json, col, deep_sql
+from engage_lab.engine.static import Candidates
 from engage_lab.engine.steps import (
     CLOCK,
     EXPR,
@@ -112,22 +114,31 @@ def _boolean_outcomes(node: nodes.Criterion) -> int:
 
 
 def _var_rows(
-    con: duckdb.DuckDBPyConnection, leaf: Leaf, cache: dict[str, tuple[np.ndarray, ...]]
+    con: duckdb.DuckDBPyConnection,
+    leaf: Leaf,
+    candidates: np.ndarray,
+    scope: str,
+    cache: dict[str, Any],
 ) -> tuple[np.ndarray, ...]:
+    """``(pvi, c, holds)`` of the leaf's variable changes on the slot's candidate page views
+    (sorted; ``scope`` names the candidate set in the cache key)."""
     compiler = LeafCompiler(param_prefix="vr_p")
     test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
     with deep_sql():
         sql = (
             f"SELECT pvi, c, {test.sql('duckdb')} AS v FROM _el_vc "
-            "WHERE name = $var_name ORDER BY pvi, c"
+            "WHERE name = $var_name AND pvi IN (SELECT pvi FROM _el_cand) ORDER BY pvi, c"
         )
     params = {"var_name": leaf.criterion, **compiler.params()}
-    key = sql + repr(sorted(params.items()))
+    key = scope + sql + repr(sorted(params.items()))
     if key not in cache:
+        con.register("_el_cand", pa.table({"pvi": candidates}))
         try:
             rows = con.execute(sql, params).fetchnumpy()
         except duckdb.Error as exc:
             raise EngineError(f"fast engine: evaluating {leaf.criterion} failed: {exc}") from exc
+        finally:
+            con.unregister("_el_cand")
         cache[key] = (
             rows["pvi"].astype(np.int64),
             rows["c"].astype(np.int64),
@@ -142,9 +153,12 @@ def leaf_arrays(
     pages: Pages,
     expression_rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     cache: dict[str, Any] | None = None,
+    cand: Candidates | None = None,
+    scope: str = "",
 ) -> LeafArrays:
     """The :class:`LeafArrays` of ``plan`` over ``pages`` (``expression_rows``: per slot
-    with an expression, its ``(pvi, t, mask)`` rows sorted by ``(pvi, t)``)."""
+    with an expression, its ``(pvi, t, mask)`` rows sorted by ``(pvi, t)``; ``cand``: the
+    candidates, whose page views alone need variable rows, ``scope`` their cache key)."""
     kinds: list[int] = []
     ds: list[int] = []
     ges: list[int] = []
@@ -186,7 +200,12 @@ def leaf_arrays(
             else:
                 kind = VAR
                 r = int(type(node.test).not_found)
-                leaf_rows = _var_rows(con, leaf, cache)
+                where = (
+                    cand.pvi[cand.lo[j] : cand.hi[j]]
+                    if cand is not None
+                    else np.arange(len(pages), dtype=np.int64)
+                )
+                leaf_rows = _var_rows(con, leaf, where, f"{scope}|{j}|", cache)
                 slot_bound += _max_per_page(leaf_rows[0])
             kinds.append(kind)
             ds.append(d)
@@ -229,10 +248,11 @@ def leaf_arrays(
 
 
 def _max_per_page(pvi: np.ndarray) -> int:
+    """The most rows one page view has (``pvi`` sorted)."""
     if len(pvi) == 0:
         return 0
-    _, counts = np.unique(pvi, return_counts=True)
-    return int(counts.max())
+    starts = np.flatnonzero(np.diff(pvi, prepend=pvi[0] - 1))
+    return int(np.diff(np.append(starts, len(pvi))).max())
 
 
 def _concat(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:

@@ -1,13 +1,15 @@
-"""The fast engine's result: coded event arrays, named and ordered on demand.
+"""The fast engine's result: packed event arrays, named and ordered on demand.
 
-:class:`FastRun` holds what the pass emitted (integer codes: page view ``pvi``, event,
-stage, slot, item, mode; instants; probabilities and draws) plus the outcome events of
-the honoured engagements. :meth:`FastRun.codes` gives them as one set of arrays (what
-the KPIs read, no strings); :meth:`FastRun.frame` builds the events frame of
-:mod:`engage_lab.events` in its canonical order: visitor, instant, page view id, then
-stage, trigger list position, event and item at one instant. The pass already emits
-events visitor by visitor in time order, so the order is a stable sort of an almost
-sorted key plus a compiled pass over the ties.
+:class:`FastRun` holds what the pass emitted — per event the instant, the page view and
+one packed code (:func:`engage_lab.kpis.coded.pack`: event, stage, mode, trigger, item) —
+with the outcome events of the honoured engagements appended. :meth:`FastRun.coded`
+hands them to the KPIs as they are (no copy, no strings). :meth:`FastRun.frame` builds
+the events frame of :mod:`engage_lab.events` in its canonical order: visitor, instant,
+page view id, then stage, trigger list position, event and item at one instant. The pass
+emits events visitor by visitor in time order, so the order is a stable sort of an
+almost sorted key plus a compiled pass over the ties. The gated triggers' ``p`` and
+``u`` are not stored per event: they are functions of the instant (the availability
+step and the trigger's policy) and of the ids (the md5 draw), recomputed for the frame.
 """
 
 from __future__ import annotations
@@ -21,99 +23,70 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engage_lab.engine.kernel import EVENT_NAMES, STAGE_NAMES
+from engage_lab.engine.ids import page_draw
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan
 from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
 from engage_lab.kpis.coded import EVENTS, CodedEvents
 
-__all__ = ["ALL_EVENTS", "FastRun"]
-
-ALL_EVENTS = (*EVENT_NAMES, "message_sent", "message_received", "chat_closed")
-_ENGAGEMENT_STAGE = STAGE_NAMES.index("engagement")
-_CODE_OF = {name: k for k, name in enumerate(ALL_EVENTS)}
-#: engine event codes to the shared vocabulary of :mod:`engage_lab.kpis.coded`
-_TO_EVENTS = np.array([EVENTS.index(e) for e in ALL_EVENTS], np.int8)
-assert STAGE_NAMES == STAGES, "the pass's stage codes are the events schema's"
+__all__ = ["FastRun", "GatingContext"]
 
 
-@dataclass
+@dataclass(frozen=True)
+class GatingContext:
+    """What recomputes ``p`` and ``u`` of a gated trigger's events (see the pass)."""
+
+    seed: np.ndarray
+    #: (visitor id bytes, offsets, page view id bytes, offsets, longest key)
+    ids: tuple[Any, ...]
+    steps_t: np.ndarray
+    steps_p: np.ndarray
+    #: slot index per (configuration entry, global trigger index), -1 none
+    slot_of: np.ndarray
+    gated: np.ndarray
+    slot_key_data: np.ndarray
+    slot_key_lo: np.ndarray
+    slot_key_hi: np.ndarray
+
+
+@dataclass(eq=False)
 class FastRun:
     """One fast replay (see the module docstring)."""
 
     plan: Plan
     pages: Pages
-    #: (t, pvi, event, stage, slot, item, mode, p, u) as emitted by the pass
-    events: list[np.ndarray]
-    #: (pvi, t, event name) of the outcome events, or None
-    outcomes: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    t: np.ndarray
+    pvi: np.ndarray
+    code: np.ndarray
     con: duckdb.DuckDBPyConnection
     #: availability steps (t, capacity, in progress, waiting), a leading zero step at -inf
     timeline: tuple[np.ndarray, ...] = ()
-    _codes: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    gating: GatingContext | None = None
     _frame: pd.DataFrame | None = field(default=None, repr=False)
 
-    def codes(self) -> dict[str, np.ndarray]:
-        """All events as arrays: ``t, pvi, event, stage, trigger`` (index into
-        :attr:`Plan.trigger_ids`, -1 none), ``item`` (into :attr:`Plan.items`, -1),
-        ``mode`` (0 none, 1 online, 2 offline), ``p``, ``u`` — in emission order."""
-        if self._codes is None:
-            t, pvi, ev, stage, slot, item, mode, p, u = self.events
-            gid = np.array([s.gid for s in self.plan.slots] + [-1], np.int64)
-            trig = gid[slot.astype(np.int64)]
-            parts = {
-                "t": t, "pvi": pvi, "event": ev.astype(np.int8), "stage": stage.astype(np.int8),
-                "trigger": trig.astype(np.int16), "item": item.astype(np.int16),
-                "mode": mode.astype(np.int8), "p": p, "u": u,
-            }  # fmt: skip
-            if self.outcomes is not None and len(self.outcomes[0]):
-                o_pvi, o_t, o_ev = self.outcomes
-                m = len(o_pvi)
-                extra = {
-                    "t": o_t, "pvi": o_pvi,
-                    "event": np.array([_CODE_OF[e] for e in o_ev], np.int8),
-                    "stage": np.full(m, _ENGAGEMENT_STAGE, np.int8),
-                    "trigger": np.full(m, -1, np.int16), "item": np.full(m, -1, np.int16),
-                    "mode": np.zeros(m, np.int8), "p": np.full(m, np.nan),
-                    "u": np.full(m, np.nan),
-                }  # fmt: skip
-                parts = {k: np.concatenate([v, extra[k]]) for k, v in parts.items()}
-            self._codes = parts
-        return self._codes
+    def __len__(self) -> int:
+        return len(self.t)
 
     def coded(self) -> CodedEvents:
         """The events as :class:`~engage_lab.kpis.CodedEvents` (what the KPIs read)."""
-        c = self.codes()
         return CodedEvents(
-            pvi=c["pvi"].astype(np.int64),
-            t=c["t"].astype(np.int64),
-            event=_TO_EVENTS[c["event"].astype(np.int64)],
-            stage=c["stage"],
-            trigger=c["trigger"].astype(np.int32),
-            item=c["item"].astype(np.int32),
-            mode=c["mode"],
-            trigger_ids=self.plan.trigger_ids,
-            item_ids=tuple(i for i, _ in self.plan.items),
+            self.pvi, self.t, self.code, self.plan.trigger_ids, tuple(i for i, _ in self.plan.items)
         )
 
     def canonical_order(self) -> np.ndarray:
-        """Positions of :meth:`codes` in the canonical order of the events schema."""
-        c = self.codes()
-        pvi = c["pvi"].astype(np.int64)
+        """Positions of the events in the canonical order of the events schema."""
+        c = self.coded()
+        pvi = c.pvi.astype(np.int64)
         visitor = self.pages.visitor.astype(np.int64)[pvi]
-        t = c["t"].astype(np.int64)
+        t = c.t
         order = np.lexsort((t, visitor)) if len(t) else np.zeros(0, np.int64)
-        list_rank = np.arange(len(self.plan.trigger_ids) + 1, dtype=np.int64)
-        list_rank[-1] = -1
-        trig_rank = list_rank[c["trigger"].astype(np.int64)]
-        event_rank = np.array([EVENT_RANK[e] for e in ALL_EVENTS], np.int64)[
-            c["event"].astype(np.int64)
-        ]
+        trig_rank = c.trigger.astype(np.int64)  # trigger ids are in canonical order; -1 first
+        event_rank = np.array([EVENT_RANK[e] for e in EVENTS], np.int64)[c.event.astype(np.int64)]
         item_ids = [i for i, _ in self.plan.items]
         by_name = np.argsort(np.array([*item_ids, ""], dtype=object))
         item_rank = np.empty(len(by_name), np.int64)
         item_rank[by_name] = np.arange(len(by_name))
-        item = c["item"].astype(np.int64)
+        item = c.item.astype(np.int64)
         item_key = np.where(item >= 0, item_rank[item] + 1, 0)
         page_rank = np.zeros(len(self.pages), np.int64)
         mixed = _mixed_pages(order, visitor, t, pvi)
@@ -121,9 +94,35 @@ class FastRun:
             ids = self.pages.scan_page_view_ids(self.con).take(pa.array(self.pages.pos[mixed]))
             names = np.array(ids.to_pylist(), dtype=object)
             page_rank[mixed[np.argsort(names, kind="stable")]] = np.arange(1, len(mixed) + 1)
-        _sort_ties(order, visitor, t, page_rank[pvi], c["stage"].astype(np.int64), trig_rank,
+        _sort_ties(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
                    event_rank, item_key)  # fmt: skip
         return order
+
+    def gated_values(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``p`` and ``u`` of the events at positions ``order`` (NaN where not gated)."""
+        c = self.coded()
+        n = len(order)
+        p = np.full(n, np.nan)
+        u = np.full(n, np.nan)
+        g = self.gating
+        if g is None or n == 0:
+            return p, u
+        pvi = c.pvi[order].astype(np.int64)
+        trig = c.trigger[order].astype(np.int64)
+        slot = np.where(trig >= 0, g.slot_of[self.pages.entry[pvi].astype(np.int64), trig], -1)
+        gated = (slot >= 0) & g.gated[np.maximum(slot, 0)]
+        rows = np.flatnonzero(gated)
+        if len(rows):
+            t = c.t[order][rows]
+            step = np.searchsorted(g.steps_t, t, side="right") - 1
+            p[rows] = g.steps_p[slot[rows], np.maximum(step, 0)]
+            v_data, v_off, p_data, p_off, longest = g.ids
+            u[rows] = _draws(
+                g.seed, v_data, v_off, self.pages.visitor.astype(np.int64)[pvi[rows]], p_data,
+                p_off, self.pages.pos[pvi[rows]], slot[rows], g.slot_key_data, g.slot_key_lo,
+                g.slot_key_hi, longest,
+            )  # fmt: skip
+        return p, u
 
     def frame(self) -> pd.DataFrame:
         """The events frame (:mod:`engage_lab.events` schema, canonical order)."""
@@ -132,32 +131,30 @@ class FastRun:
         return self._frame
 
     def _build_frame(self) -> pd.DataFrame:
-        c = self.codes()
+        c = self.coded()
         order = self.canonical_order()
-        pvi = c["pvi"].astype(np.int64)[order]
+        pvi = c.pvi.astype(np.int64)[order]
         pages, con = self.pages, self.con
         scan_ids = pages.scan_page_view_ids(con)
+        p, u = self.gated_values(order)
+        item = c.item.astype(np.int64)[order]
         data: dict[str, Any] = {
             "visitor_id": _strings(pages.visitor_ids(con), pages.visitor.astype(np.int64)[pvi]),
             "visit_id": _strings(scan_ids, pages.visit_pos[pvi]),
             "page_view_id": _strings(scan_ids, pages.pos[pvi]),
             "event_at": pd.Series(
-                pd.to_datetime(c["t"][order], unit="ms", utc=True).astype("datetime64[ms, UTC]")
+                pd.to_datetime(c.t[order], unit="ms", utc=True).astype("datetime64[ms, UTC]")
             ),
-            "event": _vocabulary(list(ALL_EVENTS), c["event"].astype(np.int64)[order]),
-            "stage": _vocabulary(list(STAGE_NAMES), c["stage"].astype(np.int64)[order]),
+            "event": _vocabulary(list(EVENTS), c.event.astype(np.int64)[order]),
+            "stage": _vocabulary(list(STAGES), c.stage.astype(np.int64)[order]),
             "trigger_id": _vocabulary(
-                list(self.plan.trigger_ids), c["trigger"].astype(np.int64)[order]
+                list(self.plan.trigger_ids), c.trigger.astype(np.int64)[order]
             ),
-            "item_id": _vocabulary(
-                [i for i, _ in self.plan.items], c["item"].astype(np.int64)[order]
-            ),
-            "item_type": _vocabulary(
-                [k for _, k in self.plan.items], c["item"].astype(np.int64)[order]
-            ),
-            "mode": _vocabulary(["online", "offline"], c["mode"].astype(np.int64)[order] - 1),
-            "server_probability": pd.Series(c["p"][order].astype("float64")),
-            "draw": pd.Series(c["u"][order].astype("float64")),
+            "item_id": _vocabulary([i for i, _ in self.plan.items], item),
+            "item_type": _vocabulary([k for _, k in self.plan.items], item),
+            "mode": _vocabulary(["online", "offline"], c.mode.astype(np.int64)[order] - 1),
+            "server_probability": pd.Series(p),
+            "draw": pd.Series(u),
         }
         return pd.DataFrame({name: data[name] for name in EVENT_COLUMNS})
 
@@ -171,6 +168,18 @@ def _vocabulary(values: list[str], codes: np.ndarray) -> pd.Series:
     vocab = pd.array([*values, ""], dtype="str")
     out = pd.Series(vocab.take(np.where(codes >= 0, codes, -1), allow_fill=True))
     return out.astype("str")
+
+
+@numba.njit(cache=True)
+def _draws(seed, v_data, v_off, visitor, p_data, p_off, pos, slot, slot_key_data, slot_key_lo,
+           slot_key_hi, longest):  # fmt: skip
+    out = np.empty(visitor.shape[0], np.float64)
+    scratch = np.empty(longest + 2, np.uint8)
+    for r in range(visitor.shape[0]):
+        j = slot[r]
+        tail = slot_key_data[slot_key_lo[j] : slot_key_hi[j]]
+        out[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_off, pos[r], tail, scratch)
+    return out
 
 
 @numba.njit(cache=True)

@@ -36,11 +36,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pac
 from sqlglot import exp
 
 from engage_lab.data import schema
 from engage_lab.draws import in_sample_sql
-from engage_lab.engine.pages_kernel import NEVER, assign_var_changes, derive_pages
+from engage_lab.engine.pages_kernel import (
+    NEVER,
+    assign_var_changes,
+    derive_pages,
+    page_records,
+    radix_argsort,
+    tie_runs,
+)
 from engage_lab.errors import EngineError
 from engage_lab.kpis.coded import PageTable
 
@@ -55,6 +63,8 @@ __all__ = [
 ]
 
 _INACTIVE = ("inactive", "maintenance")
+#: joins a page's placeholder ids into one text (ids never hold it)
+PLACEHOLDER_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,37 @@ class Pages:
         for column in ("page_view_id", "path"):
             self.scan_column(con, column)
         self.visitor_ids(con)
+
+    def dictionary(
+        self, con: duckdb.DuckDBPyConnection, column: str
+    ) -> tuple[pa.Array, np.ndarray]:
+        """A page column's distinct values and, per page view, the index of its value
+        (``-1``: null): tests then run once per distinct value. ``placeholders`` (a list)
+        is read as its items joined by U+001F (remembered)."""
+        key = f"dict:{column}"
+        if key not in self._tables:
+            if column == "placeholders":
+                query = exp.select(
+                    exp.func(
+                        "array_to_string",
+                        exp.func(
+                            "coalesce",
+                            exp.column(column),
+                            exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
+                        ),
+                        exp.Literal.string(PLACEHOLDER_SEPARATOR),
+                    )
+                ).from_("page_views")
+                values = _arrow(con, query).column(0).combine_chunks()
+            else:
+                values = self.scan_column(con, column)
+            encoded = pac.dictionary_encode(values.take(pa.array(self.pos)))
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            codes = np.where(np.isnan(codes), -1, codes) if codes.dtype.kind == "f" else codes
+            self._tables[key] = pa.table({"v": encoded.dictionary})
+            self._strings[key + ":codes"] = pa.array(codes.astype(np.int32))
+        codes = self._strings[key + ":codes"].to_numpy(zero_copy_only=False)
+        return self._tables[key].column(0).combine_chunks(), codes
 
     def scan_column(self, con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
         """One ``page_views`` column of every row, by scan position (remembered)."""
@@ -272,43 +313,55 @@ WHERE i.set_at IS NOT NULL GROUP BY vr.code
 """
 
 _VAR_SQL = """
-SELECT p.pos AS ppos, epoch_ms(v.changed_at) AS c
-FROM (SELECT row_number() OVER () - 1 AS vpos, page_view_id, changed_at FROM var_changes) v
-LEFT JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id FROM page_views) p
+SELECT v.vpos, p.pos AS ppos
+FROM (SELECT row_number() OVER () - 1 AS vpos, page_view_id FROM var_changes) v
+JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id FROM page_views) p
   USING (page_view_id)
-ORDER BY v.vpos
 """
 
-_VC_TABLE_SQL = """
-CREATE OR REPLACE TEMP TABLE _el_vc AS
-SELECT m.pvi, v.name, m.c, arg_max(v.value, v.var_change_id) AS value
+#: the variable changes with their page view (pvi) and instant (ms); a change another
+#: one of the same variable at the same instant outranks (greater id) is left out
+_VC_VIEW_SQL = """
+CREATE OR REPLACE TEMP VIEW _el_vc AS
+SELECT m.pvi, v.name, m.c, v.value, v.var_change_id
 FROM var_changes v POSITIONAL JOIN _el_vcmap m
-WHERE m.pvi >= 0
-GROUP BY m.pvi, v.name, m.c
-ORDER BY m.pvi, v.name, m.c
+WHERE m.keep
+"""
+
+#: candidate ties: (pvi, c, name hash) shared by several changes (the names decide below)
+_TIES_SQL = """
+SELECT m.pvi, m.c, hash(v.name) AS h
+FROM var_changes v POSITIONAL JOIN _el_vcmap m
+WHERE m.pvi >= 0 GROUP BY m.pvi, m.c, hash(v.name) HAVING count(*) > 1
+"""
+
+_TIE_ROWS_SQL = """
+SELECT m.vpos, m.pvi, m.c, v.name, v.var_change_id
+FROM var_changes v POSITIONAL JOIN _el_vcmap m
+SEMI JOIN _el_ties t ON t.pvi = m.pvi AND t.c = m.c AND t.h = hash(v.name)
 """
 
 
-def _order_query(segment: tuple[str, tuple[tuple[str, Any], ...]] | None) -> str:
-    seg = "TRUE" if segment is None else segment[0]
-    # scan positions are numbered on the bare scan (before any join); the segment reads
-    # the visitor's country, so the visitors table is joined only when it does
-    visitors = (
-        "LEFT JOIN (SELECT visitor_id AS _vid, country FROM visitors) v ON v._vid = p.visitor_id"
-        if segment is not None
-        else ""
-    )
+def _scan_query(segment: tuple[str, tuple[tuple[str, Any], ...]] | None) -> str:
+    """Per ``page_views`` row: start, end, flags and the segment test (in scan order; with a
+    segment, which may join the visitor's country, with the scan position ``pos``)."""
+    columns = """epoch_ms(started_at) AS s,
+       coalesce(epoch_ms(ended_at), epoch_ms(started_at) + $inferred) AS e,
+       coalesce(embedded, false) AS embedded,
+       coalesce(page_change, false) AS page_change"""
+    if segment is None:
+        return f"SELECT {columns}, true AS seg FROM page_views"
     return f"""
-SELECT pos, code, s, e, embedded, page_change, seg FROM (
-    SELECT pos, visitor_id, page_view_id,
-           epoch_ms(started_at) AS s,
-           coalesce(epoch_ms(ended_at), epoch_ms(started_at) + $inferred) AS e,
-           coalesce(embedded, false) AS embedded,
-           coalesce(page_change, false) AS page_change,
-           coalesce({seg}, false) AS seg
-    FROM (SELECT row_number() OVER () - 1 AS pos, * FROM page_views) p {visitors}
-) JOIN _el_vr USING (visitor_id)
-ORDER BY code, s, page_view_id
+SELECT pos, {columns}, coalesce({segment[0]}, false) AS seg
+FROM (SELECT row_number() OVER () - 1 AS pos, * FROM page_views) p
+LEFT JOIN (SELECT visitor_id AS _vid, country FROM visitors) v ON v._vid = p.visitor_id
+"""
+
+
+_CODES_SQL = """
+SELECT pos, code
+FROM (SELECT row_number() OVER () - 1 AS pos, visitor_id FROM page_views)
+JOIN _el_vr USING (visitor_id)
 """
 
 
@@ -328,17 +381,24 @@ def detach_all(con: duckdb.DuckDBPyConnection) -> None:
 def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
     """Compute the :class:`Pages` of ``key`` and register their SQL views."""
     _execute(con, _VISITORS_SQL)
+    n_visitors = int(_execute(con, "SELECT count(*) FROM _el_vr").fetchall()[0][0])
     params: dict[str, Any] = {"inferred": schema.INFERRED_PAGE_LENGTH_MS}
     if key.segment is not None:
         params.update(dict(key.segment[1]))
-    rows = _numpy(con, _order_query(key.segment), params)
-    n_scan = int(_execute(con, "SELECT count(*) FROM page_views").fetchall()[0][0])
-    order_pos = rows["pos"].astype(np.int64)
-    code = rows["code"].astype(np.int64)
-    start = rows["s"].astype(np.int64)
-    end = rows["e"].astype(np.int64)
-    seg = rows["seg"].astype(np.bool_)
-    n_visitors = int(_execute(con, "SELECT count(*) FROM _el_vr").fetchall()[0][0])
+    scan = _numpy(con, _scan_query(key.segment), params)
+    n_scan = len(scan["s"])
+    if "pos" in scan:  # back to scan order
+        at = scan.pop("pos").astype(np.int64)
+        for name, values in scan.items():
+            ordered = np.empty_like(values)
+            ordered[at] = values
+            scan[name] = ordered
+    codes = _numpy(con, _CODES_SQL)
+    code = np.full(n_scan, -1, np.int64)
+    code[codes["pos"].astype(np.int64)] = codes["code"].astype(np.int64)
+    start = scan["s"].astype(np.int64)
+    end = scan["e"].astype(np.int64)
+    order = _engine_order(con, code, start)
     in_sample = np.ones(n_visitors, np.bool_)
     if key.sample is not None:
         draw = in_sample_sql(
@@ -350,59 +410,99 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
             {"fraction": key.sample, "seed": key.sample_seed or "0"},
         )
         in_sample[sampled["code"].astype(np.int64)] = sampled["keep"].astype(np.bool_)
-    idle_at, entry_at = np.array([s for s, _ in key.idle_steps], np.int64), None
-    idle_values = np.array([i for _, i in key.idle_steps], np.int64)
-    entry_at = np.array(key.entry_starts, np.int64)
     status = _numpy(con, _STATUS_SQL)
     lo, hi = key.time_range if key.time_range is not None else (-NEVER, NEVER)
     # a segment re-derives visits from its page views only when the idle duration differs
     # from the loaded one (else the loaded visits, derived from all page views, stand)
     rederive_on_segment = key.segment is not None and _rederives(con, key)
-    out = derive_pages(
+    rec = page_records(
         code,
         start,
         end,
-        rows["page_change"].astype(np.bool_),
-        rows["embedded"].astype(np.bool_),
-        seg,
+        scan["page_change"].astype(np.bool_),
+        scan["embedded"].astype(np.bool_),
+        scan["seg"].astype(np.bool_),
+    )
+    del scan, start, end
+    out = derive_pages(
+        order,
+        rec,
         rederive_on_segment,
         in_sample,
         np.int64(lo),
         np.int64(hi),
-        idle_at,
-        idle_values,
-        entry_at,
+        np.array([s for s, _ in key.idle_steps], np.int64),
+        np.array([i for _, i in key.idle_steps], np.int64),
+        np.array(key.entry_starts, np.int64),
         status["t"].astype(np.int64),
         status["off"].astype(np.bool_),
     )
-    kept, visit, visit_first, idx, vcount, vstart, limit, carries, active, entry = out
-    kept_rank = np.cumsum(kept) - 1
-    kept_pos = order_pos[kept]
+    n_kept = int(out[0])
+    fields = [a[:n_kept] for a in out[1:]]
+    pos, visitor, visit, visit_pos, p_start, p_end, limit, vstart, idx, vcount = fields[:10]
+    embedded, carries, active, entry, seq_pvi = (
+        fields[10],
+        fields[11],
+        fields[12],
+        fields[13],
+        out[-1],
+    )
     ids = _identities(con, n_visitors)
     pages = Pages(
         key=key,
-        pos=kept_pos,
-        visitor=code[kept].astype(np.int32),
-        visit=visit[kept].astype(np.int32),
-        visit_pos=order_pos[visit_first[kept]],
-        start=start[kept],
-        end=end[kept],
-        limit=limit[kept],
-        visit_start=vstart[kept],
-        idx=idx[kept].astype(np.int32),
-        vcount=vcount[kept].astype(np.int32),
-        embedded=rows["embedded"].astype(np.bool_)[kept],
-        carries=carries[kept],
-        active=active[kept],
-        entry=entry[kept].astype(np.int16),
+        pos=pos,
+        visitor=visitor,
+        visit=visit,
+        visit_pos=visit_pos,
+        start=p_start,
+        end=p_end,
+        limit=limit,
+        visit_start=vstart,
+        idx=idx,
+        vcount=vcount,
+        embedded=embedded,
+        carries=carries,
+        active=active,
+        entry=entry,
         id_at=ids[0],
         signed_at=ids[1],
         n_scan=n_scan,
     )
     _register(con, pages)
     _LIVE.setdefault(con, weakref.WeakSet()).add(pages)
-    _var_changes(con, pages, order_pos, code, end, seg, kept, kept_rank)
+    _var_changes(con, pages, order, rec, seq_pvi)
     return pages
+
+
+def _engine_order(
+    con: duckdb.DuckDBPyConnection, code: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """Scan positions in the engine's order: visitor code, start, then page view id (ids
+    are read only for the rare ties of visitor and start)."""
+    if len(code) == 0:
+        return np.zeros(0, np.int64)
+    base = int(start.min())
+    span = int(start.max()) - base
+    bits_t = max(span.bit_length(), 1)
+    bits_c = max(int(code.max()).bit_length(), 1)
+    if bits_t + bits_c <= 62:
+        order = radix_argsort((code << bits_t) | (start - base), bits_t + bits_c)
+    else:  # spans of more than a century of visitors in millions: two stable passes
+        order = radix_argsort(start - base, bits_t)
+        order = order[radix_argsort(code[order], bits_c)]
+    ties = tie_runs(order, code, start)
+    if len(ties):
+        ids = _arrow(con, exp.select("page_view_id").from_("page_views")).column(0)
+        _sort_ties(order, ties, ids)
+    return order
+
+
+def _sort_ties(order: np.ndarray, ties: np.ndarray, ids: Any) -> None:
+    """Order each run ``order[a:b]`` of equal (visitor, start) by page view id."""
+    for a, b in ties.tolist():
+        run = order[a:b]
+        names = ids.take(pa.array(run)).to_pylist()
+        order[a:b] = run[np.argsort(np.array(names, dtype=object), kind="stable")]
 
 
 def _rederives(con: duckdb.DuckDBPyConnection, key: PagesKey) -> bool:
@@ -452,27 +552,42 @@ def _register(con: duckdb.DuckDBPyConnection, pages: Pages) -> None:
 def _var_changes(
     con: duckdb.DuckDBPyConnection,
     pages: Pages,
-    order_pos: np.ndarray,
-    code: np.ndarray,
-    end: np.ndarray,
-    universe: np.ndarray,
-    kept: np.ndarray,
-    kept_rank: np.ndarray,
+    order: np.ndarray,
+    rec: np.ndarray,
+    seq_pvi: np.ndarray,
 ) -> None:
+    """Register ``_el_vcmap(vpos, pvi, c, keep)`` (one row per ``var_changes`` row, scan
+    order) and the view ``_el_vc`` over it."""
+    n_vc = int(_execute(con, "SELECT count(*) FROM var_changes").fetchall()[0][0])
+    changed = _numpy(con, "SELECT epoch_ms(changed_at) AS c FROM var_changes")["c"]
+    c = np.where(np.ma.getmaskarray(changed), NEVER, np.ma.getdata(changed)).astype(np.int64)
     rows = _numpy(con, _VAR_SQL)
-    ppos = rows["ppos"]
-    missing = np.ma.getmaskarray(ppos)
-    ppos = np.where(missing, -1, np.ma.getdata(ppos)).astype(np.int64)
-    c = rows["c"]
-    c = np.where(np.ma.getmaskarray(c), NEVER, np.ma.getdata(c)).astype(np.int64)
-    order_of_pos = np.full(pages.n_scan, -1, np.int64)
-    order_of_pos[order_pos] = np.arange(len(order_pos), dtype=np.int64)
-    own = np.where(ppos >= 0, order_of_pos[np.maximum(ppos, 0)], -1)
-    assigned = assign_var_changes(own, c, code, end, universe)
-    pvi = np.where(assigned >= 0, kept_rank[np.maximum(assigned, 0)], -1)
-    pvi = np.where((assigned >= 0) & kept[np.maximum(assigned, 0)], pvi, -1)
-    vcmap = pa.table({"pvi": pvi.astype(np.int64), "c": c})
+    ppos = np.full(n_vc, -1, np.int64)
+    ppos[rows["vpos"].astype(np.int64)] = rows["ppos"].astype(np.int64)
+    pvi = assign_var_changes(ppos, c, order, rec, seq_pvi)
+    vcmap = pa.table(
+        {
+            "vpos": np.arange(n_vc, dtype=np.int64),
+            "pvi": pvi,
+            "c": c,
+            "keep": pvi >= 0,
+        }
+    )
     pages._tables["vcmap"] = vcmap
     con.register("_el_vcmap", vcmap)
-    _execute(con, _VC_TABLE_SQL)
-    con.unregister("_el_vcmap")
+    ties = _numpy(con, _TIES_SQL)
+    if len(ties["pvi"]):
+        con.register("_el_ties", pa.table({"pvi": ties["pvi"], "c": ties["c"], "h": ties["h"]}))
+        try:
+            rows = _execute(con, _TIE_ROWS_SQL).df()
+        finally:
+            con.unregister("_el_ties")
+        keep = vcmap.column("keep").to_numpy(zero_copy_only=False).copy()
+        for _, group in rows.groupby(["pvi", "c", "name"], sort=False):
+            if len(group) > 1:  # the greatest var_change_id wins
+                losers = group.sort_values("var_change_id").iloc[:-1]["vpos"].to_numpy()
+                keep[losers.astype(np.int64)] = False
+        vcmap = vcmap.set_column(3, "keep", pa.array(keep))
+        pages._tables["vcmap"] = vcmap
+        con.register("_el_vcmap", vcmap)
+    _execute(con, _VC_VIEW_SQL)

@@ -1,7 +1,8 @@
-"""Compiled passes over the ordered page views (see :mod:`engage_lab.engine.pages`).
+"""Compiled passes over the page views (see :mod:`engage_lab.engine.pages`).
 
-Inputs are arrays in the engine's order: visitor code, then start, then page view id.
-``run.py_func`` of each function is the same code in Python, for debugging.
+Arrays given per ``page_views`` scan position, with ``order`` the scan positions in the
+engine's order (visitor code, start, page view id). ``f.py_func`` of each function is the
+same code in Python, for debugging.
 """
 
 from __future__ import annotations
@@ -9,117 +10,227 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["NEVER", "assign_var_changes", "derive_pages"]
+__all__ = [
+    "NEVER",
+    "assign_var_changes",
+    "derive_pages",
+    "page_records",
+    "radix_argsort",
+    "tie_runs",
+]
 
 #: Stands for "never" (an instant after every other); also minus it for "always".
 NEVER = 9_000_000_000_000_000
 
 
 @numba.njit(cache=True)
-def _step_value(at: np.ndarray, values: np.ndarray, t: np.int64, default: np.int64) -> np.int64:
+def radix_argsort(key, bits):
+    """A stable argsort of non-negative int64 keys below ``2**bits`` (LSD radix sort,
+    11-bit digits: a few sequential passes, no comparison)."""
+    n = key.shape[0]
+    k0 = key.copy()
+    i0 = np.arange(n)
+    k1 = np.empty(n, np.int64)
+    i1 = np.empty(n, np.int64)
+    counts = np.zeros(2049, np.int64)
+    shift = 0
+    while shift < bits:
+        counts[:] = 0
+        for i in range(n):
+            counts[((k0[i] >> shift) & 0x7FF) + 1] += 1
+        for d in range(2048):
+            counts[d + 1] += counts[d]
+        for i in range(n):
+            d = (k0[i] >> shift) & 0x7FF
+            p = counts[d]
+            k1[p] = k0[i]
+            i1[p] = i0[i]
+            counts[d] = p + 1
+        k0, k1 = k1, k0
+        i0, i1 = i1, i0
+        shift += 11
+    return i0
+
+
+@numba.njit(cache=True)
+def tie_runs(order, code, start):
+    """``[a, b)`` runs of ``order`` (length > 1) with equal visitor code and start."""
+    n = order.shape[0]
+    out = np.empty((n // 2 + 1, 2), np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and code[order[j]] == code[order[i]] and start[order[j]] == start[order[i]]:
+            j += 1
+        if j - i > 1:
+            out[m, 0] = i
+            out[m, 1] = j
+            m += 1
+        i = j
+    return out[:m]
+
+
+@numba.njit(cache=True)
+def _step_value(at, values, t, default):
     """The value of a step function at ``t`` (``at`` sorted; before the first: ``default``)."""
     k = np.searchsorted(at, t, side="right") - 1
     return default if k < 0 else values[k]
 
 
 @numba.njit(cache=True)
-def derive_pages(
-    code, start, end, page_change, embedded, seg, rederive_on_segment, in_sample, lo, hi,
-    idle_at, idle_values, entry_at, status_t, status_off,
-):  # fmt: skip
-    """Visits, the kept page views and their facts (arrays over the whole sequence).
+def page_records(code, start, end, page_change, embedded, seg):
+    """Per scan position one record ``(code, start, end, flags)``: the pass reads page views
+    in the engine's order, a random walk over scan positions, so one cache line a page
+    view instead of one per array (flags: embedded, page change, segment)."""
+    n = code.shape[0]
+    rec = np.empty((n, 4), np.int64)
+    for p in range(n):
+        rec[p, 0] = code[p]
+        rec[p, 1] = start[p]
+        rec[p, 2] = end[p]
+        rec[p, 3] = (
+            np.int64(embedded[p]) | (np.int64(page_change[p]) << 1) | (np.int64(seg[p]) << 2)
+        )
+    return rec
 
-    Returns ``(kept, visit, visit_first, idx, vcount, vstart, limit, carries, active,
-    entry)``; only the kept positions are meaningful, ``visit_first`` is the sequence
-    position of the visit's first page view.
+
+@numba.njit(cache=True)
+def derive_pages(
+    order, rec, rederive_on_segment, in_sample, lo, hi, idle_at, idle_values, entry_at,
+    status_t, status_off,
+):  # fmt: skip
+    """Visits, the kept page views and their facts.
+
+    ``rec`` holds the page views' :func:`page_records`. Returns ``(n_kept, pos, visitor, visit, visit_pos, start, end, limit, vstart, idx,
+    vcount, embedded, carries, active, entry, seq_pvi)``: arrays over the kept page views
+    (only the first ``n_kept`` entries are meaningful), ``visit_pos`` the scan position of
+    the visit's first page view, ``seq_pvi`` per position of ``order`` the kept index (-1).
     """
-    n = start.shape[0]
-    kept = np.zeros(n, np.bool_)
-    visit = np.full(n, -1, np.int64)
-    visit_first = np.zeros(n, np.int64)
-    idx = np.zeros(n, np.int64)
-    vcount = np.zeros(n, np.int64)
-    vstart = np.zeros(n, np.int64)
-    limit = np.zeros(n, np.int64)
-    carries = np.zeros(n, np.bool_)
-    active = np.zeros(n, np.bool_)
-    entry = np.full(n, -1, np.int64)
+    n = order.shape[0]
+    seq_visit = np.full(n, -1, np.int64)
+    seq_first = np.zeros(n, np.int64)
+    o_pos = np.empty(n, np.int64)
+    o_visitor = np.empty(n, np.int32)
+    o_visit = np.empty(n, np.int32)
+    o_visit_pos = np.empty(n, np.int64)
+    o_start = np.empty(n, np.int64)
+    o_end = np.empty(n, np.int64)
+    o_limit = np.empty(n, np.int64)
+    o_vstart = np.empty(n, np.int64)
+    o_idx = np.empty(n, np.int32)
+    o_vcount = np.empty(n, np.int32)
+    o_embedded = np.empty(n, np.bool_)
+    o_carries = np.zeros(n, np.bool_)
+    o_active = np.empty(n, np.bool_)
+    o_entry = np.empty(n, np.int16)
+    seq_pvi = np.full(n, -1, np.int64)
     first_idle = idle_values[0]
     status_code = status_off.astype(np.int64)
     visits = np.int64(-1)
+    m = 0
     i = 0
     while i < n:
         j = i
-        while j < n and code[j] == code[i]:
+        c = rec[order[i], 0]
+        while j < n and rec[order[j], 0] == c:
             j += 1
         # ---- visits over the derivation base (the segment when it re-derives, else all)
         latest = np.int64(0)
         started = False
         current_first = np.int64(-1)
         for k in range(i, j):
-            if rederive_on_segment and not seg[k]:
+            p = order[k]
+            s, e, flags = rec[p, 1], rec[p, 2], rec[p, 3]
+            if rederive_on_segment and not (flags >> 2) & 1:
                 continue
-            idle = _step_value(idle_at, idle_values, start[k], first_idle)
-            if not started or start[k] - latest > idle:
+            idle = (
+                first_idle
+                if len(idle_values) == 1
+                else _step_value(idle_at, idle_values, s, first_idle)
+            )
+            if not started or s - latest > idle:
                 visits += 1
                 current_first = k
-            visit[k] = visits
-            visit_first[k] = current_first
-            latest = end[k] if not started else max(latest, end[k])
+            seq_visit[k] = visits
+            seq_first[k] = current_first
+            latest = e if not started else max(latest, e)
             started = True
         # ---- the kept page views of this visitor
-        keep_visitor = in_sample[code[i]]
-        prev = np.int64(-1)
+        keep_visitor = c >= 0 and in_sample[c]
+        prev = np.int64(-1)  # previous kept page view (output index)
         n_visits = np.int64(0)
         page_in_visit = np.int64(0)
         for k in range(i, j):
-            if not (keep_visitor and seg[k] and lo <= start[k] < hi) or visit[k] < 0:
+            p = order[k]
+            s, e, flags = rec[p, 1], rec[p, 2], rec[p, 3]
+            if not (keep_visitor and (flags >> 2) & 1 and lo <= s < hi) or seq_visit[k] < 0:
                 continue
-            kept[k] = True
-            if prev < 0 or visit[prev] != visit[k]:
+            if prev < 0 or o_visit[prev] != seq_visit[k]:
                 n_visits += 1
                 page_in_visit = 0
-                vstart[k] = start[k]
+                o_vstart[m] = s
             else:
-                vstart[k] = vstart[prev]
+                o_vstart[m] = o_vstart[prev]
             page_in_visit += 1
-            idx[k] = page_in_visit
-            vcount[k] = n_visits
-            limit[k] = end[k]
+            o_pos[m] = p
+            o_visitor[m] = c
+            o_visit[m] = seq_visit[k]
+            o_visit_pos[m] = order[seq_first[k]]
+            o_start[m] = s
+            o_end[m] = e
+            o_limit[m] = e
+            o_idx[m] = page_in_visit
+            o_vcount[m] = n_visits
+            o_embedded[m] = flags & 1
             if prev >= 0:
-                limit[prev] = min(end[prev], start[k])
-                carries[k] = page_change[k] and visit[prev] == visit[k]
-            off = _step_value(status_t, status_code, start[k], 0)
-            active[k] = off == 0
-            entry[k] = np.searchsorted(entry_at, start[k], side="right") - 1
-            prev = k
+                o_limit[prev] = min(o_end[prev], s)
+                o_carries[m] = (flags >> 1) & 1 and o_visit[prev] == seq_visit[k]
+            off = _step_value(status_t, status_code, s, 0) if status_t.shape[0] else 0
+            o_active[m] = off == 0
+            o_entry[m] = (
+                0
+                if entry_at.shape[0] == 1 and entry_at[0] <= s
+                else (np.searchsorted(entry_at, s, side="right") - 1)
+            )
+            seq_pvi[k] = m
+            prev = m
+            m += 1
         i = j
-    return kept, visit, visit_first, idx, vcount, vstart, limit, carries, active, entry
+    return (
+        m, o_pos, o_visitor, o_visit, o_visit_pos, o_start, o_end, o_limit, o_vstart, o_idx,
+        o_vcount, o_embedded, o_carries, o_active, o_entry, seq_pvi,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True)
-def assign_var_changes(own, changed, code, end, universe):
-    """The sequence position each variable change belongs to (-1: none).
+def assign_var_changes(ppos, changed, order, rec, seq_pvi):
+    """The kept page view (pvi) each variable change belongs to (-1: none).
 
-    A change belongs to its own page view (``own``) while it is before that page's end;
-    at or after the end it moves to the visitor's next page view (in the ``universe``)
-    that has not ended by then.
+    A change belongs to its own page view (scan position ``ppos``) while it is before that
+    page's end; at or after the end it moves to the visitor's next page view (in the
+    segment) that has not ended by then. Page views are walked in ``order``; ``rec`` holds
+    their :func:`page_records`.
     """
-    n = own.shape[0]
-    n_pages = end.shape[0]
-    out = np.full(n, -1, np.int64)
-    for r in range(n):
-        k = own[r]
-        if k < 0 or not universe[k]:
+    n_pages = order.shape[0]
+    seq_of = np.empty(n_pages, np.int64)
+    for k in range(n_pages):
+        seq_of[order[k]] = k
+    out = np.full(ppos.shape[0], -1, np.int64)
+    for r in range(ppos.shape[0]):
+        p = ppos[r]
+        if p < 0 or not (rec[p, 3] >> 2) & 1:
             continue
         c = changed[r]
-        if c < end[k]:
-            out[r] = k
+        k = seq_of[p]
+        if c < rec[p, 2]:
+            out[r] = seq_pvi[k]
             continue
         j = k + 1
-        while j < n_pages and code[j] == code[k]:
-            if universe[j] and end[j] > c:
-                out[r] = j
+        while j < n_pages and rec[order[j], 0] == rec[p, 0]:
+            q = order[j]
+            if (rec[q, 3] >> 2) & 1 and rec[q, 2] > c:
+                out[r] = seq_pvi[j]
                 break
             j += 1
     return out

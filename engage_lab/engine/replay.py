@@ -17,27 +17,31 @@ everything needed to name them (:meth:`FastRun.frame` builds the events frame).
 
 from __future__ import annotations
 
+import itertools
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlglot import exp
 
 from engage_lab.availability.state import timeline_sql
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.expressions import expression_rows
-from engage_lab.engine.kernel import run_pass, unpack
+from engage_lab.engine.ids import id_buffers
+from engage_lab.engine.kernel import ACT_ITEM, run_pass
 from engage_lab.engine.leaves import leaf_arrays
-from engage_lab.engine.output import FastRun
+from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.pages import NEVER, Pages, PagesKey, build_pages, data_version, source_record
-from engage_lab.engine.plan import Plan, make_plan
+from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, candidates, candidates_key
 from engage_lab.errors import EngineError
+from engage_lab.events import STAGES
+from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
 
 __all__ = ["replay_fast", "run_fast"]
 
@@ -52,7 +56,7 @@ class _Cache:
     rows: dict[str, Any] = field(default_factory=dict)
     engagements: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     threads: dict[PagesKey, np.ndarray] = field(default_factory=dict)
-    keys: dict[PagesKey, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    keys: dict[PagesKey, tuple[Any, ...]] = field(default_factory=dict)
     timeline: tuple[np.ndarray, ...] | None = None
 
     def reset(self, version: tuple[Any, ...]) -> None:
@@ -117,22 +121,15 @@ def _timeline(con: duckdb.DuckDBPyConnection, cache: _Cache) -> tuple[np.ndarray
     return cache.timeline
 
 
-def _page_keys(
-    con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache
-) -> tuple[np.ndarray, ...]:
-    """``visitor_id|page_view_id`` of every page view as one UTF-8 buffer with offsets."""
-    key = pages.key
-    if key not in cache.keys:
-        visitors = pages.visitor_ids(con).take(pa.array(pages.visitor.astype(np.int64)))
-        ids = pages.scan_page_view_ids(con).take(pa.array(pages.pos))
-        joined = pc.binary_join_element_wise(visitors, ids, "|").cast(pa.large_string())
-        joined = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-        offsets = np.frombuffer(joined.buffers()[1], np.int64)[
-            joined.offset : joined.offset + len(joined) + 1
-        ]
-        data = np.frombuffer(joined.buffers()[2], np.uint8)
-        cache.keys[key] = (data, offsets[:-1].copy(), offsets[1:].copy())
-    return cache.keys[key]
+def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> tuple[Any, ...]:
+    """Visitor ids (by code) and page view ids (by scan position) as byte buffers, for
+    the draws (:mod:`engage_lab.engine.ids`)."""
+    if pages.key not in cache.keys:
+        v_data, v_off, v_long = id_buffers(pages.visitor_ids(con))
+        p_data, p_off, p_long = id_buffers(pages.scan_page_view_ids(con))
+        cache.keys.clear()
+        cache.keys[pages.key] = (v_data, v_off, p_data, p_off, v_long + p_long)
+    return cache.keys[pages.key]
 
 
 def _slot_arrays(plan: Plan) -> dict[str, np.ndarray]:
@@ -218,6 +215,70 @@ def _gating(plan: Plan, timeline: tuple[np.ndarray, ...]) -> np.ndarray:
     return out
 
 
+def _event_bound(plan: Plan, cand: Candidates, lo: int, hi: int) -> int:
+    """An upper bound of the decision events of page views ``lo:hi``: per candidate slot,
+    activated + executed + two per shown item + the chat; per page view a stage's chat."""
+    events = hi - lo
+    for j, slot in enumerate(plan.slots):
+        block = cand.pvi[cand.lo[j] : cand.hi[j]]
+        count = int(np.searchsorted(block, hi) - np.searchsorted(block, lo))
+        items = sum(1 for code, _ in slot.program if code == ACT_ITEM)
+        chat = 1 if any(code != ACT_ITEM for code, _ in slot.program) else 0
+        events += count * (2 + 2 * items + chat)
+    return events
+
+
+def _run_chunks(
+    args: tuple[Any, ...], plan: Plan, pages: Pages, cand: Candidates, n_eng: int
+) -> tuple[np.ndarray, np.ndarray, int, tuple[np.ndarray, ...]]:
+    """Run the pass over page-view chunks of whole visitors in parallel threads (the pass
+    releases the GIL; visitors are independent in a replay), each into its own region of
+    one buffer, then close the gaps. Returns ``(t, pc, n, honoured arrays)`` with room
+    after the ``n`` events for four outcome events per engagement."""
+    n_pages = len(pages)
+    honoured = np.zeros(n_eng, np.bool_)
+    honoured_pvi = np.full(n_eng, -1, np.int64)
+    variant = np.zeros(n_eng, np.int64)
+    shared = (honoured, honoured_pvi, variant)
+    workers = max(1, min(_THREADS, n_pages // 20_000))
+    cuts = [0]
+    for w in range(1, workers):
+        cut = int(np.searchsorted(pages.visitor, pages.visitor[n_pages * w // workers]))
+        cuts.append(max(cut, cuts[-1]))
+    cuts.append(n_pages)
+    chunks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a] or [(0, 0)]
+    bounds = [_event_bound(plan, cand, lo, hi) for lo, hi in chunks]
+    starts = np.cumsum([0, *bounds])
+    total = int(starts[-1]) + 4 * n_eng
+    t = np.empty(total, np.int64)
+    pc = np.empty((total, 2), np.int32)
+
+    def run(k: int) -> int:
+        lo, hi = chunks[k]
+        region = slice(int(starts[k]), int(starts[k + 1]))
+        return run_pass(*args, lo, hi, (t[region], pc[region]), shared)
+
+    if len(chunks) == 1:
+        counts = [run(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            counts = list(pool.map(run, range(len(chunks))))
+    n = 0
+    for k, count in enumerate(counts):
+        if count > bounds[k]:
+            raise EngineError(f"fast engine: the event bound was too small ({count} > {bounds[k]})")
+        first = int(starts[k])
+        if first != n:  # close the gap left by the previous region
+            t[n : n + count] = t[first : first + count]
+            pc[n : n + count] = pc[first : first + count]
+        n += count
+    return t, pc, n, shared
+
+
+#: threads of the pass (visitors are independent in a replay)
+_THREADS = max(1, min(os.cpu_count() or 1, 8))
+
+
 def run_fast(
     con: Any,
     config: Config | ConfigHistory,
@@ -234,6 +295,10 @@ def run_fast(
     """
     con = getattr(con, "con", con)
     plan = make_plan(config)
+    if len(plan.trigger_ids) > MAX_TRIGGERS or len(plan.items) > MAX_ITEMS:
+        raise UnsupportedByFastEngineError(
+            f"the fast engine replays at most {MAX_TRIGGERS} triggers and {MAX_ITEMS} items"
+        )
     cache = _cache_of(con)
     version = data_version(con)
     if cache.version != version:
@@ -254,7 +319,7 @@ def run_fast(
     if cand is None:
         cand = cache.candidates[cand_key] = candidates(con, plan, pages)
     expr_rows = expression_rows(con, plan, pages, cand, cache.rows)
-    leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows)
+    leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows, cand, repr(cand_key))
     slots = _slot_arrays(plan)
     live = plan.mode == "live_chat"
     delays = tuple(sorted({e.config.source.impossibility_delay_ms for e in plan.entries}, key=str))
@@ -271,11 +336,11 @@ def run_fast(
     if plan.any_gated:
         if chosen_seed is None:
             raise EngineError("a gated trigger needs a seed: the history has none; pass seed=")
-        key_data, key_lo, key_hi = _page_keys(con, pages, cache)
+        id_bytes = _id_buffers(con, pages, cache)
         seed_bytes = np.frombuffer(str(chosen_seed).encode("utf-8"), np.uint8).copy()
     else:
-        key_data = np.zeros(1, np.uint8)
-        key_lo = key_hi = np.zeros(n_pages, np.int64)
+        empty, none = np.zeros(1, np.uint8), np.zeros(1, np.int64)
+        id_bytes = (empty, none, empty, none, 0)
         seed_bytes = np.zeros(0, np.uint8)
     steps_p = _gating(plan, timeline)
     eng_lo, eng_hi = eng.ranges(pages.visitor.astype(np.int64))
@@ -294,6 +359,7 @@ def run_fast(
         pages.visitor.astype(np.int64), pages.visit.astype(np.int64), pages.start, pages.limit,
         pages.visit_start, pages.idx.astype(np.int64), pages.active, pages.embedded,
         pages.carries, pages.entry.astype(np.int64), open_thread, pages.id_at, pages.signed_at,
+        pages.pos,
     )  # fmt: skip
     slot_tuple = (
         slots["gid"], leaves.slot_lo, leaves.slot_hi, cand.lo, cand.hi, cand.pvi, cand.act,
@@ -309,27 +375,50 @@ def run_fast(
         entry_embedded,
         entry_delay,
     )
-    gating = (seed_bytes, key_data, key_lo, key_hi, timeline[0], steps_p)
+    gating = (seed_bytes, *id_bytes, timeline[0], steps_p)
     eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
     bounds = (
         leaves.max_breakpoints, max(len(plan.trigger_ids), 1), len(plan.items),
         plan.mode == "messaging",
     )  # fmt: skip
-    capacity = 3 * n_pages + 4 * len(cand.pvi) + 2 * len(eng.e) + 16
     args = (page_tuple, leaves.kernel_tuple(), slot_tuple, entry_tuple, gating, eng_tuple, bounds)
-    result = run_pass(*args, capacity)
-    if result[0] > capacity:
-        result = run_pass(*args, int(result[0]))
-    n, buf_i, buf_f, honoured, honoured_pvi, variant = result
-    ev, stage, slot, item, mode = unpack(buf_i[:n, 2])
-    events = [buf_i[:n, 0], buf_i[:n, 1], ev, stage, slot, item, mode, buf_f[:n, 0], buf_f[:n, 1]]
-    outcomes = None
+    t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(args, plan, pages, cand, len(eng.e))
     if honoured.any():
-        outcomes = eng_sql.outcome_rows(
+        o_pvi, o_t, o_event = eng_sql.outcome_rows(
             con, pages, eng, np.where(honoured, honoured_pvi, -1), variant
         )
+        m = len(o_pvi)
+        if n + m > len(t):
+            raise EngineError("fast engine: more outcome events than the room kept for them")
+        t[n : n + m] = o_t
+        pc[n : n + m, 0] = o_pvi
+        pc[n : n + m, 1] = pack(
+            [code_of(e) for e in o_event], STAGES.index("engagement"), 0, -1, -1
+        )
+        n += m
+    slot_of = np.full((len(plan.entries), max(len(plan.trigger_ids), 1)), -1, np.int64)
+    for j, slot in enumerate(plan.slots):
+        slot_of[slot.entry, slot.gid] = j
+    gating_context = GatingContext(
+        seed=seed_bytes,
+        ids=id_bytes,
+        steps_t=timeline[0],
+        steps_p=steps_p,
+        slot_of=slot_of,
+        gated=slots["gated"],
+        slot_key_data=slots["key_data"],
+        slot_key_lo=slots["key_lo"],
+        slot_key_hi=slots["key_hi"],
+    )
     return FastRun(
-        plan=plan, pages=pages, events=events, outcomes=outcomes, con=con, timeline=timeline
+        plan=plan,
+        pages=pages,
+        t=t[:n],
+        pvi=pc[:n, 0],
+        code=pc[:n, 1],
+        con=con,
+        timeline=timeline,
+        gating=gating_context,
     )
 
 

@@ -26,11 +26,12 @@ from typing import Any
 import duckdb
 import numba
 import numpy as np
+import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.data import schema
 from engage_lab.engine.kernel import _range
-from engage_lab.engine.pages import Pages
+from engage_lab.engine.pages import PLACEHOLDER_SEPARATOR, Pages
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
@@ -95,14 +96,19 @@ def _needs_column(leaf: Leaf) -> bool:
     return leaf.source != "chat" and (leaf.source == "page" or not leaf.current_only)
 
 
+def _in_sql(leaf: Leaf) -> bool:
+    """Leaves whose page test needs the SQL query (past final values); page leaves are
+    tested once per distinct page value (:func:`_page_tests`)."""
+    return _needs_column(leaf) and leaf.source != "page"
+
+
 def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]], list[int]]:
-    """The static query: ``pvi``, one boolean column ``t<k>`` per distinct leaf test and one
-    ``x<j>`` per slot with fixed buttons. Values are computed once in an inner query
-    (``v<k>``: a criterion's page or final value, normalized for string tests). Returns the
-    SQL, its parameters, ``(slot, leaf, column)`` per test and the slots with fixed
-    buttons."""
+    """The static query of the leaves that read past pages' final values: ``pvi`` and one
+    boolean column ``t<k>`` per distinct test. Values are computed once in an inner query
+    (``v<k>``: a criterion's final value, normalized for string tests). Returns the SQL,
+    its parameters, ``(slot, leaf, column)`` per test and (no longer) fixed slots."""
     compiler = LeafCompiler(param_prefix="st_p")
-    inner = exp.select(col("pvi", "f"), col("placeholders", "p")).from_(
+    inner = exp.select(col("pvi", "f")).from_(
         exp.Table(
             this=exp.to_identifier("page_views"), alias=exp.TableAlias(this=exp.to_identifier("p"))
         )
@@ -132,7 +138,7 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
     for j, slot in enumerate(plan.slots):
         tz = slot.config.source.timezone
         for li, leaf in enumerate(slot.leaves):
-            if not _needs_column(leaf):
+            if not _in_sql(leaf):
                 continue
             if leaf.source == "identity":
                 needs_ids = True
@@ -152,19 +158,6 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
                 seen[text] = len(seen)
                 outer_columns.append(test.as_(f"t{seen[text]}"))
             tests.append((j, li, seen[text]))
-        if slot.fixed_items:
-            params[f"fixed{j}"] = list(slot.fixed_items)
-            has_all = exp.func(
-                "list_has_all",
-                exp.func(
-                    "coalesce",
-                    col("placeholders"),
-                    exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
-                ),
-                exp.cast(exp.Placeholder(this=f"fixed{j}"), "VARCHAR[]"),
-            )
-            fixed.append(j)
-            outer_columns.append(exp.Not(this=has_all).as_(f"x{j}"))
     if len(timezones) > 1:
         raise EngineError("fast engine: past clock criteria under two timezones (not replayed)")
     if needs_ids:
@@ -222,25 +215,104 @@ def candidates_key(plan: Plan) -> str:
     return repr(parts)
 
 
+_PAGE_COLUMNS = {"page_path": "path", "page_url": "url", "page_title": "title"}
+
+
+def _page_tests(
+    con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages
+) -> tuple[dict[tuple[int, int], int], list[np.ndarray]]:
+    """Each page leaf's test per page view, evaluated once per distinct page value (the
+    compiled test over a small table of values). Returns ``(slot, leaf) -> column`` and
+    the boolean columns."""
+    out: list[np.ndarray] = []
+    column_of: dict[tuple[int, int], int] = {}
+    seen: dict[str, int] = {}
+    for j, slot in enumerate(plan.slots):
+        for li, leaf in enumerate(slot.leaves):
+            if leaf.source != "page":
+                continue
+            name = leaf.criterion
+            if name in _PAGE_COLUMNS:
+                values, codes = pages.dictionary(con, _PAGE_COLUMNS[name])
+                table = pa.table({"v": values})
+                value = col("v")
+            else:  # counts: the values are small integers
+                counts = pages.idx if name == "page_visit_count" else pages.vcount
+                codes = counts.astype(np.int64)
+                top = int(codes.max()) if len(codes) else 0
+                table = pa.table({"v": np.arange(top + 1, dtype=np.float64)})
+                value = col("v")
+            compiler = LeafCompiler(param_prefix="pg_p")  # one test, its own parameters
+            test = compiler.test(leaf.node, value)
+            key = name + "|" + test.sql("duckdb") + repr(sorted(compiler.params().items()))
+            if key not in seen:
+                truth = _truth_per_value(con, table, test, compiler.params())
+                on_null = type(leaf.node.test).not_found  # a missing value: not found
+                f = np.where(codes >= 0, truth[np.maximum(codes, 0)], on_null)
+                seen[key] = len(out)
+                out.append(f.astype(np.bool_))
+            column_of[(j, li)] = seen[key]
+    return column_of, out
+
+
+def _truth_per_value(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, test: exp.Expression, params: dict[str, Any]
+) -> np.ndarray:
+    numbered = table.append_column("k", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    con.register("_el_values", numbered)
+    try:
+        with deep_sql():
+            sql = exp.select(col("k"), test.as_("t")).from_("_el_values").sql("duckdb")
+        rows = con.execute(sql, params).fetchnumpy()
+    except duckdb.Error as exc:
+        raise EngineError(f"fast engine: evaluating a page criterion failed: {exc}") from exc
+    finally:
+        con.unregister("_el_values")
+    truth = np.zeros(table.num_rows, np.bool_)
+    truth[rows["k"].astype(np.int64)] = rows["t"].astype(np.bool_)
+    return truth
+
+
+def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> np.ndarray:
+    """Per page view and slot: a fixed button of the slot has no placeholder there."""
+    n_slots = len(plan.slots)
+    out = np.zeros((len(pages), max(n_slots, 1)), np.bool_)
+    if not any(s.fixed_items for s in plan.slots):
+        return out
+    values, codes = pages.dictionary(con, "placeholders")
+    carried = [set(v.split(PLACEHOLDER_SEPARATOR)) if v else set() for v in values.to_pylist()]
+    for j, slot in enumerate(plan.slots):
+        if slot.fixed_items:
+            missing = np.array([not set(slot.fixed_items) <= c for c in carried] + [True])
+            out[:, j] = missing[np.where(codes >= 0, codes, len(carried))]
+    return out
+
+
 def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Candidates:
     """The :class:`Candidates` of every slot of ``plan`` on ``pages``."""
     n = len(pages)
     n_slots = len(plan.slots)
-    sql, params, tests, fixed = _query(plan)
-    n_cols = len({c for _, _, c in tests})
-    table = np.zeros((n, max(n_cols, 1)), np.bool_)
-    fixed_missing = np.zeros((n, max(n_slots, 1)), np.bool_)
-    if n_cols or fixed:
+    page_columns, page_values = _page_tests(con, plan, pages)
+    sql, params, tests, _ = _query(plan)
+    n_sql = len({c for _, _, c in tests})
+    columns = list(page_values)
+    if n_sql:
         pages.scan_table(con)
         try:
             rows = con.execute(sql, params).fetchnumpy()
         except duckdb.Error as exc:
             raise EngineError(f"fast engine: evaluating the page criteria failed: {exc}") from exc
         pvi = rows["pvi"].astype(np.int64)
-        for c in range(n_cols):
-            table[pvi, c] = rows[f"t{c}"].astype(np.bool_)
-        for j in fixed:
-            fixed_missing[pvi, j] = rows[f"x{j}"].astype(np.bool_)
+        for c in range(n_sql):
+            f = np.zeros(n, np.bool_)
+            f[pvi] = rows[f"t{c}"].astype(np.bool_)
+            columns.append(f)
+    table = np.zeros((n, max(len(columns), 1)), np.bool_)
+    for c, f in enumerate(columns):
+        table[:, c] = f
+    fixed_missing = _fixed_missing(con, plan, pages)
+    tests = [(j, li, c + len(page_values)) for j, li, c in tests]
+    tests += [(j, li, c) for (j, li), c in page_columns.items()]
     # leaves of the scan, flattened (chat leaves are the pass's)
     leaf_slot, leaf_col, leaf_page, leaf_bit, leaf_pos, leaf_nf = [], [], [], [], [], []
     column_of = {(j, li): c for j, li, c in tests}

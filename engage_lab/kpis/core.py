@@ -9,13 +9,24 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
 from engage_lab.availability.state import NEVER, Timeline
 from engage_lab.events import STAGES
 from engage_lab.kpis.agents import _quantiles, _share, conversation_kpis, occupancy_kpis
-from engage_lab.kpis.coded import EVENTS, CodedEvents, PageTable, code_of
+from engage_lab.kpis.coded import (
+    MODE_SHIFT,
+    STAGE_SHIFT,
+    TRIGGER_SHIFT,
+    CodedEvents,
+    PageTable,
+    code_of,
+)
+
+#: event and mode bits of a packed code
+MODE_SHIFT_MASK = 0xF | (0x3 << MODE_SHIFT)
 
 __all__ = [
     "JSON_KPIS",
@@ -59,18 +70,80 @@ def offer_mask(ev: CodedEvents) -> np.ndarray:
     return (ev.event == code_of("trigger_executed")) & (ev.trigger >= 0) & (ev.mode == _ONLINE)
 
 
-def _visits_with(ev: CodedEvents, pages: PageTable, mask: np.ndarray) -> np.ndarray:
-    hit = np.zeros(pages.n_visits, dtype=bool)
-    known = mask & (ev.pvi >= 0) & (ev.pvi < len(pages))
-    hit[pages.visit[ev.pvi[known]]] = True
-    return hit
+@numba.njit(cache=True)
+def _group_min(groups, values, n_groups, default):
+    """Per group: the least value (``default`` for an empty group)."""
+    out = np.full(n_groups, default, np.int64)
+    for i in range(groups.shape[0]):
+        g = groups[i]
+        if values[i] < out[g]:
+            out[g] = values[i]
+    return out
 
 
-def visit_funnel(ev: CodedEvents, pages: PageTable) -> dict[str, np.ndarray]:
-    """The funnel questions per visit code (boolean arrays)."""
-    q1 = _visits_with(ev, pages, offer_mask(ev))
-    q2 = _visits_with(ev, pages, ev.event == code_of("chat_engaged"))
-    q4 = _visits_with(ev, pages, ev.event == code_of("message_received"))
+def _first_page(pages: PageTable) -> np.ndarray:
+    """Per visit: its first page view (index)."""
+    return _group_min(
+        pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
+    )
+
+
+_EXECUTED, _ENGAGED, _RECEIVED = (
+    code_of("trigger_executed"),
+    code_of("chat_engaged"),
+    code_of("message_received"),
+)
+_CHAT_SHOWN, _ITEM_SHOWN = code_of("chat_shown"), code_of("item_shown")
+
+
+@numba.njit(cache=True)
+def _tally(pvi, code, t, visit, n_pages, n_visits):
+    """One pass over the events: counts per (event, mode), displays per stage, and per
+    visit Q1 / Q2 / Q4 and the first offer instant; the offers of all rows."""
+    counts = np.zeros((16, 4), np.int64)
+    displays = np.zeros(8, np.int64)
+    q1 = np.zeros(n_visits, np.bool_)
+    q2 = np.zeros(n_visits, np.bool_)
+    q4 = np.zeros(n_visits, np.bool_)
+    first_offer = np.full(n_visits, NEVER, np.int64)
+    offers = 0
+    for r in range(code.shape[0]):
+        c = code[r]
+        ev = c & 0xF
+        mode = (c >> MODE_SHIFT) & 0x3
+        counts[ev, mode] += 1
+        if ev in (_CHAT_SHOWN, _ITEM_SHOWN):
+            displays[(c >> STAGE_SHIFT) & 0x7] += 1
+        offer = ev == _EXECUTED and mode == _ONLINE and ((c >> TRIGGER_SHIFT) & 0x7FF) > 0
+        if offer:
+            offers += 1
+        p = pvi[r]
+        if p < 0 or p >= n_pages:
+            continue
+        v = visit[p]
+        if offer:
+            q1[v] = True
+            if t[r] < first_offer[v]:
+                first_offer[v] = t[r]
+        elif ev == _ENGAGED:
+            q2[v] = True
+        elif ev == _RECEIVED:
+            q4[v] = True
+    return counts, displays, q1, q2, q4, first_offer, offers
+
+
+def _tallied(ev: CodedEvents, pages: PageTable) -> tuple[Any, ...]:
+    return _tally(
+        ev.pvi.astype(np.int64, copy=False),
+        ev.code.astype(np.int32, copy=False),
+        ev.t.astype(np.int64, copy=False),
+        pages.visit.astype(np.int64, copy=False),
+        len(pages),
+        pages.n_visits,
+    )
+
+
+def _funnel(q1: np.ndarray, q2: np.ndarray, q4: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "q1_offered": q1,
         "q2_tried": q2,
@@ -80,10 +153,10 @@ def visit_funnel(ev: CodedEvents, pages: PageTable) -> dict[str, np.ndarray]:
     }
 
 
-def _counts(ev: CodedEvents) -> np.ndarray:
-    """``counts[event, mode]``."""
-    flat = ev.event.astype(np.int64) * 3 + ev.mode.astype(np.int64)
-    return np.bincount(flat, minlength=3 * len(EVENTS)).reshape(len(EVENTS), 3)
+def visit_funnel(ev: CodedEvents, pages: PageTable) -> dict[str, np.ndarray]:
+    """The funnel questions per visit code (boolean arrays)."""
+    _, _, q1, q2, q4, _, _ = _tallied(ev, pages)
+    return _funnel(q1, q2, q4)
 
 
 def kpis_from_codes(
@@ -97,13 +170,13 @@ def kpis_from_codes(
 ) -> dict[str, Any]:
     """Every KPI (see :mod:`engage_lab.kpis`) from coded events and the page table;
     ``conversations``: the conversation KPIs already computed (merged in)."""
-    counts = _counts(ev)
+    counts, displays, q1, q2, q4, first_offer, n_offers = _tallied(ev, pages)
 
     def count(name: str, mode: int | None = None) -> int:
         row = counts[code_of(name)]
         return int(row.sum() if mode is None else row[mode])
 
-    funnel = visit_funnel(ev, pages)
+    funnel = _funnel(q1, q2, q4)
     n_visits = pages.n_visits
     kpis: dict[str, Any] = {
         "page_views": len(pages),
@@ -119,9 +192,7 @@ def kpis_from_codes(
     }
     for q in _FUNNEL:
         kpis[q] = _share(int(funnel[q].sum()), n_visits)
-    displays = ev.is_event("chat_shown", "item_shown")
-    by_stage = np.bincount(ev.stage[displays].astype(np.int64), minlength=len(STAGES))
-    kpis["displays_by_stage"] = {s: int(by_stage[STAGES.index(s)]) for s in PAGE_STAGES}
+    kpis["displays_by_stage"] = {s: int(displays[STAGES.index(s)]) for s in PAGE_STAGES}
     if fidelity is not None:
         kpis["fidelity"] = float(fidelity)
     # -- extras, beside the keys of the stable interface
@@ -129,17 +200,24 @@ def kpis_from_codes(
     kpis["items_shown_buttons"] = count("button_shown")
     kpis["items_shown_invitations"] = count("invitation_shown")
     kpis["items_shown_offline"] = count("item_shown", _OFFLINE)
-    kpis["activated_not_executed"] = _activated_not_executed(ev)
+    # an activation executes at once with its own mode, or not at all (missing placeholder)
+    not_offline = [0, _ONLINE]
+    kpis["activated_not_executed"] = int(
+        counts[code_of("trigger_activated"), not_offline].sum()
+        - counts[code_of("trigger_executed"), not_offline].sum()
+    )
     offered_visitors = np.zeros(pages.n_visitors, dtype=bool)
-    first_page = np.full(n_visits, len(pages), np.int64)
-    np.minimum.at(first_page, pages.visit, np.arange(len(pages), dtype=np.int64))
-    offered_visitors[pages.visitor[first_page[funnel["q1_offered"]]]] = True
+    offered_visitors[pages.visitor[_first_page(pages)[q1]]] = True
     kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)
-    kpis["offers_per_visit"] = _share(int(offer_mask(ev).sum()), n_visits)
-    median, p90 = _time_to_first_offer(ev, pages)
+    kpis["offers_per_visit"] = _share(int(n_offers), n_visits)
+    visit_start = _group_min(pages.visit, pages.start, n_visits, NEVER)
+    offered = first_offer != NEVER
+    median, p90 = _quantiles((first_offer[offered] - visit_start[offered]) / 1000.0)
     kpis["time_to_first_offer_median_s"] = median
     kpis["time_to_first_offer_p90_s"] = p90
-    refused = ev.t[(ev.event == code_of("trigger_activated")) & (ev.mode == _OFFLINE)]
+    refused_code = code_of("trigger_activated") | (_OFFLINE << MODE_SHIFT)
+    mask = MODE_SHIFT_MASK
+    refused = ev.t[(ev.code & mask) == refused_code]
     hours = _local_hours(refused, timezone)
     per_hour = np.bincount(hours, minlength=24) if len(hours) else np.zeros(24, np.int64)
     kpis["refusals_by_hour"] = {h: int(per_hour[h]) for h in range(24)}
@@ -156,25 +234,6 @@ def _local_hours(t: np.ndarray, timezone: str) -> np.ndarray:
         return np.zeros(0, np.int64)
     local = pd.to_datetime(t, unit="ms", utc=True).tz_convert(timezone)
     return np.asarray(local.hour, np.int64)
-
-
-def _activated_not_executed(ev: CodedEvents) -> int:
-    """Online activations without an execution of the same trigger on the same page."""
-    n_trig = max(len(ev.trigger_ids), 1) + 1
-    key = ev.pvi.astype(np.int64) * n_trig + (ev.trigger.astype(np.int64) + 1)
-    activated = (ev.event == code_of("trigger_activated")) & (ev.mode != _OFFLINE)
-    executed = np.unique(key[ev.event == code_of("trigger_executed")])
-    return int((~np.isin(key[activated], executed)).sum())
-
-
-def _time_to_first_offer(ev: CodedEvents, pages: PageTable) -> tuple[float | None, float | None]:
-    visit_start = np.full(pages.n_visits, NEVER, dtype=np.int64)
-    np.minimum.at(visit_start, pages.visit, pages.start)
-    mask = offer_mask(ev) & (ev.pvi >= 0) & (ev.pvi < len(pages))
-    first = np.full(pages.n_visits, NEVER, dtype=np.int64)
-    np.minimum.at(first, pages.visit[ev.pvi[mask]], ev.t[mask])
-    offered = first != NEVER
-    return _quantiles((first[offered] - visit_start[offered]) / 1000.0)
 
 
 def _span(pages: PageTable) -> tuple[int, int]:
@@ -239,8 +298,7 @@ def funnel_by_visit(events: pd.DataFrame, pages: pd.DataFrame) -> pd.DataFrame:
 
 def funnel_frame(coded: CodedEvents, table: PageTable) -> pd.DataFrame:
     """:func:`funnel_by_visit` from codes: ``visit_id, visitor_id`` and Q1–Q5."""
-    first_page = np.full(table.n_visits, len(table), np.int64)
-    np.minimum.at(first_page, table.visit, np.arange(len(table), dtype=np.int64))
+    first_page = _first_page(table)
     visits = pd.DataFrame(
         {
             "visit_id": table.ids("visit"),

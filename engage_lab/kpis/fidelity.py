@@ -19,7 +19,7 @@ import pandas as pd
 
 from engage_lab.availability.state import to_ms_array
 from engage_lab.events import DECISION_EVENTS, EVENT_RANK, STAGES
-from engage_lab.kpis.coded import EVENTS, CodedEvents, PageTable, code_of
+from engage_lab.kpis.coded import EVENTS, STAGE_SHIFT, CodedEvents, PageTable, code_of
 
 __all__ = [
     "Comparison",
@@ -32,6 +32,7 @@ __all__ = [
 
 _ENGAGEMENT_EVENTS = ("chat_engaged", "message_sent", "message_received", "chat_closed")
 _DECISION_CODES = np.array([code_of(e) for e in DECISION_EVENTS], np.int64)
+_NO_STAGE = ~(0x7 << STAGE_SHIFT) & 0x7FFFFFFF
 
 
 def _ms(column: pd.Series) -> np.ndarray:
@@ -146,16 +147,7 @@ def _same_items(a: CodedEvents, b: CodedEvents) -> tuple[CodedEvents, CodedEvent
     """Both sides with one trigger and one item vocabulary."""
     triggers = list(a.trigger_ids) + [t for t in b.trigger_ids if t not in a.trigger_ids]
     items = list(a.item_ids) + [i for i in b.item_ids if i not in a.item_ids]
-
-    def recode(ev: CodedEvents) -> CodedEvents:
-        tmap = np.array([triggers.index(t) for t in ev.trigger_ids] + [-1], np.int32)
-        imap = np.array([items.index(i) for i in ev.item_ids] + [-1], np.int32)
-        return CodedEvents(
-            ev.pvi, ev.t, ev.event, ev.stage, tmap[ev.trigger], imap[ev.item], ev.mode,
-            tuple(triggers), tuple(items),
-        )  # fmt: skip
-
-    return recode(a), recode(b)
+    return a.recoded(triggers, items), b.recoded(triggers, items)
 
 
 @numba.njit(cache=True)
@@ -167,16 +159,14 @@ def _mix(x):
 
 
 @numba.njit(cache=True)
-def _page_sums(pvi, t, event, trigger, item, mode, decision, n_pages, sums, counts, sign):
+def _page_sums(pvi, t, code, decision, n_pages, sums, counts, sign):
     for r in range(pvi.shape[0]):
         p = pvi[r]
-        if p < 0 or p >= n_pages or not decision[event[r]]:
+        if p < 0 or p >= n_pages or not decision[code[r] & 0xF]:
             continue
+        # the compared key: instant, event, mode, trigger, item (not the stage)
         key = np.uint64(t[r]) * np.uint64(0x9E3779B97F4A7C15)
-        key ^= np.uint64(event[r] + 1) << np.uint64(56)
-        key ^= np.uint64(trigger[r] + 1) << np.uint64(36)
-        key ^= np.uint64(item[r] + 1) << np.uint64(16)
-        key ^= np.uint64(mode[r] + 1)
+        key ^= np.uint64(code[r] & _NO_STAGE) << np.uint64(32)
         sums[p] += _mix(key) * np.uint64(sign)
         counts[p] += sign
 
@@ -345,10 +335,15 @@ def compare_codes(a: CodedEvents, b: CodedEvents, pages: PageTable) -> Compariso
     decision[_DECISION_CODES] = True
     for ev, sign in ((a, 1), (b, -1)):
         _page_sums(
-            ev.pvi.astype(np.int64), ev.t.astype(np.int64), ev.event.astype(np.int64),
-            ev.trigger.astype(np.int64), ev.item.astype(np.int64), ev.mode.astype(np.int64),
-            decision, n, sums, counts, sign,
-        )  # fmt: skip
+            ev.pvi.astype(np.int64, copy=False),
+            ev.t.astype(np.int64, copy=False),
+            ev.code.astype(np.int64),
+            decision,
+            n,
+            sums,
+            counts,
+            sign,
+        )
     candidates = np.flatnonzero((sums != 0) | (counts != 0))
     comparison = Comparison(a, b, pages, candidates)
     if len(candidates):

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from engage_lab.engine.pages import Pages
 from engage_lab.errors import EngineError
-from engage_lab.kpis.coded import EVENTS, CodedEvents
+from engage_lab.kpis.coded import EVENTS, CodedEvents, pack
 from engage_lab.kpis.fidelity import infer_stages
 
 __all__ = ["has_recorded_events", "recorded_codes"]
@@ -86,14 +86,5 @@ def recorded_codes(
         rows["continuation"].astype(np.bool_)[keep],
         pages.embedded[pvi],
     )
-    return CodedEvents(
-        pvi=pvi,
-        t=rows["t"].astype(np.int64)[keep],
-        event=event,
-        stage=stage,
-        trigger=trigger,
-        item=rows["item"].astype(np.int32)[keep],
-        mode=rows["mode"].astype(np.int8)[keep],
-        trigger_ids=tuple(triggers),
-        item_ids=tuple(items),
-    )
+    code = pack(event, stage, rows["mode"][keep], trigger, rows["item"][keep])
+    return CodedEvents(pvi, rows["t"].astype(np.int64)[keep], code, tuple(triggers), tuple(items))
