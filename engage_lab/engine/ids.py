@@ -2,7 +2,7 @@
 
 The draw of a gated trigger hashes ``seed|visitor_id|page_view_id|trigger_id``
 (:mod:`engage_lab.draws`). The pass assembles that key from two Arrow string buffers —
-visitor ids by visitor code, page view ids by ``page_views`` scan position — into a small
+visitor ids by visitor code, page view ids by page view (pvi) — into a small
 scratch array and hashes it with :func:`engage_lab.engine.md5.draw_u`: no per-page-view
 key is built beforehand.
 """
@@ -35,8 +35,8 @@ def id_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, int]:
 
 @numba.njit(cache=True, inline="always")
 def page_draw(seed, v_data, v_off, visitor, p_data, p_off, pos, tail, scratch):
-    """``u`` of ``seed|visitor_id|page_view_id|tail`` for visitor code ``visitor`` and scan
-    position ``pos`` (``scratch`` holds at least both ids and a separator)."""
+    """``u`` of ``seed|visitor_id|page_view_id|tail`` for visitor code ``visitor`` and the
+    page view at ``pos`` of the page id buffer (``scratch`` holds both ids and a ``|``)."""
     n = 0
     for i in range(v_off[visitor], v_off[visitor + 1]):
         scratch[n] = v_data[i]

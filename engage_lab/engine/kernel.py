@@ -141,7 +141,7 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
     count. A gated activation's ``p`` and ``u`` are not kept: they are functions of the
     instant and ids, recomputed for the events frame."""
     (visitor, visit, start, limit, vstart, idx, active, embedded, carries, entry,
-     open_thread, id_at, signed_at, pos) = pages  # fmt: skip
+     open_thread, id_at, signed_at, _pos) = pages  # fmt: skip
     (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
      row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
     (slot_gid, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act,
@@ -340,7 +340,7 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                             if gated[j]:
                                 p = _probability(steps_t, steps_p, j, t)
                                 u = page_draw(seed, v_data, v_off, visitor[page], p_data, p_off,
-                                              pos[page], slot_key_data[slot_key_lo[j]:slot_key_hi[j]],
+                                              page, slot_key_data[slot_key_lo[j]:slot_key_hi[j]],
                                               scratch)  # fmt: skip
                                 online = u < p
                             mode = _ONLINE if online else _OFFLINE

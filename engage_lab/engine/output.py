@@ -119,7 +119,7 @@ class FastRun:
             v_data, v_off, p_data, p_off, longest = g.ids
             u[rows] = _draws(
                 g.seed, v_data, v_off, self.pages.visitor.astype(np.int64)[pvi[rows]], p_data,
-                p_off, self.pages.pos[pvi[rows]], slot[rows], g.slot_key_data, g.slot_key_lo,
+                p_off, pvi[rows], slot[rows], g.slot_key_data, g.slot_key_lo,
                 g.slot_key_hi, longest,
             )  # fmt: skip
         return p, u

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.availability.state import timeline_sql
@@ -122,11 +123,12 @@ def _timeline(con: duckdb.DuckDBPyConnection, cache: _Cache) -> tuple[np.ndarray
 
 
 def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> tuple[Any, ...]:
-    """Visitor ids (by code) and page view ids (by scan position) as byte buffers, for
-    the draws (:mod:`engage_lab.engine.ids`)."""
+    """Visitor ids (by code) and page view ids (by pvi: the pass reads them in its own
+    order, one cache line after the other) as byte buffers, for the draws
+    (:mod:`engage_lab.engine.ids`)."""
     if pages.key not in cache.keys:
         v_data, v_off, v_long = id_buffers(pages.visitor_ids(con))
-        p_data, p_off, p_long = id_buffers(pages.scan_page_view_ids(con))
+        p_data, p_off, p_long = id_buffers(pages.scan_page_view_ids(con).take(pa.array(pages.pos)))
         cache.keys.clear()
         cache.keys[pages.key] = (v_data, v_off, p_data, p_off, v_long + p_long)
     return cache.keys[pages.key]
