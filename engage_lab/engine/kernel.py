@@ -13,8 +13,10 @@ actions (hide, items, chat; idempotent), single-page-application carry-over and 
 recorded engagements (honoured when the chat or an item is visible and the visitor is
 not engaged).
 
-Inputs are flat numpy arrays grouped in tuples (see :mod:`engage_lab.engine.inputs`);
-the output is flat event arrays. ``run_pass.py_func`` is the same code in Python.
+The decisions at one instant are :func:`engage_lab.engine.actions.fixed_point`, shared
+with the world generator's recorder. Inputs are flat numpy arrays grouped in tuples
+(built by :mod:`engage_lab.engine.replay`); the output is packed event arrays.
+``run_pass.py_func`` is the same code in Python.
 """
 
 from __future__ import annotations
@@ -22,15 +24,26 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from engage_lab.engine.ids import page_draw
-from engage_lab.engine.steps import slot_steps, sort_by_time
-from engage_lab.kpis.coded import (
-    ITEM_SHIFT,
-    MODE_SHIFT,
-    STAGE_SHIFT,
-    TRIGGER_SHIFT,
-    code_of,
+from engage_lab.engine.actions import (
+    ACTIVATED,
+    CHAT_MASK,
+    CUR_MASK,
+    HAS_EXEC,
+    ITEMS,
+    LAST_EXEC,
+    NO_OTHER_COUNT,
+    ON_PAGE,
+    OPENED,
+    S_GATED,
+    S_GID,
+    S_MIN_MS,
+    SHOWN,
+    code,
+    emit,
+    fixed_point,
 )
+from engage_lab.engine.steps import slot_steps, sort_by_time
+from engage_lab.kpis.coded import code_of
 
 __all__ = ["EVENT_NAMES", "STAGE_NAMES", "run_pass"]
 
@@ -51,7 +64,6 @@ _ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT, _ENGAGED = (
 _EMBEDDED, _CONTINUATION, _MESSAGING, _CONFIGURED, _ENGAGEMENT = range(5)
 _ONLINE, _OFFLINE = 1, 2
 _NEVER = np.int64(9_000_000_000_000_000)
-ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
 
 # position codes of chat-state criteria (see engage_lab.conditions.vocabulary.position_range)
 POS_ANY, POS_ANY_PREVIOUS, POS_FIRST, POS_BACK = 0, 1, 2, 3
@@ -105,32 +117,6 @@ def _chat_mask(c_lo, c_hi, chat_code, chat_back, chat_which, chat_r, n, pvi, fin
     return mask
 
 
-@numba.njit(cache=True, inline="always")
-def _code(ev, stage, trigger, item, mode):
-    """An event's codes packed as :func:`engage_lab.kpis.coded.pack` packs them
-    (``trigger``: global trigger index, ``item``: item index, -1 for none)."""
-    return (
-        np.int32(ev) | (np.int32(stage) << STAGE_SHIFT) | (np.int32(mode) << MODE_SHIFT)
-        | (np.int32(trigger + 1) << TRIGGER_SHIFT) | (np.int32(item + 1) << ITEM_SHIFT)
-    )  # fmt: skip
-
-
-@numba.njit(cache=True, inline="always")
-def _emit(o_t, o_pc, n, pvi, t, code):
-    """Append one event: instant; page view and packed code."""
-    if n < o_t.shape[0]:
-        o_t[n] = t
-        o_pc[n, 0] = pvi
-        o_pc[n, 1] = code
-    return n + 1
-
-
-@numba.njit(cache=True, inline="always")
-def _probability(steps_t, steps_p, slot, t):
-    k = np.searchsorted(steps_t, t, side="right") - 1
-    return steps_p[slot, max(k, 0)]
-
-
 @numba.njit(cache=True, nogil=True)
 def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo, page_hi,
              out, shared):  # fmt: skip
@@ -141,33 +127,31 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
     count. A gated activation's ``p`` and ``u`` are not kept: they are functions of the
     instant and ids, recomputed for the events frame."""
     (visitor, visit, start, limit, vstart, idx, active, embedded, carries, entry,
-     open_thread, id_at, signed_at, _pos) = pages  # fmt: skip
+     open_thread, id_at, signed_at) = pages  # fmt: skip
     (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
      row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
-    (slot_gid, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act,
-     cand_fixed_missing, chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r,
-     gated, once, no_other, max_exec, min_ms, hides, prog_code, prog_item, prog_len,
-     off_item, off_len, item_is_button, slot_key_data, slot_key_lo, slot_key_hi) = slots  # fmt: skip
+    (sint, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act, fixed_missing,
+     chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r, prog, off_item,
+     item_is_button, pol_xp, key_data) = slots  # fmt: skip
     (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = entries
-    (seed, v_data, v_off, p_data, p_off, longest, steps_t, steps_p) = gating
+    (seed, v_data, v_off, p_data, p_off, longest, steps_t, steps_cap, steps_busy,
+     steps_wait) = gating  # fmt: skip
     scratch = np.empty(longest + 2, np.uint8)
     (eng_lo, eng_hi, eng_t, eng_stop) = engagements
     (max_breakpoints, n_gid, n_items, messaging) = bounds
 
     n_pages = start.shape[0]
-    n_slots = slot_gid.shape[0]
+    n_slots = sint.shape[0]
     (o_t, o_pc) = out
     (honoured, honoured_pvi, honoured_variant) = shared
     final_shown = np.zeros(n_pages, np.bool_)
     final_opened = np.zeros(n_pages, np.bool_)
     n = 0
-    # per global trigger id
-    exec_visit = np.zeros(n_gid, np.int64)
-    exec_total = np.zeros(n_gid, np.int64)
-    last_exec = np.full(n_gid, -_NEVER, np.int64)
-    has_exec = np.zeros(n_gid, np.bool_)
-    no_other_set = np.zeros(n_gid, np.bool_)
-    # per slot
+    ctr = np.zeros((5, n_gid), np.int64)
+    sstate = np.zeros((4, n_slots), np.int64)
+    pstate = np.zeros(ITEMS + n_items, np.int64)
+    prev = np.zeros(ITEMS + n_items, np.int64)
+    shows = np.zeros((0, 3), np.int64)  # a replay answers no offers
     cand_ptr = cand_lo.copy()
     for j in range(n_slots):
         cand_ptr[j] = cand_lo[j] + np.searchsorted(cand_pvi[cand_lo[j] : cand_hi[j]], page_lo)
@@ -176,10 +160,6 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
         row_ptr[leaf] = row_lo[leaf] + np.searchsorted(
             row_pvi[row_lo[leaf] : row_hi[leaf]], page_lo
         )
-    on_page = np.full(n_slots, -1, np.int64)  # candidate index on the current page, or -1
-    cur_mask = np.zeros(n_slots, np.int64)
-    chat_masks = np.zeros(n_slots, np.int64)
-    activated = np.zeros(n_slots, np.bool_)
     # per page scratch
     cap_b = max_breakpoints + 4
     buf_t = np.empty(cap_b, np.int64)
@@ -193,47 +173,41 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
     pg_m = np.empty(cap_p, np.int64)
     order = np.empty(cap_p, np.int64)
     leaf_values = np.empty(max(leaf_kind.shape[0], 1), np.int64)
-    items = np.zeros(n_items + 1, np.bool_)
-    prev_items = np.zeros(n_items + 1, np.bool_)
 
     k = page_lo
     while k < page_hi:
         k_end = k
         while k_end < page_hi and visitor[k_end] == visitor[k]:
             k_end += 1
-        exec_total[:] = 0
-        has_exec[:] = False
+        ctr[:, :] = 0
         has_eng = False
         last_e = np.int64(0)
         last_visit = np.int64(-1)
         last_stop = _NEVER
         cur_visit = np.int64(-1)
-        n_no_other = 0
-        prev_shown = False
-        prev_opened = False
-        prev_items[:] = False
+        prev[:] = 0
         ep = eng_lo[k]
         ep_end = eng_hi[k]
         for page in range(k, k_end):
             if visit[page] != cur_visit:
                 cur_visit = visit[page]
-                exec_visit[:] = 0
-                no_other_set[:] = False
-                n_no_other = 0
-            shown = False
-            opened = False
-            items[:] = False
+                ctr[0, :] = 0  # executions in the visit
+                ctr[4, :] = 0  # "no other trigger" blocks
+                prev[NO_OTHER_COUNT] = 0
+            no_other_count = prev[NO_OTHER_COUNT]
             if carries[page]:
-                shown, opened = prev_shown, prev_opened
-                items[:] = prev_items
+                pstate[:] = prev
+            else:
+                pstate[:] = 0
+            pstate[NO_OTHER_COUNT] = no_other_count
             s = start[page]
             lim = limit[page]
             c = entry[page]
             if not active[page] or c < 0:
                 while ep < ep_end and eng_t[ep] < lim:
                     ep += 1
-                prev_shown, prev_opened = False, False
-                prev_items[:] = False
+                prev[:] = 0
+                prev[NO_OTHER_COUNT] = no_other_count
                 final_shown[page] = False
                 final_opened[page] = False
                 continue
@@ -251,10 +225,10 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
             elif messaging and open_thread[page]:
                 stage = _MESSAGING
             if stage in (_EMBEDDED, _CONTINUATION, _MESSAGING):
-                if not shown:
-                    shown = True
-                    n = _emit(o_t, o_pc, n, page, s, _code(_CHAT, stage, -1, -1, 0))
-                opened = True
+                if not pstate[SHOWN]:
+                    pstate[SHOWN] = 1
+                    n = emit(o_t, o_pc, n, page, s, code(_CHAT, stage, -1, -1, 0))
+                pstate[OPENED] = 1
             frozen = stage != _CONFIGURED
             while ep < ep_end and eng_t[ep] < s:
                 ep += 1
@@ -262,9 +236,10 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
             n_pg = 0
             lo_slot = entry_slot_lo[c]
             hi_slot = entry_slot_hi[c]
+            any_gated = False
             for j in range(lo_slot, hi_slot):
-                on_page[j] = -1
-                activated[j] = False
+                sstate[ON_PAGE, j] = -1
+                sstate[ACTIVATED, j] = 0
                 cp = cand_ptr[j]
                 ch = cand_hi[j]
                 while cp < ch and cand_pvi[cp] < page:
@@ -272,9 +247,10 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 cand_ptr[j] = cp
                 if frozen or s >= lim or cp >= ch or cand_pvi[cp] != page:
                     continue
-                on_page[j] = cp
-                cur_mask[j] = 0
-                chat_masks[j] = _chat_mask(
+                sstate[ON_PAGE, j] = cp
+                sstate[CUR_MASK, j] = 0
+                any_gated = any_gated or sint[j, S_GATED] != 0
+                sstate[CHAT_MASK, j] = _chat_mask(
                     chat_lo[j], chat_hi[j], chat_code, chat_back, chat_which, chat_r,
                     idx[page], page, final_shown, final_opened,
                 )  # fmt: skip
@@ -290,8 +266,9 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     pg_s[n_pg] = j
                     pg_m[n_pg] = st_m[q]
                     n_pg += 1
-                if min_ms[j] >= 0 and has_exec[slot_gid[j]]:
-                    wake = last_exec[slot_gid[j]] + min_ms[j]
+                g = sint[j, S_GID]
+                if sint[j, S_MIN_MS] >= 0 and ctr[HAS_EXEC, g]:
+                    wake = ctr[LAST_EXEC, g] + sint[j, S_MIN_MS]
                     if s < wake < lim:
                         pg_t[n_pg] = wake
                         pg_s[n_pg] = -1
@@ -309,138 +286,31 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 while r < n_pg and pg_t[order[r]] == t:
                     q = order[r]
                     if pg_s[q] >= 0:
-                        cur_mask[pg_s[q]] = pg_m[q]
+                        sstate[CUR_MASK, pg_s[q]] = pg_m[q]
                     r += 1
                 if not frozen:
-                    # Passes repeat while a pass changed the chat state: blocking only
-                    # grows within an instant, so only a chat-state criterion can turn
-                    # true again (the reference repeats until a pass activates nothing,
-                    # which then comes to the same).
-                    changed = True
-                    while changed:
-                        changed = False
-                        chat_before = (shown, opened)
-                        for j in range(lo_slot, hi_slot):
-                            if on_page[j] < 0 or activated[j]:
-                                continue
-                            g = slot_gid[j]
-                            if n_no_other - (1 if no_other_set[g] else 0) > 0:
-                                continue
-                            if once[j] and exec_visit[g] > 0:
-                                continue
-                            if max_exec[j] >= 0 and exec_total[g] >= max_exec[j]:
-                                continue
-                            if min_ms[j] >= 0 and has_exec[g] and t - last_exec[g] < min_ms[j]:
-                                continue
-                            state = (2 if shown else 0) + (1 if opened else 0)
-                            if not ((cur_mask[j] & chat_masks[j]) >> state) & 1:
-                                continue
-                            activated[j] = True
-                            online = True
-                            if gated[j]:
-                                p = _probability(steps_t, steps_p, j, t)
-                                u = page_draw(seed, v_data, v_off, visitor[page], p_data, p_off,
-                                              page, slot_key_data[slot_key_lo[j]:slot_key_hi[j]],
-                                              scratch)  # fmt: skip
-                                online = u < p
-                            mode = _ONLINE if online else _OFFLINE
-                            n = _emit(
-                                o_t, o_pc, n, page, t, _code(_ACTIVATED, _CONFIGURED, g, -1, mode)
-                            )
-                            if cand_fixed_missing[on_page[j]]:
-                                continue
-                            if not online:
-                                if off_len[j] > 0:
-                                    n = _emit(
-                                        o_t,
-                                        o_pc,
-                                        n,
-                                        page,
-                                        t,
-                                        _code(_EXECUTED, _CONFIGURED, g, -1, _OFFLINE),
-                                    )
-                                    for a in range(off_len[j]):
-                                        it = off_item[j, a]
-                                        if items[it]:
-                                            continue
-                                        items[it] = True
-                                        kind = _BUTTON if item_is_button[it] else _INVITATION
-                                        n = _emit(
-                                            o_t,
-                                            o_pc,
-                                            n,
-                                            page,
-                                            t,
-                                            _code(_ITEM, _CONFIGURED, g, it, _OFFLINE),
-                                        )
-                                        n = _emit(
-                                            o_t,
-                                            o_pc,
-                                            n,
-                                            page,
-                                            t,
-                                            _code(kind, _CONFIGURED, g, it, _OFFLINE),
-                                        )
-                                continue
-                            n = _emit(
-                                o_t, o_pc, n, page, t, _code(_EXECUTED, _CONFIGURED, g, -1, _ONLINE)
-                            )
-                            exec_visit[g] += 1
-                            exec_total[g] += 1
-                            last_exec[g] = t
-                            has_exec[g] = True
-                            if no_other[j] and not no_other_set[g]:
-                                no_other_set[g] = True
-                                n_no_other += 1
-                            if hides[j]:
-                                items[:] = False
-                            for a in range(prog_len[j]):
-                                code = prog_code[j, a]
-                                if code == ACT_ITEM:
-                                    it = prog_item[j, a]
-                                    if items[it]:
-                                        continue
-                                    items[it] = True
-                                    kind = _BUTTON if item_is_button[it] else _INVITATION
-                                    n = _emit(
-                                        o_t,
-                                        o_pc,
-                                        n,
-                                        page,
-                                        t,
-                                        _code(_ITEM, _CONFIGURED, g, it, _ONLINE),
-                                    )
-                                    n = _emit(
-                                        o_t,
-                                        o_pc,
-                                        n,
-                                        page,
-                                        t,
-                                        _code(kind, _CONFIGURED, g, it, _ONLINE),
-                                    )
-                                else:
-                                    if not shown:
-                                        shown = True
-                                        n = _emit(
-                                            o_t,
-                                            o_pc,
-                                            n,
-                                            page,
-                                            t,
-                                            _code(_CHAT, _CONFIGURED, g, -1, 0),
-                                        )
-                                    if code == ACT_OPEN_CHAT:
-                                        opened = True
-                        changed = (shown, opened) != chat_before
+                    capacity = in_progress = waiting = np.int64(0)
+                    if any_gated:
+                        step = np.searchsorted(steps_t, t, side="right") - 1
+                        if step >= 0:
+                            capacity = steps_cap[step]
+                            in_progress = steps_busy[step]
+                            waiting = steps_wait[step]
+                    n, _ = fixed_point(
+                        page, t, lo_slot, hi_slot, sstate, pstate, ctr, sint, prog, off_item,
+                        item_is_button, fixed_missing, pol_xp, key_data, capacity,
+                        in_progress, waiting, seed, v_data, v_off, visitor[page], p_data,
+                        p_off, scratch, o_t, o_pc, n, shows,
+                    )  # fmt: skip
                 # ---- an engagement at t (after the decisions of t)
                 while ep < ep_end and eng_t[ep] == t:
                     engaged = (
                         has_eng and last_visit == visit[page] and (messaging or not last_stop <= t)
                     )
-                    visible = shown
+                    visible = pstate[SHOWN] != 0
                     if not visible:
                         for it in range(n_items):
-                            if items[it]:
+                            if pstate[ITEMS + it]:
                                 visible = True
                                 break
                     if not engaged and visible:
@@ -451,14 +321,13 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                         honoured[ep] = True
                         honoured_pvi[ep] = page
                         honoured_variant[ep] = entry_delay[c]
-                        shown = True
-                        opened = True
+                        pstate[SHOWN] = 1
+                        pstate[OPENED] = 1
                         frozen = True
-                        n = _emit(o_t, o_pc, n, page, t, _code(_ENGAGED, _ENGAGEMENT, -1, -1, 0))
+                        n = emit(o_t, o_pc, n, page, t, code(_ENGAGED, _ENGAGEMENT, -1, -1, 0))
                     ep += 1
-            prev_shown, prev_opened = shown, opened
-            prev_items[:] = items
-            final_shown[page] = shown
-            final_opened[page] = opened
+            prev[:] = pstate
+            final_shown[page] = pstate[SHOWN] != 0
+            final_opened[page] = pstate[OPENED] != 0
         k = k_end
     return n

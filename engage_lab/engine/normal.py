@@ -1,9 +1,9 @@
 """Normal quantiles and lognormal delays in numba, bit for bit with the Python world code.
 
 The synthetic world draws delays as lognormal quantiles of a draw ``u``
-(:func:`engage_lab.world.recording._lognormal_ms`)::
+(:func:`engage_lab.world.recording.lognormal_ms`)::
 
-    seconds = float(np.exp(np.log(median_s) + sigma * NormalDist().inv_cdf(u)))
+    seconds = math.exp(math.log(median_s) + sigma * NormalDist().inv_cdf(u))
     ms = max(1, round(seconds * 1000))
 
 Compiled code must give the same integers, so every double operation is reproduced:
@@ -14,17 +14,9 @@ Compiled code must give the same integers, so every double operation is reproduc
   ``log`` from the C library, as numba's ``math.log`` is. Numba does not contract
   ``a * b + c`` into fused multiply-adds without ``fastmath``, and CPython is built
   for baseline x86-64 (no FMA), so both round after every operation.
-* :func:`numpy_exp` and :func:`numpy_log` are **numpy's** ``exp`` and ``log``, not the C
-  library's: numpy dispatches float64 ``exp``/``log`` to its own SIMD kernels (on x86-64
-  with AVX512_SKX, Intel SVML), which differ from glibc by one ulp on a few percent of
-  inputs (about 4.6 % for ``exp`` on the development VM), and numba's own ``np.exp`` /
-  ``np.log`` call the C library. So they call numpy's float64 inner loop itself: its
-  address is read from the ufunc object at import (validated against the ufunc's
-  name, arity and type table) and bound to a named symbol, which compiled code calls
-  with a one-element, stack-allocated argument block. Whatever loop numpy selected at
-  import for this CPU is what runs, so the result is numpy's by construction. If the
-  ufunc object does not look as expected, the symbols fall back to the C library
-  (:data:`NUMPY_LOOPS` is then False and results may differ by an ulp from numpy's).
+* ``exp`` and ``log`` are the C library's on both sides (Python's ``math`` and numba's
+  ``math``); numpy's ``np.exp`` would not do: it dispatches float64 to its own SIMD
+  kernels, which differ from the C library by an ulp on a few percent of inputs.
 * :func:`lognormal_ms` rounds with ``np.rint`` (round half to even in the default
   rounding mode, exactly Python's ``round`` of a float), then converts to an integer.
 
@@ -32,199 +24,20 @@ Functions
 ---------
 :func:`inv_cdf`
     ``statistics.NormalDist().inv_cdf(p)`` (compiled).
-:func:`numpy_exp`, :func:`numpy_log`
-    ``np.exp`` / ``np.log`` of a float64 through numpy's inner loop (compiled).
 :func:`lognormal_ms`
     The lognormal delay in whole milliseconds (compiled).
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 
 import numba
 import numpy as np
-from llvmlite import binding as llvm_binding
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
-__all__ = ["NUMPY_LOOPS", "inv_cdf", "lognormal_ms", "numpy_exp", "numpy_log"]
+__all__ = ["inv_cdf", "lognormal_ms"]
 
-_EXP_SYMBOL = "engage_lab_normal_numpy_exp_f8"
-_LOG_SYMBOL = "engage_lab_normal_numpy_log_f8"
-_NPY_DOUBLE = 12  # numpy type number of float64 in a ufunc's type table
-_TWO_63 = 9223372036854775808.0  # 2**63: the first double beyond int64
-
-
-# --------------------------------------------------------------------------- numpy loops
-
-
-def _ufunc_double_loop(ufunc: np.ufunc) -> int | None:
-    """The address of ``ufunc``'s ``d->d`` inner loop, or None if it cannot be trusted.
-
-    Reads the public ``PyUFuncObject`` layout of ``numpy/ufuncobject.h`` (after
-    ``PyObject_HEAD``: ``int nin, nout, nargs, identity``, then ``functions``, ``data``,
-    ``int ntypes, reserved1``, ``name``, ``types``) and checks it against what Python
-    reports. Loops needing a ``data`` pointer (``PyUFunc_d_d`` style) are refused.
-    """
-    sig = "d->d"
-    if sig not in ufunc.types or ufunc.nin != 1 or ufunc.nout != 1:
-        return None
-    index = ufunc.types.index(sig)  # numpy's type resolution takes the first match
-    base = id(ufunc)
-    head = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
-    ptr = ctypes.sizeof(ctypes.c_void_p)
-
-    def c_int(offset: int) -> int:
-        return ctypes.c_int.from_address(base + offset).value
-
-    def c_ptr(offset: int) -> int | None:
-        return ctypes.c_void_p.from_address(base + offset).value
-
-    try:
-        nin, nout, nargs = c_int(head), c_int(head + 4), c_int(head + 8)
-        functions, data = c_ptr(head + 16), c_ptr(head + 16 + ptr)
-        ntypes = c_int(head + 16 + 2 * ptr)
-        name, type_table = c_ptr(head + 24 + 2 * ptr), c_ptr(head + 24 + 3 * ptr)
-        if (nin, nout, nargs, ntypes) != (1, 1, 2, ufunc.ntypes):
-            return None
-        if not (functions and name and type_table):
-            return None
-        if ctypes.string_at(name) != ufunc.__name__.encode():
-            return None
-        if ctypes.string_at(type_table + 2 * index, 2) != bytes([_NPY_DOUBLE, _NPY_DOUBLE]):
-            return None
-        if data and ctypes.c_void_p.from_address(data + index * ptr).value:
-            return None
-        return ctypes.c_void_p.from_address(functions + index * ptr).value
-    except (OSError, ValueError):
-        return None
-
-
-_LOOP_SIG = types.void(
-    types.CPointer(types.CPointer(types.float64)),
-    types.CPointer(types.intp),
-    types.CPointer(types.intp),
-    types.voidptr,
-)
-
-
-def _libm_loops() -> tuple[int, int]:
-    """Fallback ``d->d`` loops over the C library (one element, as the callers use them)."""
-
-    @numba.cfunc(_LOOP_SIG)
-    def exp_loop(args, dimensions, steps, data):  # pragma: no cover - compiled
-        args[1][0] = math.exp(args[0][0])
-
-    @numba.cfunc(_LOOP_SIG)
-    def log_loop(args, dimensions, steps, data):  # pragma: no cover - compiled
-        args[1][0] = math.log(args[0][0])
-
-    _libm_loops.keep = (exp_loop, log_loop)  # type: ignore[attr-defined]  # keep alive
-    return exp_loop.address, log_loop.address
-
-
-def _bind_loops() -> bool:
-    exp_address, log_address = _ufunc_double_loop(np.exp), _ufunc_double_loop(np.log)
-    found = bool(exp_address and log_address)
-    if not found:
-        exp_address, log_address = _libm_loops()
-    llvm_binding.add_symbol(_EXP_SYMBOL, exp_address)
-    llvm_binding.add_symbol(_LOG_SYMBOL, log_address)
-    return found
-
-
-#: True if :func:`numpy_exp` / :func:`numpy_log` run numpy's own inner loops (the
-#: normal case); False if they fell back to the C library.
-NUMPY_LOOPS: bool = _bind_loops()
-
-
-def _call_loop(context, builder, symbol, x):
-    """Emit ``loop(args, {1}, {8, 8}, NULL)`` on stack cells holding ``x`` and the result."""
-    f64 = context.get_value_type(types.float64)
-    intp = context.get_value_type(types.intp)
-    i8p = ir.IntType(8).as_pointer()
-    fnty = ir.FunctionType(
-        ir.VoidType(), [i8p.as_pointer(), intp.as_pointer(), intp.as_pointer(), i8p]
-    )
-    loop = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-    cell_in = cgutils.alloca_once(builder, f64)
-    cell_out = cgutils.alloca_once(builder, f64)
-    argv = cgutils.alloca_once(builder, i8p, size=2)
-    dims = cgutils.alloca_once(builder, intp)
-    steps = cgutils.alloca_once(builder, intp, size=2)
-    builder.store(x, cell_in)
-    builder.store(builder.bitcast(cell_in, i8p), cgutils.gep(builder, argv, 0))
-    builder.store(builder.bitcast(cell_out, i8p), cgutils.gep(builder, argv, 1))
-    builder.store(intp(1), dims)
-    builder.store(intp(8), cgutils.gep(builder, steps, 0))
-    builder.store(intp(8), cgutils.gep(builder, steps, 1))
-    builder.call(loop, [argv, dims, steps, ir.Constant(i8p, None)])
-    return builder.load(cell_out)
-
-
-@intrinsic
-def _numpy_exp(typingctx, x):
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[0], sig.args[0], types.float64)
-        return _call_loop(context, builder, _EXP_SYMBOL, value)
-
-    return types.float64(x), codegen
-
-
-@intrinsic
-def _numpy_log(typingctx, x):
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[0], sig.args[0], types.float64)
-        return _call_loop(context, builder, _LOG_SYMBOL, value)
-
-    return types.float64(x), codegen
-
-
-@numba.njit(cache=True)
-def numpy_exp(x: float) -> float:
-    """``float(np.exp(x))`` for a float64 ``x``, bit for bit (numpy's own loop).
-
-    Parameters
-    ----------
-    x
-        A float (an integer is converted to float64 first, as numpy does).
-
-    Returns
-    -------
-    float
-        What numpy's ``exp`` gives for ``x`` on this machine.
-    """
-    return _numpy_exp(np.float64(x))
-
-
-@numba.njit(cache=True)
-def numpy_log(x: float) -> float:
-    """``float(np.log(x))`` for a float64 ``x``, bit for bit (numpy's own loop).
-
-    Parameters
-    ----------
-    x
-        A float (an integer is converted to float64 first, as numpy does).
-
-    Returns
-    -------
-    float
-        What numpy's ``log`` gives for ``x`` on this machine (``-inf`` for 0, NaN for
-        negative ``x``; no warning is raised).
-    """
-    return _numpy_log(np.float64(x))
-
-
-# --------------------------------------------------------------------------- AS241
+_TWO_63 = 2.0**63
 
 
 @numba.njit(cache=True)
@@ -406,9 +219,9 @@ def inv_cdf(p: float) -> float:
 def lognormal_ms(u: float, median_s: float, sigma: float) -> int:
     """The ``u``-quantile of a lognormal delay, in whole milliseconds (at least 1).
 
-    Bit for bit the world generator's ``_lognormal_ms``::
+    Bit for bit the world generator's ``lognormal_ms``::
 
-        seconds = float(np.exp(np.log(median_s) + sigma * NormalDist().inv_cdf(u)))
+        seconds = math.exp(math.log(median_s) + sigma * NormalDist().inv_cdf(u))
         return max(1, round(seconds * 1000))
 
     Parameters
@@ -433,7 +246,7 @@ def lognormal_ms(u: float, median_s: float, sigma: float) -> int:
         If the delay does not fit an int64 (Python would return a larger int, or raise
         ``OverflowError`` for an infinite one).
     """
-    seconds = _numpy_exp(_numpy_log(np.float64(median_s)) + sigma * inv_cdf(u))
+    seconds = math.exp(math.log(median_s) + sigma * inv_cdf(u))
     ms = seconds * 1000.0
     if ms != ms:
         raise ValueError("lognormal_ms: the delay is NaN")

@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engage_lab.availability.policy_kernel import policy_p
+from engage_lab.engine import actions as A
 from engage_lab.engine.ids import page_draw
+from engage_lab.engine.inputs import SlotArrays
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan
 from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
@@ -36,17 +39,15 @@ __all__ = ["FastRun", "GatingContext"]
 class GatingContext:
     """What recomputes ``p`` and ``u`` of a gated trigger's events (see the pass)."""
 
+    plan: Plan
     seed: np.ndarray
     #: (visitor id bytes, offsets, page view id bytes, offsets, longest key)
     ids: tuple[Any, ...]
-    steps_t: np.ndarray
-    steps_p: np.ndarray
+    #: availability steps (t, capacity, in progress, waiting)
+    timeline: tuple[np.ndarray, ...]
     #: slot index per (configuration entry, global trigger index), -1 none
     slot_of: np.ndarray
-    gated: np.ndarray
-    slot_key_data: np.ndarray
-    slot_key_lo: np.ndarray
-    slot_key_hi: np.ndarray
+    slots: SlotArrays
 
 
 @dataclass(eq=False)
@@ -110,17 +111,14 @@ class FastRun:
         pvi = c.pvi[order].astype(np.int64)
         trig = c.trigger[order].astype(np.int64)
         slot = np.where(trig >= 0, g.slot_of[self.pages.entry[pvi].astype(np.int64), trig], -1)
-        gated = (slot >= 0) & g.gated[np.maximum(slot, 0)]
+        gated = (slot >= 0) & (g.slots.sint[np.maximum(slot, 0), A.S_GATED] != 0)
         rows = np.flatnonzero(gated)
         if len(rows):
-            t = c.t[order][rows]
-            step = np.searchsorted(g.steps_t, t, side="right") - 1
-            p[rows] = g.steps_p[slot[rows], np.maximum(step, 0)]
             v_data, v_off, p_data, p_off, longest = g.ids
-            u[rows] = _draws(
-                g.seed, v_data, v_off, self.pages.visitor.astype(np.int64)[pvi[rows]], p_data,
-                p_off, pvi[rows], slot[rows], g.slot_key_data, g.slot_key_lo,
-                g.slot_key_hi, longest,
+            p[rows], u[rows] = _gated_values(
+                c.t[order][rows], slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]],
+                pvi[rows], *g.timeline, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed,
+                v_data, v_off, p_data, p_off, longest,
             )  # fmt: skip
         return p, u
 
@@ -171,15 +169,26 @@ def _vocabulary(values: list[str], codes: np.ndarray) -> pd.Series:
 
 
 @numba.njit(cache=True)
-def _draws(seed, v_data, v_off, visitor, p_data, p_off, pos, slot, slot_key_data, slot_key_lo,
-           slot_key_hi, longest):  # fmt: skip
-    out = np.empty(visitor.shape[0], np.float64)
+def _gated_values(t, slot, visitor, pos, steps_t, steps_cap, steps_busy, steps_wait, sint,
+                  pol_xp, key_data, seed, v_data, v_off, p_data, p_off, longest):  # fmt: skip
+    """``p`` (the slot's policy in the availability state at ``t``) and ``u`` (the draw)
+    per gated event, as :func:`engage_lab.engine.actions.fixed_point` computed them."""
+    n = t.shape[0]
+    p = np.empty(n, np.float64)
+    u = np.empty(n, np.float64)
     scratch = np.empty(longest + 2, np.uint8)
-    for r in range(visitor.shape[0]):
+    for r in range(n):
         j = slot[r]
-        tail = slot_key_data[slot_key_lo[j] : slot_key_hi[j]]
-        out[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_off, pos[r], tail, scratch)
-    return out
+        capacity = in_progress = waiting = np.int64(0)
+        step = np.searchsorted(steps_t, t[r], side="right") - 1
+        if step >= 0:
+            capacity, in_progress, waiting = steps_cap[step], steps_busy[step], steps_wait[step]
+        lo, hi = sint[j, A.S_POL_LO], sint[j, A.S_POL_HI]
+        p[r] = policy_p(sint[j, A.S_POL_KIND], sint[j, A.S_POL_PARAM], sint[j, A.S_POL_OVER] != 0,
+                        pol_xp[0, lo:hi], pol_xp[1, lo:hi], capacity, in_progress, waiting)  # fmt: skip
+        tail = key_data[sint[j, A.S_KEY_LO] : sint[j, A.S_KEY_HI]]
+        u[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_off, pos[r], tail, scratch)
+    return p, u
 
 
 @numba.njit(cache=True)

@@ -46,10 +46,8 @@ from engage_lab.config.models import (
     ShowChatMinimizedAction,
     ShowItemAction,
 )
+from engage_lab.engine.actions import ACT_CHAT, ACT_ITEM, ACT_OPEN_CHAT
 from engage_lab.engine.kernel import (
-    ACT_CHAT,
-    ACT_ITEM,
-    ACT_OPEN_CHAT,
     POS_ANY,
     POS_ANY_PREVIOUS,
     POS_BACK,

@@ -32,9 +32,11 @@ from sqlglot import exp
 from engage_lab.availability.state import timeline_sql
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
+from engage_lab.engine.actions import ACT_ITEM
 from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers
-from engage_lab.engine.kernel import ACT_ITEM, run_pass
+from engage_lab.engine.inputs import slot_arrays
+from engage_lab.engine.kernel import run_pass
 from engage_lab.engine.leaves import leaf_arrays
 from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.pages import NEVER, Pages, PagesKey, build_pages, data_version, source_record
@@ -132,89 +134,6 @@ def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> 
         cache.keys.clear()
         cache.keys[pages.key] = (v_data, v_off, p_data, p_off, v_long + p_long)
     return cache.keys[pages.key]
-
-
-def _slot_arrays(plan: Plan) -> dict[str, np.ndarray]:
-    n = max(len(plan.slots), 1)
-    width = max([len(s.program) for s in plan.slots] + [1])
-    off_width = max([len(s.offline_items) for s in plan.slots] + [1])
-    out: dict[str, Any] = {
-        "gid": np.zeros(n, np.int64),
-        "gated": np.zeros(n, np.bool_),
-        "once": np.zeros(n, np.bool_),
-        "no_other": np.zeros(n, np.bool_),
-        "max_exec": np.full(n, -1, np.int64),
-        "min_ms": np.full(n, -1, np.int64),
-        "hides": np.zeros(n, np.bool_),
-        "prog_code": np.zeros((n, width), np.int64),
-        "prog_item": np.full((n, width), -1, np.int64),
-        "prog_len": np.zeros(n, np.int64),
-        "off_item": np.full((n, off_width), -1, np.int64),
-        "off_len": np.zeros(n, np.int64),
-    }
-    chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r = [], [], [], [], [], []
-    keys = b""
-    key_lo, key_hi = [], []
-    for j, slot in enumerate(plan.slots):
-        tr = slot.trigger
-        out["gid"][j] = slot.gid
-        out["gated"][j] = tr.gated
-        out["once"][j] = tr.once_per_visit
-        out["no_other"][j] = tr.no_other_trigger_after
-        ext = tr.extensions
-        if ext is not None and ext.max_executions_per_visitor is not None:
-            out["max_exec"][j] = ext.max_executions_per_visitor
-        if ext is not None and ext.min_ms_between_executions is not None:
-            out["min_ms"][j] = ext.min_ms_between_executions
-        out["hides"][j] = slot.hides
-        for a, (code, item) in enumerate(slot.program):
-            out["prog_code"][j, a] = code
-            out["prog_item"][j, a] = item
-        out["prog_len"][j] = len(slot.program)
-        for a, item in enumerate(slot.offline_items):
-            out["off_item"][j, a] = item
-        out["off_len"][j] = len(slot.offline_items)
-        chat_lo.append(len(chat_code))
-        for leaf in slot.leaves:
-            if leaf.source != "chat":
-                continue
-            code, back_first, back_last = leaf.position
-            from engage_lab.conditions.evaluator import test_value
-
-            r = (
-                (4 if test_value(leaf.node.test, True, "boolean") else 0)
-                | (2 if test_value(leaf.node.test, False, "boolean") else 0)
-                | (1 if type(leaf.node.test).not_found else 0)
-            )
-            chat_code.append(code)
-            chat_back.append((back_first, back_last))
-            chat_which.append(0 if leaf.criterion == "chat_shown" else 1)
-            chat_r.append(r)
-        chat_hi.append(len(chat_code))
-        encoded = tr.id.encode("utf-8")
-        key_lo.append(len(keys))
-        keys += encoded
-        key_hi.append(len(keys))
-    out["chat_lo"] = np.array(chat_lo or [0], np.int64)
-    out["chat_hi"] = np.array(chat_hi or [0], np.int64)
-    out["chat_code"] = np.array(chat_code, np.int64)
-    out["chat_back"] = np.array(chat_back, np.int64).reshape(-1, 2)
-    out["chat_which"] = np.array(chat_which, np.int64)
-    out["chat_r"] = np.array(chat_r, np.int64)
-    out["key_data"] = np.frombuffer(keys, np.uint8).copy() if keys else np.zeros(1, np.uint8)
-    out["key_lo"] = np.array(key_lo or [0], np.int64)
-    out["key_hi"] = np.array(key_hi or [0], np.int64)
-    return out
-
-
-def _gating(plan: Plan, timeline: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``p[slot, step]``: each gated slot's probability at every availability step."""
-    t, capacity, in_progress, waiting = timeline
-    out = np.zeros((max(len(plan.slots), 1), len(t)), np.float64)
-    for j, slot in enumerate(plan.slots):
-        if slot.trigger.gated:
-            out[j] = slot.config.policy(slot.trigger).probabilities(capacity, in_progress, waiting)
-    return out
 
 
 def _event_bound(plan: Plan, cand: Candidates, lo: int, hi: int) -> int:
@@ -322,7 +241,7 @@ def run_fast(
         cand = cache.candidates[cand_key] = candidates(con, plan, pages)
     expr_rows = expression_rows(con, plan, pages, cand, cache.rows)
     leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows, cand, repr(cand_key))
-    slots = _slot_arrays(plan)
+    slots = slot_arrays(plan)
     live = plan.mode == "live_chat"
     delays = tuple(sorted({e.config.source.impossibility_delay_ms for e in plan.entries}, key=str))
     eng_key = (key, live, delays)
@@ -344,7 +263,6 @@ def run_fast(
         empty, none = np.zeros(1, np.uint8), np.zeros(1, np.int64)
         id_bytes = (empty, none, empty, none, 0)
         seed_bytes = np.zeros(0, np.uint8)
-    steps_p = _gating(plan, timeline)
     eng_lo, eng_hi = eng.ranges(pages.visitor.astype(np.int64))
     entry_embedded = np.array(
         [e.config.source.display == "embedded" and plan.mode == "messaging" for e in plan.entries],
@@ -356,20 +274,16 @@ def run_fast(
     entry_of = np.array([s.entry for s in plan.slots], np.int64)
     entry_lo = np.searchsorted(entry_of, np.arange(len(plan.entries)), side="left")
     entry_hi = np.searchsorted(entry_of, np.arange(len(plan.entries)), side="right")
-    is_button = np.array([k == "button" for _, k in plan.items] + [False], np.bool_)
     page_tuple = (
-        pages.visitor.astype(np.int64), pages.visit.astype(np.int64), pages.start, pages.limit,
-        pages.visit_start, pages.idx.astype(np.int64), pages.active, pages.embedded,
-        pages.carries, pages.entry.astype(np.int64), open_thread, pages.id_at, pages.signed_at,
-        pages.pos,
+        pages.visitor, pages.visit, pages.start, pages.limit, pages.visit_start, pages.idx,
+        pages.active, pages.embedded, pages.carries, pages.entry, open_thread, pages.id_at,
+        pages.signed_at,
     )  # fmt: skip
     slot_tuple = (
-        slots["gid"], leaves.slot_lo, leaves.slot_hi, cand.lo, cand.hi, cand.pvi, cand.act,
-        cand.fixed_missing, slots["chat_lo"], slots["chat_hi"], slots["chat_code"],
-        slots["chat_back"], slots["chat_which"], slots["chat_r"], slots["gated"], slots["once"],
-        slots["no_other"], slots["max_exec"], slots["min_ms"], slots["hides"], slots["prog_code"],
-        slots["prog_item"], slots["prog_len"], slots["off_item"], slots["off_len"], is_button,
-        slots["key_data"], slots["key_lo"], slots["key_hi"],
+        slots.sint, leaves.slot_lo, leaves.slot_hi, cand.lo, cand.hi, cand.pvi, cand.act,
+        cand.fixed_missing, slots.chat_lo, slots.chat_hi, slots.chat_code, slots.chat_back,
+        slots.chat_which, slots.chat_r, slots.prog, slots.off_item, slots.item_is_button,
+        slots.pol_xp, slots.key_data,
     )  # fmt: skip
     entry_tuple = (
         entry_lo.astype(np.int64),
@@ -377,7 +291,7 @@ def run_fast(
         entry_embedded,
         entry_delay,
     )
-    gating = (seed_bytes, *id_bytes, timeline[0], steps_p)
+    gating = (seed_bytes, *id_bytes, *timeline)
     eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
     bounds = (
         leaves.max_breakpoints, max(len(plan.trigger_ids), 1), len(plan.items),
@@ -402,15 +316,7 @@ def run_fast(
     for j, slot in enumerate(plan.slots):
         slot_of[slot.entry, slot.gid] = j
     gating_context = GatingContext(
-        seed=seed_bytes,
-        ids=id_bytes,
-        steps_t=timeline[0],
-        steps_p=steps_p,
-        slot_of=slot_of,
-        gated=slots["gated"],
-        slot_key_data=slots["key_data"],
-        slot_key_lo=slots["key_lo"],
-        slot_key_hi=slots["key_hi"],
+        plan=plan, seed=seed_bytes, ids=id_bytes, timeline=timeline, slot_of=slot_of, slots=slots
     )
     return FastRun(
         plan=plan,

@@ -4,8 +4,10 @@ Needed when availability depends on other visitors (the world generator's agent 
 fed by engagements): every visitor session is resumed in increasing time; at one
 instant, agent-side work (``before_instant(t)``, priority 0: e.g. advancing the agent
 pool to ``t``) runs before any visitor's trigger evaluations (priority 1), and visitors
-at one instant go in the order they were added (``seq``): ties are deterministic, never
-random.
+at one instant go in the order they were added (their rank): ties are deterministic,
+never random, and do not depend on which other instants a visitor stopped at before
+(so an implementation that skips a visitor's instants where nothing can happen resumes
+the others in the same order).
 
 >>> order = []
 >>> def visitor(name, times):
@@ -13,10 +15,10 @@ random.
 ...         yield t
 ...         order.append((t, name))
 >>> s = Scheduler(before_instant=lambda t: order.append((t, "agents")))
->>> s.add(visitor("a", [5, 10])); s.add(visitor("b", [5, 7]))
+>>> s.add(visitor("a", [5, 10])); s.add(visitor("b", [5, 7])); s.add(visitor("c", [3, 10]))
 >>> s.run()
 >>> order
-[(5, 'agents'), (5, 'a'), (5, 'b'), (7, 'agents'), (7, 'b'), (10, 'agents'), (10, 'a')]
+[(3, 'agents'), (3, 'c'), (5, 'agents'), (5, 'a'), (5, 'b'), (7, 'agents'), (7, 'b'), (10, 'agents'), (10, 'a'), (10, 'c')]
 """
 
 from __future__ import annotations
@@ -44,24 +46,23 @@ class Scheduler:
     def __init__(self, before_instant: Callable[[int], None] | None = None) -> None:
         self.before_instant = before_instant
         self._heap: list[tuple[int, int, int, Iterator[int]]] = []
-        self._seq = 0
+        self._added = 0
         self._last_agent_instant: int | None = None
         self.now: int | None = None
 
     def add(self, steps: Iterator[int]) -> None:
-        """Add a generator: it yields an instant, and processes it when resumed."""
+        """Add a generator: it yields an instant, and processes it when resumed; at one
+        instant, generators go in the order they were added."""
+        rank = self._added
+        self._added += 1
         first = next(steps, None)
         if first is not None:
-            self._push(first, steps)
-
-    def _push(self, t: int, steps: Iterator[int]) -> None:
-        heapq.heappush(self._heap, (t, VISITOR_PRIORITY, self._seq, steps))
-        self._seq += 1
+            heapq.heappush(self._heap, (first, VISITOR_PRIORITY, rank, steps))
 
     def run(self) -> None:
         """Run until every generator is exhausted."""
         while self._heap:
-            t, _, _, steps = heapq.heappop(self._heap)
+            t, priority, rank, steps = heapq.heappop(self._heap)
             if self.now is not None and t < self.now:
                 raise EngineError(f"scheduler: time went back from {self.now} to {t}")
             self.now = t
@@ -72,4 +73,4 @@ class Scheduler:
                 self.before_instant(t)
             following = next(steps, None)
             if following is not None:
-                self._push(following, steps)
+                heapq.heappush(self._heap, (following, priority, rank, steps))

@@ -65,7 +65,7 @@ from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
 from engage_lab.world.truth import EngagementTruth
 
-__all__ = ["MAX_PASSES", "load_world_config", "record_chat"]
+__all__ = ["MAX_PASSES", "load_world_config", "lognormal_ms", "record_chat"]
 
 #: Passes over the world before the loaded page ends must agree (see the module docstring).
 MAX_PASSES = 4
@@ -96,9 +96,16 @@ def _u(*parts: object) -> float:
     return max(u_from_key("|".join(str(p) for p in parts)), 2.0**-53)
 
 
-def _lognormal_ms(u: float, median_s: float, sigma: float) -> int:
-    """The ``u``-quantile of a lognormal in seconds, as whole ms (at least 1)."""
-    seconds = float(np.exp(np.log(median_s) + sigma * _NORMAL.inv_cdf(u)))
+def lognormal_ms(u: float, median_s: float, sigma: float) -> int:
+    """The ``u``-quantile of a lognormal in seconds, as whole ms (at least 1).
+
+    ``math`` (the C library), not numpy: the compiled recorder computes the same doubles
+    (:func:`engage_lab.engine.normal.lognormal_ms`).
+
+    >>> lognormal_ms(0.5, 20.0, 1.0)
+    20000
+    """
+    seconds = math.exp(math.log(median_s) + sigma * _NORMAL.inv_cdf(u))
     return max(1, round(seconds * 1000))
 
 
@@ -217,7 +224,7 @@ class _Behaviour:
         )
         if _u(*key) >= p:
             return None
-        delay = _lognormal_ms(
+        delay = lognormal_ms(
             _u(*key, "delay"), self.truth.engage_delay_median_s, self.truth.engage_delay_sigma
         )
         e = offer.shown_at + delay
@@ -235,12 +242,12 @@ class _Behaviour:
             if engagement.mode == "live_chat"
             else t.messaging_duration_median_s
         )
-        service = _lognormal_ms(_u(*key, "duration"), median, t.duration_sigma)
+        service = lognormal_ms(_u(*key, "duration"), median, t.duration_sigma)
         live = engagement.mode == "live_chat"
-        patience = _lognormal_ms(_u(*key, "patience"), t.patience_median_s, t.patience_sigma)
+        patience = lognormal_ms(_u(*key, "patience"), t.patience_median_s, t.patience_sigma)
         close_after = None
         if live and _u(*key, "close") < t.close_after_served:
-            close_after = _lognormal_ms(_u(*key, "close delay"), t.close_delay_median_s, 1.0)
+            close_after = lognormal_ms(_u(*key, "close delay"), t.close_delay_median_s, 1.0)
         cid = f"{self.chat_prefix}{len(self.chats) + 1:06d}"
         self.pool.submit(
             cid,

@@ -1,8 +1,8 @@
 """The numba kernels agree bit for bit with their Python definitions.
 
 * :mod:`engage_lab.engine.md5` against :mod:`hashlib` and :func:`engage_lab.draws.draw`;
-* :mod:`engage_lab.engine.normal` against ``statistics.NormalDist().inv_cdf``, numpy's
-  ``exp`` / ``log`` and the world generator's ``_lognormal_ms``.
+* :mod:`engage_lab.engine.normal` against ``statistics.NormalDist().inv_cdf`` and the
+  world generator's ``lognormal_ms``.
 
 Doubles are compared by their bit patterns (``-0.0`` differs from ``0.0`` there), not
 only by ``==``.
@@ -23,14 +23,8 @@ from hypothesis import strategies as st
 
 from engage_lab.draws import draw, u_from_key
 from engage_lab.engine.md5 import draw_u, md5_u52, u_of_bytes
-from engage_lab.engine.normal import (
-    NUMPY_LOOPS,
-    inv_cdf,
-    lognormal_ms,
-    numpy_exp,
-    numpy_log,
-)
-from engage_lab.world.recording import _lognormal_ms as world_lognormal_ms
+from engage_lab.engine.normal import inv_cdf, lognormal_ms
+from engage_lab.world.recording import lognormal_ms as world_lognormal_ms
 
 _NORMAL = statistics.NormalDist()
 
@@ -298,46 +292,11 @@ def test_inv_cdf_hypothesis(p: float) -> None:
     assert _bits(inv_cdf(p)) == _bits(_NORMAL.inv_cdf(p))
 
 
-# --------------------------------------------------------------------------- exp, log
-
-
-def test_numpy_exp_log_are_numpys() -> None:
-    rng = np.random.default_rng(6)
-    exp_args = np.concatenate(
-        [
-            rng.uniform(-30.0, 30.0, 60_000),  # the lognormal range and more
-            rng.uniform(-745.0, 710.0, 20_000),
-            np.array([0.0, -0.0, 1e-300, -1e-300, 709.78, 710.0, -745.2, -800.0, math.inf]),
-            np.array([-math.inf]),
-        ]
-    )
-    log_args = np.concatenate(
-        [
-            np.exp(rng.uniform(-12.0, 12.0, 60_000)),  # medians of ms to hours
-            rng.uniform(0.9, 1.1, 10_000),  # numpy's AVX512F log calls glibc here
-            10.0 ** rng.uniform(-300.0, 300.0, 10_000),
-            np.array([5e-324, 2.0**-1022, 1.0, 2.0, math.inf, 0.0]),
-        ]
-    )
-    with np.errstate(all="ignore"):
-        exp_ref = [float(np.exp(x)) for x in exp_args.tolist()]
-        log_ref = [float(np.log(x)) for x in log_args.tolist()]
-    _assert_same_doubles([numpy_exp(x) for x in exp_args.tolist()], exp_ref, exp_args)
-    _assert_same_doubles([numpy_log(x) for x in log_args.tolist()], log_ref, log_args)
-    assert math.isnan(numpy_log(-1.0)) and math.isnan(numpy_exp(math.nan))
-    assert numpy_exp(2) == float(np.exp(2)) and numpy_log(3) == float(np.log(3))
-
-
-def test_numpy_loops_are_bound() -> None:
-    """Falling back to the C library would silently differ from numpy by an ulp."""
-    assert NUMPY_LOOPS
-
-
 # --------------------------------------------------------------------------- lognormal
 
 
 def _python_lognormal_ms(u: float, median_s: float, sigma: float) -> int:
-    seconds = float(np.exp(np.log(median_s) + sigma * statistics.NormalDist().inv_cdf(u)))
+    seconds = math.exp(math.log(median_s) + sigma * statistics.NormalDist().inv_cdf(u))
     return max(1, round(seconds * 1000))
 
 
@@ -384,7 +343,7 @@ def _exact_halves() -> tuple[list[float], list[float], list[float]]:
         for median in _around((k + 0.5) / 1000.0, 3):
             for u, sigma in ((0.5, 1.3), (0.3, 0.0), (0.9, -0.0)):
                 z = statistics.NormalDist().inv_cdf(u)
-                seconds = float(np.exp(np.log(median) + sigma * z))
+                seconds = math.exp(math.log(median) + sigma * z)
                 if seconds * 1000 == k + 0.5:
                     us.append(u)
                     medians.append(median)
@@ -395,7 +354,7 @@ def _exact_halves() -> tuple[list[float], list[float], list[float]]:
 def test_lognormal_ms_rounds_exact_halves_to_even() -> None:
     us, medians, sigmas = _exact_halves()
     halves = [
-        float(np.exp(np.log(m) + s * statistics.NormalDist().inv_cdf(u))) * 1000
+        math.exp(math.log(m) + s * statistics.NormalDist().inv_cdf(u)) * 1000
         for u, m, s in zip(us, medians, sigmas, strict=True)
     ]
     odd_k = sum(int(h) % 2 == 1 for h in halves)

@@ -138,7 +138,7 @@ def test_scheduler_refuses_time_going_back():
         scheduler.run()
 
 
-def test_scheduler_agent_side_once_per_instant_before_visitors():
+def test_scheduler_agent_side_once_per_instant_before_visitors_in_the_order_added():
     order: list[tuple[int, str]] = []
 
     def visitor(name: str, times: list[int]):
@@ -154,7 +154,7 @@ def test_scheduler_agent_side_once_per_instant_before_visitors():
     assert order == [
         (1, "agents"), (1, "b"),
         (3, "agents"), (3, "a"), (3, "a"),
-        (8, "agents"), (8, "c"), (8, "b"), (8, "a"),
+        (8, "agents"), (8, "a"), (8, "b"), (8, "c"),
     ]  # fmt: skip
 
 
