@@ -45,7 +45,7 @@ from engage_lab.engine.actions import (
 from engage_lab.engine.steps import slot_steps, sort_by_time
 from engage_lab.kpis.coded import code_of
 
-__all__ = ["EVENT_NAMES", "STAGE_NAMES", "run_pass"]
+__all__ = ["EVENT_NAMES", "STAGE_NAMES", "open_slot", "run_pass", "slot_wake", "static_steps"]
 
 EVENT_NAMES = (
     "trigger_activated",
@@ -115,6 +115,131 @@ def _chat_mask(c_lo, c_hi, chat_code, chat_back, chat_which, chat_r, n, pvi, fin
                     bits |= np.int64(1) << state
         mask &= bits
     return mask
+
+
+@numba.njit(cache=True, inline="always")
+def open_slot(j, cp, page, sstate, sint, chat_lo, chat_hi, chat_code, chat_back, chat_which,
+              chat_r, idx, final_shown, final_opened):  # fmt: skip
+    """Slot ``j`` is a candidate on ``page`` (candidate ``cp``, page ``idx`` of its visit):
+    not activated, no condition held yet, its chat-state criteria's mask from the final
+    chat states of the visit's earlier pages. Returns whether the slot is gated."""
+    sstate[ON_PAGE, j] = cp
+    sstate[ACTIVATED, j] = 0
+    sstate[CUR_MASK, j] = 0
+    sstate[CHAT_MASK, j] = _chat_mask(
+        chat_lo[j], chat_hi[j], chat_code, chat_back, chat_which, chat_r, idx, page,
+        final_shown, final_opened,
+    )  # fmt: skip
+    return sint[j, S_GATED] != 0
+
+
+@numba.njit(cache=True, inline="always")
+def slot_wake(j, s, lim, sint, ctr):
+    """The instant inside ``(s, lim)`` where slot ``j``'s minimum delay since its
+    trigger's last execution ends (an instant to evaluate at), else ``NEVER``."""
+    g = sint[j, S_GID]
+    if sint[j, S_MIN_MS] >= 0 and ctr[HAS_EXEC, g]:
+        wake = ctr[LAST_EXEC, g] + sint[j, S_MIN_MS]
+        if s < wake < lim:
+            return wake
+    return _NEVER
+
+
+@numba.njit(cache=True, nogil=True)
+def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
+    """The step functions of every candidate slot on the page views ``page_lo:page_hi``
+    (pvi order), as CSR: per page ``(lo, hi)`` into ``(t, slot, mask)`` sorted by time.
+    What the world generator's recorder reads: it visits page views in global time
+    order, not pvi order, so it cannot advance the pointers :func:`slot_steps` needs."""
+    visitor, start, limit, vstart, active, entry = (
+        pages[0], pages[2], pages[3], pages[4], pages[6], pages[9]
+    )
+    id_at, signed_at = pages[11], pages[12]
+    (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
+     row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
+    slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act = (
+        slots[1], slots[2], slots[3], slots[4], slots[5], slots[6]
+    )
+    entry_slot_lo, entry_slot_hi = entries[0], entries[1]
+    max_breakpoints = bounds[0]
+    n_slots = slot_leaf_lo.shape[0]
+    cand_ptr = cand_lo.copy()
+    for j in range(n_slots):
+        cand_ptr[j] = cand_lo[j] + np.searchsorted(cand_pvi[cand_lo[j] : cand_hi[j]], page_lo)
+    row_ptr = row_lo.copy()
+    for leaf in range(row_lo.shape[0]):
+        row_ptr[leaf] = row_lo[leaf] + np.searchsorted(
+            row_pvi[row_lo[leaf] : row_hi[leaf]], page_lo
+        )
+    cap_b = max_breakpoints + 4
+    buf_t = np.empty(cap_b, np.int64)
+    buf_l = np.empty(cap_b, np.int64)
+    buf_v = np.empty(cap_b, np.int64)
+    st_t = np.empty(cap_b, np.int64)
+    st_m = np.empty(cap_b, np.int64)
+    cap_p = cap_b * max(n_slots, 1) + 8
+    pg_t = np.empty(cap_p, np.int64)
+    pg_s = np.empty(cap_p, np.int64)
+    pg_m = np.empty(cap_p, np.int64)
+    order = np.empty(cap_p, np.int64)
+    leaf_values = np.empty(max(leaf_kind.shape[0], 1), np.int64)
+    n_pages = page_hi - page_lo
+    lo = np.zeros(n_pages, np.int64)
+    hi = np.zeros(n_pages, np.int64)
+    cap = max(16, 2 * n_pages)
+    out_t = np.empty(cap, np.int64)
+    out_s = np.empty(cap, np.int32)
+    out_m = np.empty(cap, np.int8)
+    n = 0
+    for page in range(page_lo, page_hi):
+        lo[page - page_lo] = n
+        hi[page - page_lo] = n
+        c = entry[page]
+        s = start[page]
+        lim = limit[page]
+        if not active[page] or c < 0 or s >= lim:
+            continue
+        n_pg = 0
+        for j in range(entry_slot_lo[c], entry_slot_hi[c]):
+            cp = cand_ptr[j]
+            ch = cand_hi[j]
+            while cp < ch and cand_pvi[cp] < page:
+                cp += 1
+            cand_ptr[j] = cp
+            if cp >= ch or cand_pvi[cp] != page:
+                continue
+            n_st = slot_steps(
+                slot_leaf_lo[j], slot_leaf_hi[j], cand_act[cp], page, s, lim,
+                vstart[page], id_at[visitor[page]], signed_at[visitor[page]],
+                leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
+                row_ptr, row_hi, row_pvi, row_t, row_v, buf_t, buf_l, buf_v, st_t, st_m,
+                leaf_values, order,
+            )  # fmt: skip
+            for q in range(n_st):
+                pg_t[n_pg] = st_t[q]
+                pg_s[n_pg] = j
+                pg_m[n_pg] = st_m[q]
+                n_pg += 1
+        sort_by_time(pg_t, n_pg, order)
+        if n + n_pg > cap:
+            cap = max(2 * cap, n + n_pg)
+            out_t = _grown(out_t, cap, n)
+            out_s = _grown(out_s, cap, n)
+            out_m = _grown(out_m, cap, n)
+        for q in range(n_pg):
+            out_t[n] = pg_t[order[q]]
+            out_s[n] = pg_s[order[q]]
+            out_m[n] = pg_m[order[q]]
+            n += 1
+        hi[page - page_lo] = n
+    return lo, hi, out_t[:n].copy(), out_s[:n].copy(), out_m[:n].copy()
+
+
+@numba.njit(cache=True, inline="always")
+def _grown(a, cap, n):
+    out = np.empty(cap, a.dtype)
+    out[:n] = a[:n]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -247,13 +372,11 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 cand_ptr[j] = cp
                 if frozen or s >= lim or cp >= ch or cand_pvi[cp] != page:
                     continue
-                sstate[ON_PAGE, j] = cp
-                sstate[CUR_MASK, j] = 0
-                any_gated = any_gated or sint[j, S_GATED] != 0
-                sstate[CHAT_MASK, j] = _chat_mask(
-                    chat_lo[j], chat_hi[j], chat_code, chat_back, chat_which, chat_r,
-                    idx[page], page, final_shown, final_opened,
+                gated = open_slot(
+                    j, cp, page, sstate, sint, chat_lo, chat_hi, chat_code, chat_back,
+                    chat_which, chat_r, idx[page], final_shown, final_opened,
                 )  # fmt: skip
+                any_gated = any_gated or gated
                 n_st = slot_steps(
                     slot_leaf_lo[j], slot_leaf_hi[j], cand_act[cp], page, s, lim,
                     vstart[page], id_at[visitor[page]], signed_at[visitor[page]],
@@ -266,14 +389,12 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     pg_s[n_pg] = j
                     pg_m[n_pg] = st_m[q]
                     n_pg += 1
-                g = sint[j, S_GID]
-                if sint[j, S_MIN_MS] >= 0 and ctr[HAS_EXEC, g]:
-                    wake = ctr[LAST_EXEC, g] + sint[j, S_MIN_MS]
-                    if s < wake < lim:
-                        pg_t[n_pg] = wake
-                        pg_s[n_pg] = -1
-                        pg_m[n_pg] = 0
-                        n_pg += 1
+                wake = slot_wake(j, s, lim, sint, ctr)
+                if wake != _NEVER:
+                    pg_t[n_pg] = wake
+                    pg_s[n_pg] = -1
+                    pg_m[n_pg] = 0
+                    n_pg += 1
             sort_by_time(pg_t, n_pg, order)
             r = 0
             # ---- the instants of the page view

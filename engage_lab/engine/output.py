@@ -48,6 +48,9 @@ class GatingContext:
     #: slot index per (configuration entry, global trigger index), -1 none
     slot_of: np.ndarray
     slots: SlotArrays
+    #: per event (the run's order): the availability state it was decided in, instead
+    #: of the timeline (the world generator's live pool)
+    states: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(eq=False)
@@ -115,10 +118,15 @@ class FastRun:
         rows = np.flatnonzero(gated)
         if len(rows):
             v_data, v_off, p_data, p_off, longest = g.ids
+            if g.states is not None:
+                at = order[rows]
+                cap, busy, wait = (a[at] for a in g.states)
+            else:
+                cap, busy, wait = _states_at(c.t[order][rows], *g.timeline)
             p[rows], u[rows] = _gated_values(
-                c.t[order][rows], slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]],
-                pvi[rows], *g.timeline, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed,
-                v_data, v_off, p_data, p_off, longest,
+                slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]], pvi[rows], cap,
+                busy, wait, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed, v_data,
+                v_off, p_data, p_off, longest,
             )  # fmt: skip
         return p, u
 
@@ -168,24 +176,30 @@ def _vocabulary(values: list[str], codes: np.ndarray) -> pd.Series:
     return out.astype("str")
 
 
+def _states_at(
+    t: np.ndarray, steps_t: np.ndarray, cap: np.ndarray, busy: np.ndarray, wait: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The availability state at each instant (all zero before the first step)."""
+    step = np.searchsorted(steps_t, t, side="right") - 1
+    ok = step >= 0
+    at = np.maximum(step, 0)
+    return tuple(np.where(ok, a[at], 0).astype(np.int64) for a in (cap, busy, wait))  # type: ignore[return-value]
+
+
 @numba.njit(cache=True)
-def _gated_values(t, slot, visitor, pos, steps_t, steps_cap, steps_busy, steps_wait, sint,
-                  pol_xp, key_data, seed, v_data, v_off, p_data, p_off, longest):  # fmt: skip
-    """``p`` (the slot's policy in the availability state at ``t``) and ``u`` (the draw)
-    per gated event, as :func:`engage_lab.engine.actions.fixed_point` computed them."""
-    n = t.shape[0]
+def _gated_values(slot, visitor, pos, cap, busy, wait, sint, pol_xp, key_data, seed, v_data,
+                  v_off, p_data, p_off, longest):  # fmt: skip
+    """``p`` (the slot's policy in the availability state of the event) and ``u`` (the
+    draw) per gated event, as :func:`engage_lab.engine.actions.fixed_point` computed them."""
+    n = slot.shape[0]
     p = np.empty(n, np.float64)
     u = np.empty(n, np.float64)
     scratch = np.empty(longest + 2, np.uint8)
     for r in range(n):
         j = slot[r]
-        capacity = in_progress = waiting = np.int64(0)
-        step = np.searchsorted(steps_t, t[r], side="right") - 1
-        if step >= 0:
-            capacity, in_progress, waiting = steps_cap[step], steps_busy[step], steps_wait[step]
         lo, hi = sint[j, A.S_POL_LO], sint[j, A.S_POL_HI]
         p[r] = policy_p(sint[j, A.S_POL_KIND], sint[j, A.S_POL_PARAM], sint[j, A.S_POL_OVER] != 0,
-                        pol_xp[0, lo:hi], pol_xp[1, lo:hi], capacity, in_progress, waiting)  # fmt: skip
+                        pol_xp[0, lo:hi], pol_xp[1, lo:hi], cap[r], busy[r], wait[r])  # fmt: skip
         tail = key_data[sint[j, A.S_KEY_LO] : sint[j, A.S_KEY_HI]]
         u[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_off, pos[r], tail, scratch)
     return p, u

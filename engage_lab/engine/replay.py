@@ -35,7 +35,7 @@ from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.actions import ACT_ITEM
 from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers
-from engage_lab.engine.inputs import slot_arrays
+from engage_lab.engine.inputs import SlotArrays, slot_arrays
 from engage_lab.engine.kernel import run_pass
 from engage_lab.engine.leaves import leaf_arrays
 from engage_lab.engine.output import FastRun, GatingContext
@@ -200,7 +200,40 @@ def _run_chunks(
 _THREADS = max(1, min(os.cpu_count() or 1, 8))
 
 
-def run_fast(
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a compiled pass over the page views reads, built from one connection
+    and one configuration (shared by the replay and the world generator's recorder)."""
+
+    con: duckdb.DuckDBPyConnection
+    plan: Plan
+    pages: Pages
+    cand: Candidates
+    slots: SlotArrays
+    seed_bytes: np.ndarray
+    #: (visitor id bytes, offsets, page view id bytes, offsets, longest key)
+    id_bytes: tuple[Any, ...]
+    #: distinct impossibility delays (ms) and each entry's index in them
+    delays: tuple[int, ...]
+    page_tuple: tuple[Any, ...]
+    leaf_tuple: tuple[Any, ...]
+    slot_tuple: tuple[Any, ...]
+    entry_tuple: tuple[Any, ...]
+    bounds: tuple[Any, ...]
+    key: PagesKey
+    cache: _Cache
+
+    @property
+    def slot_of(self) -> np.ndarray:
+        """Slot index per (configuration entry, global trigger index), -1 none."""
+        plan = self.plan
+        out = np.full((len(plan.entries), max(len(plan.trigger_ids), 1)), -1, np.int64)
+        for j, slot in enumerate(plan.slots):
+            out[slot.entry, slot.gid] = j
+        return out
+
+
+def prepare(
     con: Any,
     config: Config | ConfigHistory,
     *,
@@ -208,12 +241,8 @@ def run_fast(
     time_range: tuple[int, int] | None = None,
     sample: float | None = None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
-) -> FastRun:
-    """Replay with the fast engine; return the coded events (:class:`FastRun`).
-
-    ``segment`` is a compiled page condition ``(sql, params)`` over the columns of
-    ``page_views`` and the visitor's ``country``.
-    """
+) -> Prepared:
+    """The inputs of a compiled pass (see :class:`Prepared`), cached per connection."""
     con = getattr(con, "con", con)
     plan = make_plan(config)
     if len(plan.trigger_ids) > MAX_TRIGGERS or len(plan.items) > MAX_ITEMS:
@@ -242,18 +271,12 @@ def run_fast(
     expr_rows = expression_rows(con, plan, pages, cand, cache.rows)
     leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows, cand, repr(cand_key))
     slots = slot_arrays(plan)
-    live = plan.mode == "live_chat"
     delays = tuple(sorted({e.config.source.impossibility_delay_ms for e in plan.entries}, key=str))
-    eng_key = (key, live, delays)
-    eng = cache.engagements.get(eng_key)
-    if eng is None:
-        eng = cache.engagements[eng_key] = eng_sql.engagements(con, live, delays)
     open_thread = np.zeros(n_pages, np.bool_)
     if plan.mode == "messaging":
         if key not in cache.threads:
             cache.threads[key] = eng_sql.open_threads(con, n_pages)
         open_thread = cache.threads[key]
-    timeline = _timeline(con, cache)
     if plan.any_gated:
         if chosen_seed is None:
             raise EngineError("a gated trigger needs a seed: the history has none; pass seed=")
@@ -263,7 +286,6 @@ def run_fast(
         empty, none = np.zeros(1, np.uint8), np.zeros(1, np.int64)
         id_bytes = (empty, none, empty, none, 0)
         seed_bytes = np.zeros(0, np.uint8)
-    eng_lo, eng_hi = eng.ranges(pages.visitor.astype(np.int64))
     entry_embedded = np.array(
         [e.config.source.display == "embedded" and plan.mode == "messaging" for e in plan.entries],
         np.bool_,
@@ -291,13 +313,45 @@ def run_fast(
         entry_embedded,
         entry_delay,
     )
-    gating = (seed_bytes, *id_bytes, *timeline)
-    eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
     bounds = (
         leaves.max_breakpoints, max(len(plan.trigger_ids), 1), len(plan.items),
         plan.mode == "messaging",
     )  # fmt: skip
-    args = (page_tuple, leaves.kernel_tuple(), slot_tuple, entry_tuple, gating, eng_tuple, bounds)
+    return Prepared(
+        con=con, plan=plan, pages=pages, cand=cand, slots=slots, seed_bytes=seed_bytes,
+        id_bytes=id_bytes, delays=delays, page_tuple=page_tuple,
+        leaf_tuple=leaves.kernel_tuple(), slot_tuple=slot_tuple, entry_tuple=entry_tuple,
+        bounds=bounds, key=key, cache=cache,
+    )  # fmt: skip
+
+
+def run_fast(
+    con: Any,
+    config: Config | ConfigHistory,
+    *,
+    seed: str | int | None = None,
+    time_range: tuple[int, int] | None = None,
+    sample: float | None = None,
+    segment: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
+) -> FastRun:
+    """Replay with the fast engine; return the coded events (:class:`FastRun`).
+
+    ``segment`` is a compiled page condition ``(sql, params)`` over the columns of
+    ``page_views`` and the visitor's ``country``.
+    """
+    prep = prepare(con, config, seed=seed, time_range=time_range, sample=sample, segment=segment)
+    con, plan, pages, cand, cache = prep.con, prep.plan, prep.pages, prep.cand, prep.cache
+    live = plan.mode == "live_chat"
+    eng_key = (prep.key, live, prep.delays)
+    eng = cache.engagements.get(eng_key)
+    if eng is None:
+        eng = cache.engagements[eng_key] = eng_sql.engagements(con, live, prep.delays)
+    timeline = _timeline(con, cache)
+    eng_lo, eng_hi = eng.ranges(pages.visitor.astype(np.int64))
+    gating = (prep.seed_bytes, *prep.id_bytes, *timeline)
+    eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
+    args = (prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, gating,
+            eng_tuple, prep.bounds)  # fmt: skip
     t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(args, plan, pages, cand, len(eng.e))
     if honoured.any():
         o_pvi, o_t, o_event = eng_sql.outcome_rows(
@@ -312,12 +366,10 @@ def run_fast(
             [code_of(e) for e in o_event], STAGES.index("engagement"), 0, -1, -1
         )
         n += m
-    slot_of = np.full((len(plan.entries), max(len(plan.trigger_ids), 1)), -1, np.int64)
-    for j, slot in enumerate(plan.slots):
-        slot_of[slot.entry, slot.gid] = j
     gating_context = GatingContext(
-        plan=plan, seed=seed_bytes, ids=id_bytes, timeline=timeline, slot_of=slot_of, slots=slots
-    )
+        plan=plan, seed=prep.seed_bytes, ids=prep.id_bytes, timeline=timeline,
+        slot_of=prep.slot_of, slots=prep.slots,
+    )  # fmt: skip
     return FastRun(
         plan=plan,
         pages=pages,

@@ -36,7 +36,7 @@ what a replay from the loaded logs computes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -65,7 +65,17 @@ from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
 from engage_lab.world.truth import EngagementTruth
 
-__all__ = ["MAX_PASSES", "load_world_config", "lognormal_ms", "record_chat"]
+__all__ = [
+    "MAX_PASSES",
+    "RunResult",
+    "assemble_chat_events",
+    "config_labels",
+    "load_world_config",
+    "lognormal_ms",
+    "record_chat",
+    "record_passes",
+    "web_chat_frame",
+]
 
 #: Passes over the world before the loaded page ends must agree (see the module docstring).
 MAX_PASSES = 4
@@ -311,6 +321,16 @@ def record_chat(world: WorldView) -> ChatRecording:
     >>> len(rec.conversations) == rec.truth["engagements_honoured"]
     True
     """
+    return record_passes(world, _run_once)
+
+
+RunOnce = Callable[[WorldView, "Config | ConfigHistory", Any, pd.Series], "RunResult"]
+
+
+def record_passes(world: WorldView, run_once: RunOnce) -> ChatRecording:
+    """The passes of :func:`record_chat` (see the module docstring) with ``run_once``
+    recording the world for given page ends (the reference run, or the compiled one of
+    :mod:`engage_lab.world.recording_fast`)."""
     config = load_world_config(world)
     if config.mode != world.mode:
         raise EngineError(f"the configuration is for {config.mode}, the world is {world.mode}")
@@ -323,7 +343,7 @@ def record_chat(world: WorldView) -> ChatRecording:
     while passes < MAX_PASSES:
         passes += 1
         ends = _page_ends(world, config_at, status_probe.status_at, event_ends)
-        run = _run_once(world, config, config_at, ends)
+        run = run_once(world, config, config_at, ends)
         new_ends = _last_event_per_page(run.events)
         loaded = _page_ends(world, config_at, status_probe.status_at, new_ends)
         if not _moves_matter(world, config_at, reads_past_ends, run.events, ends, loaded):
@@ -440,7 +460,9 @@ def _visit_starts(pv: pd.DataFrame, ends: np.ndarray, config_at: Any) -> np.ndar
 
 
 @dataclass
-class _Run:
+class RunResult:
+    """One run over the world: chat events, web chats, truth counts."""
+
     events: pd.DataFrame
     conversations: pd.DataFrame
     truth: dict[str, object]
@@ -455,7 +477,7 @@ def _last_event_per_page(events: pd.DataFrame) -> dict[str, int]:
 
 def _run_once(
     world: WorldView, config: Config | ConfigHistory, config_at: Any, ends: pd.Series
-) -> _Run:
+) -> RunResult:
     tables = dict(world.tables)
     pv = tables["page_views"].copy()
     pv["ended_at"] = pd.to_datetime(ends.to_numpy(), unit="ms", utc=True)
@@ -513,17 +535,23 @@ def _run_once(
         "events": {str(k): int(v) for k, v in sorted(events["event"].value_counts().items())},
         "engagement_draws": "md5 of seed|engage|visitor|page view|kind|item|shown_at (ms)",
     }
-    return _Run(events, conversations, truth)
+    return RunResult(events, conversations, truth)
 
 
 def _web_chats(pool: AgentPool) -> pd.DataFrame:
-    frame = pool.to_frame(include_background=False)
+    return web_chat_frame(pool.to_frame(include_background=False))
+
+
+def web_chat_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The web chats of :meth:`AgentPool.to_frame` as the recording returns them (UTC
+    instants, object ids and outcomes)."""
     for col in ("queued_at", "started_at", "ended_at"):
         frame[col] = frame[col].dt.tz_localize("UTC")
     return frame.astype({"agent_id": object, "outcome": object})
 
 
-def _labels(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+def config_labels(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+    """Trigger and item labels of a configuration, by id."""
     triggers = {t.id: t.label for t in config.triggers}
     items = {i.id: i.label for i in (*config.catalog.buttons, *config.catalog.invitations)}
     return triggers, items
@@ -550,22 +578,38 @@ def _chat_events(
             columns=list(EVENT_COLUMNS),
         )
     )
+    starts = {p.page_view_id: p.started_at for s in sessions for p in s.visitor.page_views}
+
+    def labels(frame: pd.DataFrame) -> tuple[list[str | None], list[str | None]]:
+        cache: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+        trigger_label, item_label = [], []
+        for pid, trig, item in zip(
+            frame["page_view_id"], frame["trigger_id"], frame["item_id"], strict=True
+        ):
+            cfg = config_at(starts[pid])
+            if id(cfg) not in cache:
+                cache[id(cfg)] = config_labels(cfg) if cfg is not None else ({}, {})
+            tl, il = cache[id(cfg)]
+            trigger_label.append(tl.get(trig) if isinstance(trig, str) else None)
+            item_label.append(il.get(item) if isinstance(item, str) else None)
+        return trigger_label, item_label
+
+    return assemble_chat_events(decided, begun, labels)
+
+
+def assemble_chat_events(
+    decided: pd.DataFrame,
+    begun: pd.DataFrame,
+    labels: Callable[[pd.DataFrame], tuple[list[str | None], list[str | None]]],
+) -> pd.DataFrame:
+    """The ``chat_events`` rows from the decided events (events schema, canonical order)
+    and the ``started`` events of the page views that ran (in session order): per
+    visitor and instant the starts first; labels from ``labels(frame)``."""
     frame = pd.concat([begun.assign(_first=0), decided.assign(_first=1)], ignore_index=True)
     frame["_n"] = np.arange(len(frame))
     frame = frame.sort_values(["visitor_id", "event_at", "_first", "_n"], kind="stable")
     frame = frame.reset_index(drop=True)
-    starts = {p.page_view_id: p.started_at for s in sessions for p in s.visitor.page_views}
-    labels: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
-    trigger_label, item_label = [], []
-    for pid, trig, item in zip(
-        frame["page_view_id"], frame["trigger_id"], frame["item_id"], strict=True
-    ):
-        cfg = config_at(starts[pid])
-        if id(cfg) not in labels:
-            labels[id(cfg)] = _labels(cfg) if cfg is not None else ({}, {})
-        tl, il = labels[id(cfg)]
-        trigger_label.append(tl.get(trig) if isinstance(trig, str) else None)
-        item_label.append(il.get(item) if isinstance(item, str) else None)
+    trigger_label, item_label = labels(frame)
     out = pd.DataFrame(
         {
             "page_view_id": frame["page_view_id"],
