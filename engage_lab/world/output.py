@@ -19,7 +19,6 @@ visit), ``visits.jsonl`` (the visits the loader derives, with their effective en
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -41,8 +40,9 @@ from engage_lab.world.writer import (
     IdColumn,
     IntColumn,
     TextColumn,
+    TextIdColumn,
     TimeColumn,
-    format_ms,
+    frame_columns,
     write_json,
     write_jsonl,
 )
@@ -252,40 +252,29 @@ def write_world(
 # -- the chat-event step's output: generic DataFrame rows typed by the schema ------------
 
 
-def _json_value(value: object, sql_type: str) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if sql_type == "TIMESTAMP":
-        return '"' + format_ms(np.array([pd.Timestamp(value).value // 1_000_000]))[0] + '"'
-    if sql_type == "BOOLEAN":
-        return "true" if bool(value) else "false"
-    if sql_type in ("INTEGER", "BIGINT"):
-        return str(int(value))  # type: ignore[call-overload]
-    if sql_type == "DOUBLE":
-        return repr(float(value))  # type: ignore[arg-type]
-    if sql_type == "VARCHAR[]":
-        return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))  # type: ignore[call-overload]
-    return json.dumps(value if sql_type == "JSON" else str(value), ensure_ascii=False,
-                      separators=(",", ":"))  # fmt: skip
-
-
-def _frame_lines(table: schema.Table, frame: pd.DataFrame, ids: list[str],
-                 offsets: np.ndarray | None, time_cols: tuple[str, ...]) -> list[str]:  # fmt: skip
-    cols = [c for c in schema.raw_columns(table) if c.name != table.id_column and c.name in frame]
-    lines = []
-    records = frame.to_dict("records")
-    for i, (rid, rec) in enumerate(zip(ids, records, strict=True)):
-        parts = [f'{{"type":"{table.record_type}","id":{json.dumps(rid)}']
-        for col in cols:
-            value = rec[col.name]
-            shifted = offsets is not None and col.name in time_cols
-            if shifted and value is not None and value is not pd.NaT:
-                value = pd.Timestamp(value) + pd.Timedelta(milliseconds=int(offsets[i]))
-            text = _json_value(value, col.sql_type)
-            if text is not None:
-                parts.append(f',"{col.name}":{text}')
-        lines.append("".join(parts) + "}\n")
-    return lines
+def _write_frame(
+    path: Path,
+    table: schema.Table,
+    frame: pd.DataFrame,
+    generated_prefix: str,
+    width: int,
+    offsets: np.ndarray | None = None,
+    shifted: tuple[str, ...] = (),
+    *,
+    append: bool = False,
+) -> int:
+    """Write a recording's frame as records of ``table`` (ids from its id column, else
+    numbered ``{generated_prefix}{n:0{width}d}``); return the row count."""
+    ids: IdColumn | TextIdColumn
+    if table.id_column in frame:
+        ids = TextIdColumn("id", frame[table.id_column].astype(str).tolist())
+    else:
+        ids = IdColumn("id", np.arange(1, len(frame) + 1), generated_prefix, width)
+    columns = [(c.name, c.sql_type) for c in schema.raw_columns(table) if c.name != table.id_column]
+    return write_jsonl(
+        path, table.record_type, ids, frame_columns(columns, frame, offsets, shifted),
+        len(frame), append=append,
+    )  # fmt: skip
 
 
 def _write_recording(
@@ -294,25 +283,22 @@ def _write_recording(
     """Write the chat-event step's records; add their row counts to ``rows``."""
     events = recording.chat_events.reset_index(drop=True)
     if len(events):
-        table = schema.TABLES_BY_NAME["chat_events"]
-        ids = (events["chat_event_id"].astype(str).tolist() if "chat_event_id" in events else
-               [f"{id_prefix(world.seed, 'chat_event')}{i:07d}" for i in range(1, len(events) + 1)])  # fmt: skip
-        offset_of = dict(zip(
-            [f"{id_prefix(world.seed, 'visitor')}{v + 1:06d}" for v in range(world.visitors.n)],
-            world.visitors.clock_offset_ms.tolist(), strict=True))  # fmt: skip
-        offsets = np.array([offset_of.get(v, 0) for v in events["visitor_id"].tolist()])
-        lines = _frame_lines(table, events, ids, offsets, ("event_at",))
-        (out / "chat_events.jsonl").write_text("".join(lines), encoding="utf-8")
-        rows["chat_events.jsonl"] = len(lines)
+        visitor_ids = pd.Index(
+            [f"{id_prefix(world.seed, 'visitor')}{v + 1:06d}" for v in range(world.visitors.n)]
+        )
+        at = visitor_ids.get_indexer(events["visitor_id"].astype(str))
+        offsets = np.where(at >= 0, world.visitors.clock_offset_ms[np.maximum(at, 0)], 0)
+        rows["chat_events.jsonl"] = _write_frame(
+            out / "chat_events.jsonl", schema.TABLES_BY_NAME["chat_events"], events,
+            id_prefix(world.seed, "chat_event"), 7, offsets, ("event_at",),
+        )  # fmt: skip
     convs = recording.conversations.reset_index(drop=True)
     if len(convs):
-        table = schema.TABLES_BY_NAME["conversations"]
-        ids = (convs["conversation_id"].astype(str).tolist() if "conversation_id" in convs else
-               [f"{id_prefix(world.seed, 'web_chat')}{i:06d}" for i in range(1, len(convs) + 1)])  # fmt: skip
-        lines = _frame_lines(table, convs, ids, None, ())
-        with open(out / "conversations.jsonl", "a", encoding="utf-8", newline="\n") as fh:
-            fh.write("".join(lines))
-        rows["conversations.jsonl"] = rows.get("conversations.jsonl", 0) + len(lines)
+        n = _write_frame(
+            out / "conversations.jsonl", schema.TABLES_BY_NAME["conversations"], convs,
+            id_prefix(world.seed, "web_chat"), 6, append=True,
+        )  # fmt: skip
+        rows["conversations.jsonl"] = rows.get("conversations.jsonl", 0) + n
     if recording.truth:
         (out / "truth").mkdir(exist_ok=True)
         write_json(out / "truth" / "chat.json", dict(recording.truth))

@@ -29,7 +29,7 @@ on exactly that window (each page view the Chat Manager runs on gets a ``started
 at its start, so a page with nothing else lasts zero ms and runs no trigger). When an
 outcome event later lands on such a page and moves its loaded end, the run is repeated
 with the moved ends until they agree (at most :data:`MAX_PASSES` passes), unless no
-decision can see the move (:func:`_moves_matter`) — the recorded world is then exactly
+decision can see the move (:meth:`~engage_lab.world.page_ends.PageEnds.moves_matter`) — the recorded world is then exactly
 what a replay from the loaded logs computes.
 """
 
@@ -46,7 +46,6 @@ import pandas as pd
 
 from engage_lab.availability.pool import AgentPool, ConversationRecord
 from engage_lab.config import Config, ConfigHistory
-from engage_lab.data import schema
 from engage_lab.draws import u_from_key
 from engage_lab.errors import EngineError
 from engage_lab.events import EVENT_COLUMNS, EventRecord, conform_events, sort_events
@@ -63,6 +62,7 @@ from engage_lab.reference import (
 )
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
+from engage_lab.world.page_ends import PageEnds, last_event_per_page, reads_past_page_ends
 from engage_lab.world.truth import EngagementTruth
 
 __all__ = [
@@ -273,40 +273,6 @@ class _Behaviour:
         return chat
 
 
-def _page_ends(
-    world: WorldView, config_at: Any, status_at: Any, event_ends: Mapping[str, int]
-) -> pd.Series:
-    """Page ends as the loader will derive them (ms), given the last chat event per page."""
-    pv = world.tables["page_views"]
-    start = _ms(pv["started_at"])
-    recorded = pv["ended_at"].notna().to_numpy()
-    end = np.where(recorded, _ms(pv["ended_at"].fillna(pv["started_at"])), start)
-    vc = world.tables["var_changes"]
-    last_var = dict(zip(vc["page_view_id"], _ms(vc["changed_at"]), strict=True))
-    if len(vc):
-        grouped = pd.Series(_ms(vc["changed_at"])).groupby(vc["page_view_id"].to_numpy()).max()
-        last_var = grouped.to_dict()
-    out = end.copy()
-    ids = pv["page_view_id"].tolist()
-    for i in np.flatnonzero(~recorded).tolist():
-        pid, s = ids[i], int(start[i])
-        runs = config_at(s) is not None and status_at(s) not in _INACTIVE
-        last = max(
-            [
-                x
-                for x in (last_var.get(pid), event_ends.get(pid), s if runs else None)
-                if x is not None
-            ],
-            default=None,
-        )
-        out[i] = s + schema.INFERRED_PAGE_LENGTH_MS if last is None else max(last, s)
-    return pd.Series(out, index=pv.index)
-
-
-def _ms(series: pd.Series) -> np.ndarray:
-    return series.astype("datetime64[ms, UTC]").astype("int64").to_numpy()
-
-
 def record_chat(world: WorldView) -> ChatRecording:
     """Record the chat events of ``world`` (see the module docstring).
 
@@ -335,18 +301,18 @@ def record_passes(world: WorldView, run_once: RunOnce) -> ChatRecording:
     if config.mode != world.mode:
         raise EngineError(f"the configuration is for {config.mode}, the world is {world.mode}")
     config_at = config_resolver(config)
-    status_probe = History.from_frames({"source_status": world.tables["source_status"]})
     configs = [config] if isinstance(config, Config) else [e.config for e in config.history]
-    reads_past_ends = _reads_past_page_ends(configs)
-    event_ends: dict[str, int] = {}
+    reads_past_ends = reads_past_page_ends(configs)
+    page_ends = PageEnds(world, config)
+    event_ends = None
     passes = 0
     while passes < MAX_PASSES:
         passes += 1
-        ends = _page_ends(world, config_at, status_probe.status_at, event_ends)
+        ends = page_ends.ends(event_ends)
         run = run_once(world, config, config_at, ends)
-        new_ends = _last_event_per_page(run.events)
-        loaded = _page_ends(world, config_at, status_probe.status_at, new_ends)
-        if not _moves_matter(world, config_at, reads_past_ends, run.events, ends, loaded):
+        new_ends = run.last_event if run.last_event is not None else last_event_per_page(run.events)
+        loaded = page_ends.ends(new_ends)
+        if not page_ends.moves_matter(reads_past_ends, run.events, ends, loaded):
             break
         event_ends = new_ends
     else:
@@ -357,108 +323,6 @@ def record_passes(world: WorldView, run_once: RunOnce) -> ChatRecording:
     return ChatRecording(run.events, run.conversations, run.truth)
 
 
-def _moves_matter(
-    world: WorldView,
-    config_at: Any,
-    reads_past_ends: bool,
-    events: pd.DataFrame,
-    used: pd.Series,
-    loaded: pd.Series,
-) -> bool:
-    """Whether the loaded page ends differ from the ones the run used in a way the Chat
-    Manager could see (else the run stands, without another pass).
-
-    An end moves only when an outcome event lands after it. That cannot change a decision
-    when the page ran no configured trigger after its old end (an engagement was honoured
-    on it, or its stage was continuation / messaging / embedded), no variable change sits
-    at or after its old end (it would stay on the page instead of moving to the next) and
-    the visits derived from the ends stay the same.
-    """
-    moved = used.to_numpy() != loaded.to_numpy()
-    if not moved.any():
-        return False
-    if reads_past_ends:
-        return True  # past pages are read by their final state: their end matters
-    pv = world.tables["page_views"]
-    ids = pv["page_view_id"].to_numpy()
-    moved_ids = set(ids[moved].tolist())
-    mine = events[events["page_view_id"].isin(moved_ids)]
-    frozen = set(mine.loc[mine["event"] == "chat_engaged", "page_view_id"])
-    staged = mine[(mine["event"] == "chat_shown") & mine["trigger_id"].isna()]
-    frozen |= set(staged["page_view_id"])
-    if moved_ids - frozen:
-        return True
-    vc = world.tables["var_changes"]
-    if len(vc):
-        # a change at or after the old end moved to the visitor's next page view in this
-        # run and stays on its page in the loaded history: it matters if there is one
-        old_end = dict(zip(ids[moved].tolist(), used.to_numpy()[moved].tolist(), strict=True))
-        on_moved = vc[vc["page_view_id"].isin(moved_ids)]
-        at = _ms(on_moved["changed_at"])
-        late = {p for p, t in zip(on_moved["page_view_id"], at, strict=True) if t >= old_end[p]}
-        if late & _pages_followed(pv):
-            return True
-    return not np.array_equal(
-        _visit_starts(pv, used.to_numpy(), config_at),
-        _visit_starts(pv, loaded.to_numpy(), config_at),
-    )
-
-
-#: Criteria whose value on a past page does not depend on when that page ended.
-_END_FREE = frozenset({"page_path", "page_url", "page_title", "page_visit_count", "visit_count"})
-
-
-def _reads_past_page_ends(configs: list[Config]) -> bool:
-    """Whether a configuration reads a past page's final state that its end could change
-    (a duration, a variable, an identity, the chat state at a non-current position), or
-    has an expression (not analysed: assumed to)."""
-
-    def walk(node: Any) -> bool:
-        if isinstance(node, dict):
-            if node.get("expression"):
-                return True
-            criterion = node.get("criterion")
-            past = isinstance(criterion, str) and node.get("when", "current") != "current"
-            if past and criterion not in _END_FREE:
-                return True
-            return any(walk(v) for v in node.values())
-        if isinstance(node, list):
-            return any(walk(v) for v in node)
-        return False
-
-    return any(walk(c.to_dict().get("triggers", [])) for c in configs)
-
-
-def _pages_followed(pv: pd.DataFrame) -> set[str]:
-    """Page views after which their visitor has another page view."""
-    ordered = pv.assign(_ms=_ms(pv["started_at"])).sort_values(
-        ["visitor_id", "_ms", "page_view_id"], kind="stable"
-    )
-    last = ~ordered["visitor_id"].duplicated(keep="last")
-    return set(ordered.loc[~last, "page_view_id"])
-
-
-def _visit_starts(pv: pd.DataFrame, ends: np.ndarray, config_at: Any) -> np.ndarray:
-    """Per page view (table order): does it start a visit, under these ends."""
-    start = _ms(pv["started_at"])
-    order = np.lexsort((pv["page_view_id"].to_numpy(), start, pv["visitor_id"].to_numpy()))
-    visitor = pv["visitor_id"].to_numpy()[order]
-    first = np.empty(len(order), dtype=bool)
-    latest, previous = 0, None
-    for k, i in enumerate(order.tolist()):
-        s = int(start[i])
-        if visitor[k] != previous:
-            first[k], latest, previous = True, int(ends[i]), visitor[k]
-            continue
-        cfg = config_at(s)
-        idle = cfg.source.visit_idle_ms if cfg is not None else schema.DEFAULT_VISIT_IDLE_MS
-        first[k] = s - latest > idle
-        latest = max(latest, int(ends[i]))
-    out = np.empty(len(order), dtype=bool)
-    out[order] = first
-    return out
-
-
 @dataclass
 class RunResult:
     """One run over the world: chat events, web chats, truth counts."""
@@ -466,13 +330,8 @@ class RunResult:
     events: pd.DataFrame
     conversations: pd.DataFrame
     truth: dict[str, object]
-
-
-def _last_event_per_page(events: pd.DataFrame) -> dict[str, int]:
-    if not len(events):
-        return {}
-    ms = pd.Series(_ms(events["event_at"]))
-    return ms.groupby(events["page_view_id"].to_numpy()).max().to_dict()
+    #: the last event instant per page view id, when the run knows it without the frame
+    last_event: pd.Series | None = None
 
 
 def _run_once(

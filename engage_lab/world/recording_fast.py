@@ -27,23 +27,23 @@ import pyarrow as pa
 from engage_lab.availability.pool_kernel import NEVER, OUTCOME_NAMES, build_pool_from_tables
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.data import database, derive
+from engage_lab.data.sqltext import Sql, ident, join, sql
 from engage_lab.engine.kernel import static_steps
 from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.replay import _id_buffers, prepare
-from engage_lab.events import STAGES, conform_events
-from engage_lab.kpis.coded import code_of, pack
+from engage_lab.events import STAGES
+from engage_lab.kpis.coded import EVENTS, code_of, pack
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
 from engage_lab.world.record_kernel import KIND_BUTTON, KIND_INVITATION, record_pass
 from engage_lab.world.recording import (
     RunResult,
-    assemble_chat_events,
     config_labels,
     record_passes,
     web_chat_frame,
 )
 
-__all__ = ["record_chat_fast", "world_database"]
+__all__ = ["record_chat_fast", "world_database", "world_tables"]
 
 
 def record_chat_fast(world: WorldView) -> ChatRecording:
@@ -58,7 +58,8 @@ def record_chat_fast(world: WorldView) -> ChatRecording:
     >>> fast.chat_events.equals(reference.chat_events), fast.truth == reference.truth
     (True, True)
     """
-    return record_passes(world, _run_once_fast)
+    staged = world_tables(world)
+    return record_passes(world, lambda w, cfg, at, ends: _run_once_fast(w, cfg, at, ends, staged))
 
 
 # ---------------------------------------------------------------------------- database
@@ -75,99 +76,100 @@ def _ms_or_null(series: pd.Series) -> pa.Array:
 
 
 def _strings(series: pd.Series) -> pa.Array:
-    return pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
+    return pa.array(series, pa.string(), from_pandas=True)
 
 
-def world_database(world: WorldView, ends_ms: np.ndarray) -> duckdb.DuckDBPyConnection:
+def _flags(series: pd.Series) -> pa.Array:
+    return pa.array(series.to_numpy(np.bool_))
+
+
+#: per table: its columns as loaded, each the SQL (fixed text) over the staged Arrow table
+_SELECTS: dict[str, dict[str, str]] = {
+    "source": {c: c for c in ("source_id", "mode", "timezone", "seed")},
+    "source_status": {"source_status_id": "id", "changed_at": "make_timestamp(t * 1000)",
+                      "status": "status"},
+    "visitors": {"visitor_id": "id", "clock_offset_ms": "0", "country": "country"},
+    "page_views": {
+        "page_view_id": "id", "visitor_id": "visitor", "started_at": "make_timestamp(s * 1000)",
+        "ended_at": "make_timestamp(e * 1000)", "end_recorded": "rec", "url": "url",
+        "path": "path", "title": "title", "referrer": "referrer", "device": "device",
+        "embedded": "embedded", "page_change": "page_change", "placeholders": "placeholders",
+    },
+    "var_changes": {"var_change_id": "id", "page_view_id": "pv", "name": "name",
+                    "value": "value::JSON", "value_type": str(derive.VALUE_TYPE),
+                    "changed_at": "make_timestamp(t * 1000)"},
+    "identities": {"identity_id": "id", "visitor_id": "visitor", "uuid": "uuid",
+                   "signed": "signed", "set_at": "make_timestamp(t * 1000)"},
+    "threads": {"thread_id": "id", "identity_id": "identity",
+                "opened_at": "make_timestamp(o * 1000)", "locked_at": "make_timestamp(l * 1000)",
+                "closed_at": "make_timestamp(c * 1000)", "identity_initiated_thread": "init"},
+}  # fmt: skip
+
+
+def world_tables(world: WorldView) -> dict[str, pa.Table]:
+    """The world's tables (but chat events and conversations) staged as Arrow tables for
+    :func:`world_database`; the page views without their ends (``e``), given per pass."""
+    t = world.tables
+    src, st, vis, pv, vc, ids, th = (
+        t[k] for k in ("source", "source_status", "visitors", "page_views", "var_changes",
+                       "identities", "threads")
+    )  # fmt: skip
+    values = [json.dumps(v, ensure_ascii=False) for v in vc["value"].tolist()]
+    return {
+        "source": pa.table({c: _strings(src[c]) for c in _SELECTS["source"]}),
+        "source_status": pa.table({"id": _strings(st["source_status_id"]),
+                                   "t": _ms_or_null(st["changed_at"]),
+                                   "status": _strings(st["status"])}),
+        "visitors": pa.table({"id": _strings(vis["visitor_id"]), "country": _strings(vis["country"])}),
+        "page_views": pa.table({
+            "id": _strings(pv["page_view_id"]), "visitor": _strings(pv["visitor_id"]),
+            "s": pa.array(_ms(pv["started_at"]), pa.int64()), "rec": _flags(pv["ended_at"].notna()),
+            **{c: _strings(pv[c]) for c in ("url", "path", "title", "referrer", "device")},
+            "embedded": _flags(pv["embedded"]), "page_change": _flags(pv["page_change"]),
+            "placeholders": pa.array(pv["placeholders"], pa.list_(pa.string()), from_pandas=True),
+        }),
+        "var_changes": pa.table({
+            "id": _strings(vc["var_change_id"]), "pv": _strings(vc["page_view_id"]),
+            "name": _strings(vc["name"]), "value": pa.array(values, pa.string()),
+            "t": _ms_or_null(vc["changed_at"]),
+        }),
+        "identities": pa.table({
+            "id": _strings(ids["identity_id"]), "visitor": _strings(ids["visitor_id"]),
+            "uuid": _strings(ids["uuid"]), "signed": _flags(ids["signed"]),
+            "t": _ms_or_null(ids["set_at"]),
+        }),
+        "threads": pa.table({
+            "id": _strings(th["thread_id"]), "identity": _strings(th["identity_id"]),
+            "o": _ms_or_null(th["opened_at"]), "l": _ms_or_null(th["locked_at"]),
+            "c": _ms_or_null(th["closed_at"]), "init": _flags(th["identity_initiated_thread"]),
+        }),
+    }  # fmt: skip
+
+
+def world_database(
+    world: WorldView, ends_ms: np.ndarray, staged: dict[str, pa.Table] | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory database of the world's history without chat events, as the loader
-    would hold it, with the page ends ``ends_ms`` (per ``page_views`` row)."""
+    would hold it, with the page ends ``ends_ms`` (per ``page_views`` row); ``staged``:
+    :func:`world_tables` of the world, when already built."""
+    staged = world_tables(world) if staged is None else staged
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     database.create_tables(con)
-    tables = world.tables
-
-    def insert(name: str, columns: dict[str, pa.Array], select: dict[str, str]) -> None:
-        con.register("_el_in", pa.table(columns))
-        names = ", ".join(select)
-        exprs = ", ".join(select.values())
-        con.execute(f"INSERT INTO {name} ({names}) SELECT {exprs} FROM _el_in")
+    for name, select in _SELECTS.items():
+        table = staged[name]
+        if name == "page_views":
+            table = table.append_column("e", pa.array(np.asarray(ends_ms, np.int64), pa.int64()))
+        con.register("_el_in", table)
+        con.execute(
+            sql(
+                "INSERT INTO {t} ({cols}) SELECT {sel} FROM _el_in",
+                t=ident(name),
+                cols=join(ident(c) for c in select),
+                sel=join(Sql(e) for e in select.values()),
+            )
+        )
         con.unregister("_el_in")
-
-    def ts(column: str) -> str:
-        return f"make_timestamp({column} * 1000)"
-
-    src = tables["source"]
-    insert(
-        "source",
-        {c: _strings(src[c]) for c in ("source_id", "mode", "timezone", "seed")},
-        {c: c for c in ("source_id", "mode", "timezone", "seed")},
-    )
-    st = tables["source_status"]
-    insert(
-        "source_status",
-        {"id": _strings(st["source_status_id"]), "t": _ms_or_null(st["changed_at"]),
-         "status": _strings(st["status"])},
-        {"source_status_id": "id", "changed_at": ts("t"), "status": "status"},
-    )  # fmt: skip
-    vis = tables["visitors"]
-    insert(
-        "visitors",
-        {"id": _strings(vis["visitor_id"]), "country": _strings(vis["country"])},
-        {"visitor_id": "id", "clock_offset_ms": "0", "country": "country"},
-    )
-    pv = tables["page_views"]
-    insert(
-        "page_views",
-        {
-            "id": _strings(pv["page_view_id"]),
-            "visitor": _strings(pv["visitor_id"]),
-            "s": pa.array(_ms(pv["started_at"]), pa.int64()),
-            "e": pa.array(np.asarray(ends_ms, np.int64), pa.int64()),
-            "rec": pa.array(pv["ended_at"].notna().to_numpy()),
-            **{c: _strings(pv[c]) for c in ("url", "path", "title", "referrer", "device")},
-            "embedded": pa.array(pv["embedded"].to_numpy(np.bool_)),
-            "page_change": pa.array(pv["page_change"].to_numpy(np.bool_)),
-            "placeholders": pa.array([list(p) for p in pv["placeholders"]], pa.list_(pa.string())),
-        },
-        {
-            "page_view_id": "id", "visitor_id": "visitor", "started_at": ts("s"),
-            "ended_at": ts("e"), "end_recorded": "rec", "url": "url", "path": "path",
-            "title": "title", "referrer": "referrer", "device": "device",
-            "embedded": "embedded", "page_change": "page_change", "placeholders": "placeholders",
-        },
-    )  # fmt: skip
-    vc = tables["var_changes"]
-    insert(
-        "var_changes",
-        {
-            "id": _strings(vc["var_change_id"]), "pv": _strings(vc["page_view_id"]),
-            "name": _strings(vc["name"]),
-            "value": pa.array([json.dumps(v, ensure_ascii=False) for v in vc["value"]],
-                              pa.string()),
-            "t": _ms_or_null(vc["changed_at"]),
-        },
-        {"var_change_id": "id", "page_view_id": "pv", "name": "name",
-         "value": "value::JSON", "value_type": str(derive.VALUE_TYPE), "changed_at": ts("t")},
-    )  # fmt: skip
-    ids = tables["identities"]
-    insert(
-        "identities",
-        {"id": _strings(ids["identity_id"]), "visitor": _strings(ids["visitor_id"]),
-         "uuid": _strings(ids["uuid"]), "signed": pa.array(ids["signed"].to_numpy(np.bool_)),
-         "t": _ms_or_null(ids["set_at"])},
-        {"identity_id": "id", "visitor_id": "visitor", "uuid": "uuid", "signed": "signed",
-         "set_at": ts("t")},
-    )  # fmt: skip
-    th = tables["threads"]
-    insert(
-        "threads",
-        {"id": _strings(th["thread_id"]), "identity": _strings(th["identity_id"]),
-         "o": _ms_or_null(th["opened_at"]), "l": _ms_or_null(th["locked_at"]),
-         "c": _ms_or_null(th["closed_at"]),
-         "init": pa.array(th["identity_initiated_thread"].to_numpy(np.bool_))},
-        {"thread_id": "id", "identity_id": "identity", "opened_at": ts("o"),
-         "locked_at": ts("l"), "closed_at": ts("c"), "identity_initiated_thread": "init"},
-    )  # fmt: skip
     return con
 
 
@@ -186,9 +188,13 @@ def _truth_params(truth: Any) -> np.ndarray:
 
 
 def _run_once_fast(
-    world: WorldView, config: Config | ConfigHistory, config_at: Any, ends: pd.Series
+    world: WorldView,
+    config: Config | ConfigHistory,
+    config_at: Any,
+    ends: pd.Series,
+    staged: dict[str, pa.Table] | None = None,
 ) -> RunResult:
-    con = world_database(world, ends.to_numpy())
+    con = world_database(world, ends.to_numpy(), staged)
     try:
         return _record(world, con, config)
     finally:
@@ -209,7 +215,8 @@ def _record(
         n_pages,
     )  # fmt: skip
     # the hidden behaviour, per pvi / visitor code
-    page_ids = pages.scan_page_view_ids(con).take(pa.array(pages.pos)).to_pandas()
+    page_id_array = pages.scan_page_view_ids(con).take(pa.array(pages.pos))
+    page_ids = page_id_array.to_pandas()
     truth_pages = world.page_truth.set_index("page_view_id")
     categories = sorted(dict(world.params.truth.page_category_effect))
     category = pd.Categorical(
@@ -295,42 +302,7 @@ def _record(
         plan=plan, pages=pages, t=out_t, pvi=out_pvi.astype(np.int32),
         code=out_code.astype(np.int32), con=con, gating=gating,
     )  # fmt: skip
-    decided = run.frame()
-    active = np.flatnonzero(pages.active & (pages.entry >= 0))
-    begun = conform_events(
-        pd.DataFrame(
-            {
-                "visitor_id": visitor_ids.to_numpy()[pages.visitor[active]],
-                "visit_id": pages.scan_page_view_ids(con).take(pa.array(pages.visit_pos[active]))
-                .to_pandas().to_numpy(),
-                "page_view_id": page_ids.to_numpy()[active],
-                "event_at": pages.start[active],
-                "event": "started",
-                "stage": "configured",
-                **dict.fromkeys(("trigger_id", "item_id", "item_type", "mode"), None),
-                "server_probability": np.nan,
-                "draw": np.nan,
-            }
-        )
-    )  # fmt: skip
-    entry_of_page = pd.Series(pages.entry.astype(np.int64), index=page_ids.to_numpy())
-    entry_labels = [config_labels(e.config) for e in plan.entries]
-
-    def labels(frame: pd.DataFrame) -> tuple[list[str | None], list[str | None]]:
-        entry = entry_of_page.reindex(frame["page_view_id"].to_numpy()).to_numpy()
-        trigger_label: list[str | None] = [None] * len(frame)
-        item_label: list[str | None] = [None] * len(frame)
-        trig = frame["trigger_id"].to_numpy(object)
-        item = frame["item_id"].to_numpy(object)
-        for c, (tl, il) in enumerate(entry_labels):
-            for r in np.flatnonzero(entry == c).tolist():
-                if isinstance(trig[r], str):
-                    trigger_label[r] = tl.get(trig[r])
-                if isinstance(item[r], str):
-                    item_label[r] = il.get(item[r])
-        return trigger_label, item_label
-
-    events = assemble_chat_events(decided, begun, labels)
+    events = _chat_events(run, page_id_array, pages.visitor_ids(con))
     conversations = _web_chats(world, pages, visitor_ids, page_ids, ch_pvi, records)
     outcomes = conversations["outcome"].value_counts().to_dict() if len(conversations) else {}
     truth_counts: dict[str, object] = {
@@ -341,7 +313,105 @@ def _record(
         "events": {str(k): int(v) for k, v in sorted(events["event"].value_counts().items())},
         "engagement_draws": "md5 of seed|engage|visitor|page view|kind|item|shown_at (ms)",
     }
-    return RunResult(events, conversations, truth_counts)
+    last = np.full(n_pages, np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(last, out_pvi.astype(np.int64), out_t)
+    active = pages.active & (pages.entry >= 0)
+    last[active] = np.maximum(last[active], pages.start[active])
+    has = last != np.iinfo(np.int64).min
+    last_event = pd.Series(last[has], index=page_ids.to_numpy(object)[has])
+    return RunResult(events, conversations, truth_counts, last_event)
+
+
+def _chat_events(run: FastRun, page_ids: pa.Array, visitor_ids: pa.Array) -> pd.DataFrame:
+    """The ``chat_events`` rows (what :func:`~engage_lab.world.recording.assemble_chat_events`
+    builds from the reference's events) straight from the coded events: the decided
+    events in canonical order after the ``started`` event of each page view that ran,
+    per visitor and instant; labels of the configuration entry in force at the page
+    view's start."""
+    plan, pages = run.plan, run.pages
+    order = run.canonical_order()
+    p, u = run.gated_values(order)
+    c = run.coded()
+    active = np.flatnonzero(pages.active & (pages.entry >= 0))
+    n_b, n_d = len(active), len(order)
+    pvi = np.concatenate([active, c.pvi.astype(np.int64)[order]])
+    t = np.concatenate([pages.start[active], c.t[order]])
+    visitor = pages.visitor.astype(np.int64)[pvi]
+    first = np.concatenate([np.zeros(n_b, np.int8), np.ones(n_d, np.int8)])
+    final = np.lexsort((first, t, visitor))  # stable: the concatenation order breaks ties
+    pvi, t, visitor = pvi[final], t[final], visitor[final]
+    decided = final - n_b  # position in the decided events, negative: a start
+
+    def take(codes: np.ndarray, fill: int = -1) -> np.ndarray:
+        out = np.full(len(final), fill, np.int64)
+        out[decided >= 0] = codes.astype(np.int64)[order][decided[decided >= 0]]
+        return out
+
+    event = take(c.event, code_of("started"))
+    stage = take(c.stage)
+    trigger = take(c.trigger)
+    item = take(c.item)
+    mode = take(c.mode, 0)
+    entry = pages.entry.astype(np.int64)[pvi]
+    n_trig, n_items = max(len(plan.trigger_ids), 1), max(len(plan.items), 1)
+    trig_labels: list[str | None] = [None] * (len(plan.entries) * n_trig)
+    item_labels: list[str | None] = [None] * (len(plan.entries) * n_items)
+    for k, e in enumerate(plan.entries):
+        tl, il = config_labels(e.config)
+        for g, tid in enumerate(plan.trigger_ids):
+            trig_labels[k * n_trig + g] = tl.get(tid)
+        for i, (iid, _) in enumerate(plan.items):
+            item_labels[k * n_items + i] = il.get(iid)
+    trig_human = [None if lab is None else f"{lab} #{plan.trigger_ids[k % n_trig]}"
+                  for k, lab in enumerate(trig_labels)]  # fmt: skip
+    item_human = [None if lab is None else f"{lab} #{plan.items[k % n_items][0]}"
+                  for k, lab in enumerate(item_labels)]  # fmt: skip
+    has_trig = (trigger >= 0) & (entry >= 0)
+    has_item = (item >= 0) & (entry >= 0)
+    trig_at = np.where(has_trig, entry * n_trig + trigger, -1)
+    item_at = np.where(has_item, entry * n_items + item, -1)
+    prob = np.full(len(final), np.nan)
+    draw = np.full(len(final), np.nan)
+    prob[decided >= 0] = p[decided[decided >= 0]]
+    draw[decided >= 0] = u[decided[decided >= 0]]
+    ms = pd.to_datetime(t, unit="ms", utc=True).astype("datetime64[ms, UTC]")
+    frame = pd.DataFrame(
+        {
+            "page_view_id": _text(page_ids, pvi),
+            "visitor_id": _text(visitor_ids, visitor),
+            "event_at": pd.Series(ms),
+            "event": _text(list(EVENTS), event),
+            "trigger_id": _objects(list(plan.trigger_ids), trigger),
+            "trigger_label": _text(trig_labels, trig_at),
+            "trigger_human_id": _text(trig_human, trig_at),
+            "trigger_continuation": stage == STAGES.index("continuation"),
+            "mode": _objects([None, "online", "offline"], mode),
+            "item_id": _objects([i for i, _ in plan.items], item),
+            "item_type": _objects([k for _, k in plan.items], item),
+            "item_label": _text(item_labels, item_at),
+            "item_human_id": _text(item_human, item_at),
+            "server_probability": prob,
+            "draw": draw,
+        }
+    )
+    return frame
+
+
+def _objects(values: list[str | None], codes: np.ndarray) -> pd.Series:
+    """Codes to an object column of the values (``-1``: None)."""
+    table = np.array([*values, None], dtype=object)
+    return pd.Series(table[np.where(codes >= 0, codes, len(values))], dtype=object)
+
+
+def _text(values: list[str | None] | pa.Array, codes: np.ndarray) -> pd.Series:
+    """Codes to a text column (``-1`` or a None value: missing), through Arrow."""
+    table = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    table = pa.concat_arrays([table.cast(pa.string()), pa.nulls(1, pa.string())])
+    taken = table.take(pa.array(np.where(codes >= 0, codes, len(table) - 1)))
+    return pd.Series(taken.to_pandas(types_mapper=_STR.get))
+
+
+_STR = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
 
 
 def _page_at(pages: Any, pvi: np.ndarray, t: np.ndarray) -> np.ndarray:

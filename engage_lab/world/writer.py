@@ -7,6 +7,7 @@ timestamps ``YYYY-MM-DDTHH:MM:SS.mmmZ``, UTF-8, optional fields omitted when abs
 (never written as ``null``), one record a line ending in ``\\n``.
 
 >>> import numpy as np
+import pandas as pd
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
 >>> ids = IdColumn("id", np.array([1, 2]), "s1-x-", 3)
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "BoolColumn",
@@ -33,8 +35,10 @@ __all__ = [
     "IdColumn",
     "IntColumn",
     "TextColumn",
+    "TextIdColumn",
     "TimeColumn",
     "format_ms",
+    "frame_columns",
     "write_jsonl",
 ]
 
@@ -227,32 +231,93 @@ class TextColumn:
         return [[key + v if v else "" for v in self.texts[lo:hi]]]
 
 
+@dataclass(frozen=True, slots=True)
+class TextIdColumn:
+    """Record ids given as strings (instead of generated numbers)."""
+
+    name: str
+    ids: Sequence[str]
+
+    piece = "%s"
+
+    def values(self, lo: int, hi: int) -> list[list]:
+        return [[json.dumps(i, ensure_ascii=False) for i in self.ids[lo:hi]]]
+
+
 Column = TimeColumn | IdColumn | CodeColumn | FragmentColumn | BoolColumn | IntColumn | TextColumn
+
+
+def frame_columns(
+    columns: Sequence[tuple[str, str]],
+    frame: pd.DataFrame,
+    offsets_ms: np.ndarray | None = None,
+    shifted: tuple[str, ...] = (),
+) -> list[Column]:
+    """The writer's columns of a frame: ``columns`` are ``(name, SQL type)`` in output
+    order (those absent from the frame are skipped); missing values (None, NaN, NaT)
+    omit the field; the ``shifted`` timestamps get ``offsets_ms`` added (browser clocks).
+
+    Values are written as JSON: timestamps as ISO instants, booleans, integers, doubles
+    by ``repr``, anything else as the JSON string of ``str(value)``; each column's
+    distinct values are formatted once.
+    """
+    out: list[Column] = []
+    for name, sql_type in columns:
+        if name not in frame:
+            continue
+        col = frame[name]
+        present = col.notna().to_numpy()
+        if sql_type == "TIMESTAMP":
+            ms = np.zeros(len(col), np.int64)
+            if present.any():
+                ms[present] = col[present].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+            if name in shifted and offsets_ms is not None:
+                ms = ms + np.asarray(offsets_ms, np.int64)
+            out.append(TimeColumn(name, ms, None if present.all() else present))
+        elif sql_type == "DOUBLE":
+            values = col.to_numpy(np.float64, na_value=np.nan)
+            out.append(TextColumn(name, [repr(v) if v == v else "" for v in values.tolist()]))
+        elif sql_type in ("BIGINT", "INTEGER"):
+            texts = [str(int(v)) if k else "" for v, k in zip(col.tolist(), present, strict=True)]
+            out.append(TextColumn(name, texts))
+        else:
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            if sql_type == "BOOLEAN":
+                table: list[object] = [bool(u) for u in uniques]
+            else:
+                table = [str(u) for u in uniques]
+            out.append(CodeColumn(name, np.asarray(codes, np.int64), table))
+    return out
 
 
 def write_jsonl(
     path: Path,
     record_type: str,
-    ids: IdColumn,
+    ids: IdColumn | TextIdColumn,
     columns: Sequence[Column],
     rows: int,
     advance: Callable[[int], None] | None = None,
+    *,
+    append: bool = False,
 ) -> int:
     """Write ``rows`` records of ``record_type`` to ``path``; return the row count.
 
     ``ids`` gives each record's ``id`` (its name is ignored); ``columns`` follow in order.
-    ``advance(n)`` is called after each chunk (progress).
+    ``advance(n)`` is called after each chunk (progress). ``append``: add to the file.
     """
-    template = (
-        _escape(f'{{"type":"{record_type}","id":"{ids.prefix}')
-        + f'%0{ids.width}d"'
-        + "".join(c.piece for c in columns)
-        + "}\n"
-    )
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+    if isinstance(ids, TextIdColumn):
+        head = _escape(f'{{"type":"{record_type}","id":') + "%s"
+    else:
+        head = _escape(f'{{"type":"{record_type}","id":"{ids.prefix}') + f'%0{ids.width}d"'
+    template = head + "".join(c.piece for c in columns) + "}\n"
+    with open(path, "a" if append else "w", encoding="utf-8", newline="\n") as fh:
         for lo in range(0, rows, CHUNK_ROWS):
             hi = min(lo + CHUNK_ROWS, rows)
-            parts = [ids.numbers[lo:hi].tolist()]
+            parts = (
+                ids.values(lo, hi)
+                if isinstance(ids, TextIdColumn)
+                else [ids.numbers[lo:hi].tolist()]
+            )
             for column in columns:
                 parts += column.values(lo, hi)
             fh.write("".join(map(template.__mod__, zip(*parts, strict=True))))
