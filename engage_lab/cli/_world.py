@@ -18,6 +18,7 @@ def _generate(args: argparse.Namespace) -> int:
         days=args.days,
         config=args.config,
         config_history=args.config_history,
+        chat_recorder=args.recorder,
         progress=not args.no_progress,
     )
     if args.json:
@@ -64,6 +65,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument(
         "--config-history", help="configuration history with an edit (recorded likewise)"
+    )
+    generate.add_argument(
+        "--recorder",
+        choices=["default", "reference"],
+        default="default",
+        help="who records the chat events: the compiled recording of the reference Chat "
+        "Manager (default) or the Python reference itself (same bytes, much slower)",
     )
     generate.add_argument("--json", action="store_true", help="print the summary as JSON")
     generate.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -37,6 +37,7 @@ from engage_lab.world.chat import (
     ChatRecording,
     WorldView,
     default_chat_recorder,
+    reference_chat_recorder,
 )
 from engage_lab.world.model import MODES, World, draw_world
 from engage_lab.world.output import ID_FORMS, id_prefix, world_view, write_truth, write_world
@@ -58,6 +59,7 @@ __all__ = [
     "engagement_probability",
     "generate_world",
     "id_prefix",
+    "reference_chat_recorder",
 ]
 
 
@@ -189,7 +191,7 @@ def generate_world(
     config: str | Path | None = None,
     config_history: str | Path | None = None,
     params: WorldParams | None = None,
-    chat_recorder: ChatRecorder | Literal["default"] | None = "default",
+    chat_recorder: ChatRecorder | Literal["default", "reference"] | None = "default",
     progress: bool = True,
 ) -> WorldSummary:
     """Generate a world into folder ``out`` and return its summary.
@@ -207,7 +209,9 @@ def generate_world(
         readable JSON (of the right mode) and recorded in ``truth/params.json``.
     params : the generator's parameters (defaults: ``WorldParams()``).
     chat_recorder : the chat-event step (see ``engage_lab.world.chat``); ``"default"``:
-        ``default_chat_recorder()`` (none yet); None: no chat events are recorded and the
+        ``default_chat_recorder()`` (the compiled recording of the reference Chat
+        Manager); ``"reference"``: the Python reference itself; None: no chat events are
+        recorded and the
         summary says so.
     progress : show a progress bar on stderr.
     """
@@ -229,6 +233,8 @@ def generate_world(
 
     if chat_recorder == "default":
         chat_recorder = default_chat_recorder()
+    elif chat_recorder == "reference":
+        chat_recorder = reference_chat_recorder()
     began = time.perf_counter()
     with _Progress(progress and sys.stderr is not None, total_stages=6) as bar:
         world = draw_world(seed, visitors, mode, days, params, stage=bar.stage)

@@ -22,8 +22,10 @@ shifts the other draws). It returns a ``ChatRecording``:
 * ``truth``: any JSON-ready facts to keep under ``truth/chat.json`` (draws, engagements).
 
 ``generate_world`` (and so ``engage-lab generate``) uses ``default_chat_recorder()`` unless
-told otherwise: :func:`engage_lab.world.recording.record_chat`, the reference Chat Manager
-run over the world with a live agent pool and the hidden behaviour. With
+told otherwise: the recording of the reference Chat Manager run over the world with a live
+agent pool and the hidden behaviour (:func:`engage_lab.world.recording.record_chat`),
+computed by its compiled twin :func:`engage_lab.world.recording_fast.record_chat_fast`
+(``reference_chat_recorder()`` runs the Python reference itself). With
 ``chat_recorder=None`` no ``chat_events.jsonl`` is written and the summary says so
 (``CHAT_STEP_NOT_BUILT``).
 """
@@ -47,6 +49,7 @@ __all__ = [
     "ChatRecording",
     "WorldView",
     "default_chat_recorder",
+    "reference_chat_recorder",
 ]
 
 #: What the summary and ``truth/params.json`` say when no recorder runs (``chat_recorder=None``).
@@ -97,11 +100,24 @@ class ChatRecorder(Protocol):
 def default_chat_recorder() -> ChatRecorder | None:
     """The chat-event step ``generate_world`` uses by default.
 
-    :func:`engage_lab.world.recording.record_chat`: the reference Chat Manager run over
-    the world with a live agent pool and the hidden behaviour (imported here, so the
-    generator does not depend on the reference at import).
+    :func:`engage_lab.world.recording_fast.record_chat_fast`: the reference Chat Manager's
+    recording (:func:`engage_lab.world.recording.record_chat`: the same rows, ids and
+    truth; the differential tests hold the two together) computed by one compiled pass,
+    imported here so the generator does not depend on the engines at import.
 
     >>> default_chat_recorder().__name__
+    'record_chat_fast'
+    """
+    from engage_lab.world.recording_fast import record_chat_fast
+
+    return record_chat_fast
+
+
+def reference_chat_recorder() -> ChatRecorder:
+    """The reference recorder: :func:`engage_lab.world.recording.record_chat`, one
+    :class:`~engage_lab.reference.VisitorSession` per visitor in Python (the spec).
+
+    >>> reference_chat_recorder().__name__
     'record_chat'
     """
     from engage_lab.world.recording import record_chat

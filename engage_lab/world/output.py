@@ -286,8 +286,10 @@ def _write_recording(
         visitor_ids = pd.Index(
             [f"{id_prefix(world.seed, 'visitor')}{v + 1:06d}" for v in range(world.visitors.n)]
         )
-        at = visitor_ids.get_indexer(events["visitor_id"].astype(str))
-        offsets = np.where(at >= 0, world.visitors.clock_offset_ms[np.maximum(at, 0)], 0)
+        codes, uniques = pd.factorize(events["visitor_id"].astype(str))
+        at = visitor_ids.get_indexer(uniques)  # per distinct visitor, not per event
+        offset_of = np.where(at >= 0, world.visitors.clock_offset_ms[np.maximum(at, 0)], 0)
+        offsets = offset_of[codes]
         rows["chat_events.jsonl"] = _write_frame(
             out / "chat_events.jsonl", schema.TABLES_BY_NAME["chat_events"], events,
             id_prefix(world.seed, "chat_event"), 7, offsets, ("event_at",),

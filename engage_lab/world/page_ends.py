@@ -128,16 +128,19 @@ class PageEnds:
         last[:-1] = self.visit_head[1:]
         self.followed = set(self.ids[self.order[~last]].tolist())
 
-    def _per_page(self, by_id: pd.Series | None) -> np.ndarray:
-        """A per-page-view-id series as an array over the page views (NaN: none)."""
+    def _per_page(self, by_id: pd.Series | np.ndarray | None) -> np.ndarray:
+        """A per-page-view-id series as an array over the page views (NaN: none); an
+        array is already one."""
+        if isinstance(by_id, np.ndarray):
+            return by_id.astype(np.float64)
         if by_id is None or not len(by_id):
             return np.full(len(self.ids), np.nan)
         return by_id.reindex(self.ids).to_numpy(np.float64)
 
-    def ends(self, event_ends: pd.Series | None = None) -> pd.Series:
+    def ends(self, event_ends: pd.Series | np.ndarray | None = None) -> pd.Series:
         """Page ends as the loader will derive them (ms), given the last chat event per
-        page view (the ``started`` events included: pages that run end no earlier than
-        their start)."""
+        page view (by id, or per ``page_views`` row; the ``started`` events included:
+        pages that run end no earlier than their start)."""
         events = self._per_page(event_ends)
         candidates = np.vstack([self.last_var, events, np.where(self.runs, self.start, np.nan)])
         have = ~np.isnan(candidates).all(axis=0)

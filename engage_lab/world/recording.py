@@ -330,8 +330,9 @@ class RunResult:
     events: pd.DataFrame
     conversations: pd.DataFrame
     truth: dict[str, object]
-    #: the last event instant per page view id, when the run knows it without the frame
-    last_event: pd.Series | None = None
+    #: the last event instant per ``page_views`` row (NaN: none), when the run knows it
+    #: without the frame
+    last_event: np.ndarray | None = None
 
 
 def _run_once(

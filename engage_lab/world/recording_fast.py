@@ -30,6 +30,7 @@ from engage_lab.data import database, derive
 from engage_lab.data.sqltext import Sql, ident, join, sql
 from engage_lab.engine.kernel import static_steps
 from engage_lab.engine.output import FastRun, GatingContext
+from engage_lab.engine.plan import UnsupportedByFastEngineError
 from engage_lab.engine.replay import _id_buffers, prepare
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import EVENTS, code_of, pack
@@ -39,6 +40,7 @@ from engage_lab.world.record_kernel import KIND_BUTTON, KIND_INVITATION, record_
 from engage_lab.world.recording import (
     RunResult,
     config_labels,
+    record_chat,
     record_passes,
     web_chat_frame,
 )
@@ -59,7 +61,12 @@ def record_chat_fast(world: WorldView) -> ChatRecording:
     (True, True)
     """
     staged = world_tables(world)
-    return record_passes(world, lambda w, cfg, at, ends: _run_once_fast(w, cfg, at, ends, staged))
+    try:
+        return record_passes(
+            world, lambda w, cfg, at, ends: _run_once_fast(w, cfg, at, ends, staged)
+        )
+    except UnsupportedByFastEngineError:
+        return record_chat(world)  # what the compiled pass does not cover: the reference
 
 
 # ---------------------------------------------------------------------------- database
@@ -217,12 +224,21 @@ def _record(
     # the hidden behaviour, per pvi / visitor code
     page_id_array = pages.scan_page_view_ids(con).take(pa.array(pages.pos))
     page_ids = page_id_array.to_pandas()
-    truth_pages = world.page_truth.set_index("page_view_id")
+    truth_pages = world.page_truth
+    scan_ids = world.tables["page_views"]["page_view_id"]
+    if (
+        len(truth_pages) == len(scan_ids)
+        and (truth_pages["page_view_id"].to_numpy() == scan_ids.to_numpy()).all()
+    ):
+        at = pages.pos  # the truth is in page_views order (world_view builds it so)
+    else:
+        at = pd.Index(truth_pages["page_view_id"]).get_indexer(page_ids)
     categories = sorted(dict(world.params.truth.page_category_effect))
-    category = pd.Categorical(
-        truth_pages["page_category"].reindex(page_ids).to_numpy(), categories
-    ).codes.astype(np.int64)
-    returning = (truth_pages["visit_number"].reindex(page_ids).to_numpy() > 1).astype(np.bool_)
+    category = pd.Categorical(truth_pages["page_category"].to_numpy()[at], categories).codes.astype(
+        np.int64
+    )
+    returning = truth_pages["visit_number"].to_numpy()[at] > 1
+
     visitor_ids = pages.visitor_ids(con).to_pandas()
     effect = (
         world.visitor_truth.set_index("visitor_id")["engagement_effect"]
@@ -317,8 +333,9 @@ def _record(
     np.maximum.at(last, out_pvi.astype(np.int64), out_t)
     active = pages.active & (pages.entry >= 0)
     last[active] = np.maximum(last[active], pages.start[active])
+    last_event = np.full(len(world.tables["page_views"]), np.nan)
     has = last != np.iinfo(np.int64).min
-    last_event = pd.Series(last[has], index=page_ids.to_numpy(object)[has])
+    last_event[pages.pos[has]] = last[has]
     return RunResult(events, conversations, truth_counts, last_event)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -156,16 +156,22 @@ class CodeColumn:
     name: str
     codes: np.ndarray
     table: Sequence[object]
+    #: the table's ``,"key":value`` fragments, then "" for code -1 (formatted once)
+    fragments: list[str] = field(init=False, repr=False, compare=False)
 
     piece = "%s"
 
-    def values(self, lo: int, hi: int) -> list[list]:
+    def __post_init__(self) -> None:
         key = _key(self.name)
         fragments = [
             "" if v is None else key + json.dumps(v, ensure_ascii=False, separators=(",", ":"))
             for v in self.table
         ]
         fragments.append("")  # code -1
+        object.__setattr__(self, "fragments", fragments)
+
+    def values(self, lo: int, hi: int) -> list[list]:
+        fragments = self.fragments
         return [[fragments[c] for c in self.codes[lo:hi].tolist()]]
 
 

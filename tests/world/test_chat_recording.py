@@ -55,8 +55,11 @@ def small(request, tmp_path_factory):
     return mode, out, summary
 
 
-def test_the_default_recorder_is_the_reference_recording():
-    assert default_chat_recorder() is record_chat
+def test_the_reference_recorder_is_the_reference_chat_manager():
+    from engage_lab.world.chat import reference_chat_recorder
+
+    assert reference_chat_recorder() is record_chat
+    assert default_chat_recorder().__module__ == "engage_lab.world.recording_fast"
 
 
 @pytest.mark.slow
