@@ -1,11 +1,15 @@
 """World generation speed: page views per second, against a DuckDB JSON-writing baseline.
 
-Generates a world of about ``--page-views`` page views (1 M by default; the target is
-under two minutes on a 2-core machine) into a temporary folder and reports page views per
-second. The baseline, measured in the same run, is DuckDB writing the same number of
-rows as newline-delimited JSON with ``COPY (SELECT ... FROM range(n)) TO ... (FORMAT
-json)``: the ratio says how many times slower than a bare bulk JSON write the whole
-generation (drawing every table and writing them all) is.
+Generates a world of about ``--page-views`` page views (1 M by default, 50 k with
+``ENGAGE_LAB_BENCH_QUICK=1``; the target is under two minutes on a 2-core machine) with
+its chat events recorded, into a temporary folder, and reports page views per second,
+then the same world without the chat-event step. Baselines measured in the same run:
+
+* DuckDB writing as many rows as newline-delimited JSON (``COPY (SELECT ... FROM
+  range(n)) TO ... (FORMAT json)``): how many times slower than a bare bulk JSON write the
+  whole generation (drawing every table, recording the chat events, writing them all) is;
+* the reference Chat Manager recording a smaller world (``--reference-page-views``) that
+  the compiled recorder records too: their ratio, and a check that the rows are the same.
 
 Run: ``python -m benchmarks.bench_world [--page-views N]`` or through ``make bench``.
 """
@@ -13,6 +17,8 @@ Run: ``python -m benchmarks.bench_world [--page-views N]`` or through ``make ben
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -51,35 +57,55 @@ def duckdb_baseline_s(rows: int, folder: Path) -> float:
         con.close()
 
 
+def _recorders_s(page_views: int, seed: int, days: int, folder: Path) -> tuple[int, float, float]:
+    """``(page views, compiled s, reference s)``: the chat-event step alone, both
+    recorders on one world (the reference is the spec the compiled one reproduces)."""
+    from engage_lab.world.output import world_view
+    from engage_lab.world.recording import record_chat
+    from engage_lab.world.recording_fast import record_chat_fast
+
+    view = world_view(draw_world(seed, visitors_for(page_views, seed, days), "live_chat", days),
+                      None, None)  # fmt: skip
+    record_chat_fast(view)  # compiled code loaded from numba's cache outside the timing
+    start = time.perf_counter()
+    fast = record_chat_fast(view)
+    compiled = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = record_chat(view)
+    reference_s = time.perf_counter() - start
+    if not fast.chat_events.equals(reference.chat_events):
+        raise SystemExit("bench_world: the compiled and reference recordings differ")
+    return len(view.tables["page_views"]), compiled, reference_s
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     """Run the benchmark, print its numbers, return them."""
     parser = argparse.ArgumentParser(prog="bench_world", description=__doc__.splitlines()[0])
-    parser.add_argument("--page-views", type=int, default=1_000_000)
+    quick = os.environ.get("ENGAGE_LAB_BENCH_QUICK") == "1"
+    parser.add_argument("--page-views", type=int, default=50_000 if quick else 1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument(
-        "--chat-page-views",
+        "--reference-page-views",
         type=int,
-        default=20_000,
-        help="size of a second world generated WITH the chat-event step (0: skip)",
+        default=3_000 if quick else 20_000,
+        help="size of the world both recorders record, for their ratio (0: skip)",
     )
     args = parser.parse_args(argv)
     visitors = visitors_for(args.page_views, args.seed, args.days)
     with tempfile.TemporaryDirectory(prefix="bench-world-") as tmp:
         folder = Path(tmp)
-        # navigation, variables and agents only: the generator's own speed
-        summary = generate_world(
-            folder / "world", visitors, args.seed, days=args.days, progress=False,
-            chat_recorder=None,
-        )  # fmt: skip
+        # the whole job: draw every table, record the chat events, write them all
+        summary = generate_world(folder / "world", visitors, args.seed, days=args.days,
+                                 progress=False)  # fmt: skip
+        shutil.rmtree(folder / "world")
+        bare = generate_world(folder / "bare", visitors, args.seed, days=args.days,
+                              progress=False, chat_recorder=None)  # fmt: skip
+        shutil.rmtree(folder / "bare")
         baseline = duckdb_baseline_s(summary.page_views, folder)
-        chat = None
-        if args.chat_page_views > 0:
-            # the whole job: the reference Chat Manager records the chat events too
-            chat_visitors = visitors_for(args.chat_page_views, args.seed, args.days)
-            chat = generate_world(
-                folder / "chat", chat_visitors, args.seed, days=args.days, progress=False
-            )
+        recorders = None
+        if args.reference_page_views > 0:
+            recorders = _recorders_s(args.reference_page_views, args.seed, args.days, folder)
     pvs = summary.page_views_per_s
     records = sum(summary.records.values())
     result = {
@@ -88,33 +114,37 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "records": float(records),
         "elapsed_s": summary.elapsed_s,
         "page_views_per_s": pvs,
+        "without_chat_s": bare.elapsed_s,
         "baseline_s": baseline,
         "baseline_rows_per_s": summary.page_views / baseline,
         "ratio_to_baseline": summary.elapsed_s / baseline,
         "seconds_per_million": summary.elapsed_s * 1e6 / summary.page_views,
     }
     print(
-        f"world generation: {summary.page_views:,} page views ({records:,} records, "
-        f"{visitors:,} visitors, {args.days} days) in {summary.elapsed_s:.2f} s = "
-        f"{pvs:,.0f} page views/s"
+        f"world generation with chat events: {summary.page_views:,} page views "
+        f"({records:,} records, {visitors:,} visitors, {args.days} days) in "
+        f"{summary.elapsed_s:.2f} s = {pvs:,.0f} page views/s"
+    )
+    print(
+        f"  {result['seconds_per_million']:.1f} s per million page views "
+        f"(target < {TARGET_SECONDS_PER_MILLION:.0f} s); without the chat-event step "
+        f"{bare.elapsed_s:.2f} s"
     )
     print(
         f"  baseline DuckDB COPY of {summary.page_views:,} rows to JSON: {baseline:.2f} s "
         f"({result['baseline_rows_per_s']:,.0f} rows/s); generation/baseline = "
         f"{result['ratio_to_baseline']:.1f}x"
     )
-    print(
-        f"  {result['seconds_per_million']:.1f} s per million page views without chat events "
-        f"(target < {TARGET_SECONDS_PER_MILLION:.0f} s)"
-    )
-    if chat is not None:
-        result["chat_page_views"] = float(chat.page_views)
-        result["chat_page_views_per_s"] = chat.page_views_per_s
+    if recorders is not None:
+        n, compiled, reference = recorders
+        result.update(
+            recorder_page_views=float(n), compiled_recorder_s=compiled,
+            reference_recorder_s=reference, recorder_speedup=reference / compiled,
+        )  # fmt: skip
         print(
-            f"with recorded chat events: {chat.page_views:,} page views in "
-            f"{chat.elapsed_s:.2f} s = {chat.page_views_per_s:,.0f} page views/s "
-            f"({chat.elapsed_s * 1e6 / chat.page_views:.0f} s per million page views; "
-            f"{pvs / chat.page_views_per_s:.1f}x the generation alone)"
+            f"chat-event step alone on {n:,} page views: compiled {compiled:.2f} s "
+            f"({n / compiled:,.0f} page views/s), reference Chat Manager {reference:.2f} s "
+            f"({n / reference:,.0f} page views/s): {reference / compiled:.1f}x, same rows"
         )
     return result
 
