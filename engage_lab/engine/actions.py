@@ -25,7 +25,16 @@ from engage_lab.availability.policy_kernel import policy_p
 from engage_lab.engine.ids import page_draw
 from engage_lab.kpis.coded import ITEM_SHIFT, MODE_SHIFT, STAGE_SHIFT, TRIGGER_SHIFT, code_of
 
-__all__ = ["ACT_CHAT", "ACT_ITEM", "ACT_OPEN_CHAT", "CHAT_SHOW", "code", "emit", "fixed_point"]
+__all__ = [
+    "ACT_CHAT",
+    "ACT_ITEM",
+    "ACT_OPEN_CHAT",
+    "CHAT_SHOW",
+    "code",
+    "emit",
+    "fixed_point",
+    "may_activate",
+]
 
 ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
 #: ``shows`` entry for the chat window (items are their index)
@@ -96,15 +105,42 @@ def _show_item(it, g, mode, page, t, pstate, item_is_button, o_t, o_pc, n, shows
     return n, n_shows + 1
 
 
-@numba.njit(cache=True)
-def fixed_point(
-    page, t, lo_slot, hi_slot, sstate, pstate, ctr, sint, prog, off_item, item_is_button,
-    fixed_missing, pol_xp, key_data, capacity, in_progress, waiting, seed, v_data, v_off,
-    visitor, p_data, p_off, scratch, o_t, o_pc, n, shows,
-):  # fmt: skip
+@numba.njit(cache=True, inline="always")
+def may_activate(lo_slot, hi_slot, sstate):
+    """Whether a slot of ``lo_slot:hi_slot`` could activate now: a candidate, not yet
+    activated, whose conditions hold in some chat state. When none can,
+    :func:`fixed_point` has nothing to do, and the drivers skip the call (passing its
+    arrays costs more than most fixed points)."""
+    for j in range(lo_slot, hi_slot):
+        if (
+            sstate[ON_PAGE, j] >= 0
+            and not sstate[ACTIVATED, j]
+            and sstate[CUR_MASK, j] & sstate[CHAT_MASK, j]
+        ):
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
     """Run the slots ``lo_slot:hi_slot`` of page view ``page`` at instant ``t``; return
-    ``(n, n_shows)`` (events written, shows recorded in ``shows``). State arrays: see the
-    row constants; ``(capacity, in_progress, waiting)``: availability at ``t``."""
+    ``(n, n_shows)`` (events written, shows recorded in ``shows``).
+
+    ``state = (sstate, pstate, ctr, scratch)``: see the row constants; ``slot_data =
+    (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)``:
+    :class:`~engage_lab.engine.inputs.SlotArrays`; ``gating = (steps_t, steps_cap,
+    steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_off)``: the
+    availability step of ``steps_*`` in force at ``t`` (all zero before the first),
+    looked up at the first gated activation only (a driver with a live pool passes its
+    one current state), the draw's seed and id buffers, the page's visitor code; ``out =
+    (o_t, o_pc, shows)``. The arrays come in tuples: numba passes a call's separate array
+    arguments at a cost that was most of a fixed point's."""
+    sstate, pstate, ctr, scratch = state
+    sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data = slot_data
+    steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_off = gating
+    o_t, o_pc, shows = out
+    state_known = False
+    capacity = in_progress = waiting = np.int64(0)
     n_shows = 0
     changed = True
     while changed:
@@ -132,6 +168,13 @@ def fixed_point(
             sstate[ACTIVATED, j] = 1
             online = True
             if sint[j, S_GATED]:
+                if not state_known:
+                    state_known = True
+                    step = np.searchsorted(steps_t, t, side="right") - 1
+                    if step >= 0:
+                        capacity = steps_cap[step]
+                        in_progress = steps_busy[step]
+                        waiting = steps_wait[step]
                 lo, hi = sint[j, S_POL_LO], sint[j, S_POL_HI]
                 p = policy_p(sint[j, S_POL_KIND], sint[j, S_POL_PARAM], sint[j, S_POL_OVER] != 0,
                              pol_xp[0, lo:hi], pol_xp[1, lo:hi], capacity, in_progress,

@@ -41,7 +41,9 @@ from engage_lab.engine.actions import (
     code,
     emit,
     fixed_point,
+    may_activate,
 )
+from engage_lab.engine.borrow import borrowed_all
 from engage_lab.engine.steps import slot_steps, sort_by_time
 from engage_lab.kpis.coded import code_of
 
@@ -152,13 +154,23 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
     What the world generator's recorder reads: it visits page views in global time
     order, not pvi order, so it cannot advance the pointers :func:`slot_steps` needs."""
     visitor, start, limit, vstart, active, entry = (
-        pages[0], pages[2], pages[3], pages[4], pages[6], pages[9]
+        pages[0],
+        pages[2],
+        pages[3],
+        pages[4],
+        pages[6],
+        pages[9],
     )
     id_at, signed_at = pages[11], pages[12]
     (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
      row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
     slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act = (
-        slots[1], slots[2], slots[3], slots[4], slots[5], slots[6]
+        slots[1],
+        slots[2],
+        slots[3],
+        slots[4],
+        slots[5],
+        slots[6],
     )
     entry_slot_lo, entry_slot_hi = entries[0], entries[1]
     max_breakpoints = bounds[0]
@@ -251,54 +263,50 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
     (rows of these visitors only, so chunks may run in parallel). Returns the event
     count. A gated activation's ``p`` and ``u`` are not kept: they are functions of the
     instant and ids, recomputed for the events frame."""
+    # Every array below is a borrowed view (engage_lab.engine.borrow): the inputs live in
+    # the caller; the work arrays are kept alive by ``work`` until the pass returns.
     (visitor, visit, start, limit, vstart, idx, active, embedded, carries, entry,
-     open_thread, id_at, signed_at) = pages  # fmt: skip
+     open_thread, id_at, signed_at) = borrowed_all(pages)  # fmt: skip
     (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-     row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
+     row_lo, row_hi, row_pvi, row_t, row_v) = borrowed_all(leaves)  # fmt: skip
     (sint, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act, fixed_missing,
      chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r, prog, off_item,
-     item_is_button, pol_xp, key_data) = slots  # fmt: skip
-    (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = entries
+     item_is_button, pol_xp, key_data) = borrowed_all(slots)  # fmt: skip
+    (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = borrowed_all(entries)
     (seed, v_data, v_off, p_data, p_off, longest, steps_t, steps_cap, steps_busy,
-     steps_wait) = gating  # fmt: skip
-    scratch = np.empty(longest + 2, np.uint8)
-    (eng_lo, eng_hi, eng_t, eng_stop) = engagements
+     steps_wait) = borrowed_all(gating)  # fmt: skip
+    (eng_lo, eng_hi, eng_t, eng_stop) = borrowed_all(engagements)
     (max_breakpoints, n_gid, n_items, messaging) = bounds
 
     n_pages = start.shape[0]
     n_slots = sint.shape[0]
-    (o_t, o_pc) = out
-    (honoured, honoured_pvi, honoured_variant) = shared
-    final_shown = np.zeros(n_pages, np.bool_)
-    final_opened = np.zeros(n_pages, np.bool_)
+    (o_t, o_pc) = borrowed_all(out)
+    (honoured, honoured_pvi, honoured_variant) = borrowed_all(shared)
     n = 0
-    ctr = np.zeros((5, n_gid), np.int64)
-    sstate = np.zeros((4, n_slots), np.int64)
-    pstate = np.zeros(ITEMS + n_items, np.int64)
-    prev = np.zeros(ITEMS + n_items, np.int64)
-    shows = np.zeros((0, 3), np.int64)  # a replay answers no offers
-    cand_ptr = cand_lo.copy()
+    cap_b = max_breakpoints + 4
+    cap_p = cap_b * max(n_slots, 1) + 8
+    work = (
+        np.zeros(n_pages, np.bool_), np.zeros(n_pages, np.bool_),  # final chat shown, opened
+        np.zeros((5, n_gid), np.int64), np.zeros((4, n_slots), np.int64),  # ctr, sstate
+        np.zeros(ITEMS + n_items, np.int64), np.zeros(ITEMS + n_items, np.int64),  # pstate, prev
+        np.zeros((0, 3), np.int64),  # shows: a replay answers no offers
+        np.empty(longest + 2, np.uint8), cand_lo.copy(), row_lo.copy(),  # scratch, pointers
+        np.empty(cap_b, np.int64), np.empty(cap_b, np.int64), np.empty(cap_b, np.int64),
+        np.empty(cap_b, np.int64), np.empty(cap_b, np.int64),  # buf_t, buf_l, buf_v, st_t, st_m
+        np.empty(cap_p, np.int64), np.empty(cap_p, np.int64), np.empty(cap_p, np.int64),
+        np.empty(cap_p, np.int64),  # pg_t, pg_s, pg_m, order
+        np.empty(max(leaf_kind.shape[0], 1), np.int64),  # leaf values
+    )  # fmt: skip
+    (final_shown, final_opened, ctr, sstate, pstate, prev, shows, scratch, cand_ptr, row_ptr,
+     buf_t, buf_l, buf_v, st_t, st_m, pg_t, pg_s, pg_m, order,
+     leaf_values) = borrowed_all(work)  # fmt: skip
+    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
     for j in range(n_slots):
         cand_ptr[j] = cand_lo[j] + np.searchsorted(cand_pvi[cand_lo[j] : cand_hi[j]], page_lo)
-    row_ptr = row_lo.copy()
     for leaf in range(row_lo.shape[0]):
         row_ptr[leaf] = row_lo[leaf] + np.searchsorted(
             row_pvi[row_lo[leaf] : row_hi[leaf]], page_lo
         )
-    # per page scratch
-    cap_b = max_breakpoints + 4
-    buf_t = np.empty(cap_b, np.int64)
-    buf_l = np.empty(cap_b, np.int64)
-    buf_v = np.empty(cap_b, np.int64)
-    st_t = np.empty(cap_b, np.int64)
-    st_m = np.empty(cap_b, np.int64)
-    cap_p = cap_b * max(n_slots, 1) + 8
-    pg_t = np.empty(cap_p, np.int64)
-    pg_s = np.empty(cap_p, np.int64)
-    pg_m = np.empty(cap_p, np.int64)
-    order = np.empty(cap_p, np.int64)
-    leaf_values = np.empty(max(leaf_kind.shape[0], 1), np.int64)
-
     k = page_lo
     while k < page_hi:
         k_end = k
@@ -409,19 +417,12 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     if pg_s[q] >= 0:
                         sstate[CUR_MASK, pg_s[q]] = pg_m[q]
                     r += 1
-                if not frozen:
-                    capacity = in_progress = waiting = np.int64(0)
-                    if any_gated:
-                        step = np.searchsorted(steps_t, t, side="right") - 1
-                        if step >= 0:
-                            capacity = steps_cap[step]
-                            in_progress = steps_busy[step]
-                            waiting = steps_wait[step]
+                if not frozen and may_activate(lo_slot, hi_slot, sstate):
                     n, _ = fixed_point(
-                        page, t, lo_slot, hi_slot, sstate, pstate, ctr, sint, prog, off_item,
-                        item_is_button, fixed_missing, pol_xp, key_data, capacity,
-                        in_progress, waiting, seed, v_data, v_off, visitor[page], p_data,
-                        p_off, scratch, o_t, o_pc, n, shows,
+                        page, t, lo_slot, hi_slot, (sstate, pstate, ctr, scratch), slot_data,
+                        (steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off,
+                         visitor[page], p_data, p_off),
+                        (o_t, o_pc, shows), n,
                     )  # fmt: skip
                 # ---- an engagement at t (after the decisions of t)
                 while ep < ep_end and eng_t[ep] == t:
@@ -451,4 +452,11 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
             final_shown[page] = pstate[SHOWN] != 0
             final_opened[page] = pstate[OPENED] != 0
         k = k_end
+    _keep(work)
     return n
+
+
+@numba.njit(cache=True)
+def _keep(arrays):
+    """Keeps arrays alive to this point (their borrowed views are used before)."""
+    return len(arrays)

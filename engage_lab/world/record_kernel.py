@@ -57,6 +57,7 @@ from engage_lab.engine.actions import (
     code,
     emit,
     fixed_point,
+    may_activate,
 )
 from engage_lab.engine.kernel import open_slot, slot_wake
 from engage_lab.engine.md5 import md5_u52
@@ -314,6 +315,11 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     offers = 0
     drawn = 0
     shows = np.zeros((shows_bound, 3), np.int64)
+    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
+    one_t = np.full(1, -NEVER, np.int64)  # the live state as a one-step timeline
+    one_cap = np.zeros(1, np.int64)
+    one_busy = np.zeros(1, np.int64)
+    one_wait = np.zeros(1, np.int64)
     scratch = np.empty(longest + 2, np.uint8)
     key = np.empty(seed.shape[0] + longest + item_key.shape[0] + 96, np.uint8)
     # ---- the heap: one static entry per unfinished visitor, one per pending engagement
@@ -443,19 +449,25 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 sst[v, CUR_MASK, st_s[r]] = st_m[r]
                 r += 1
             rptr[v] = r
-            if not frozen[v]:
-                capacity = in_progress = waiting = np.int64(0)
-                if gated[v]:
-                    capacity, in_progress, waiting = pool_state(pool, t)
+            if not frozen[v] and may_activate(entry_slot_lo[c], entry_slot_hi[c], sst[v]):
+                if gated[v]:  # the pool's state now: a one-step timeline
+                    one_cap[0], one_busy[0], one_wait[0] = pool_state(pool, t)
+                else:
+                    one_cap[0] = one_busy[0] = one_wait[0] = 0
                 if n_states >= s_cap.shape[0]:
                     s_cap, s_busy, s_wait = _grow1(s_cap, 0), _grow1(s_busy, 0), _grow1(s_wait, 0)
-                s_cap[n_states], s_busy[n_states], s_wait[n_states] = capacity, in_progress, waiting
+                s_cap[n_states], s_busy[n_states], s_wait[n_states] = (
+                    one_cap[0],
+                    one_busy[0],
+                    one_wait[0],
+                )
                 n0 = n
                 n, n_shows = fixed_point(
-                    k, t, entry_slot_lo[c], entry_slot_hi[c], sst[v], pst[v], ctr[v], sint, prog,
-                    off_item, item_is_button, fixed_missing, pol_xp, key_data, capacity,
-                    in_progress, waiting, seed, v_data, v_off, visitor[k], p_data, p_off,
-                    scratch, o_t, o_pc, n, shows,
+                    k, t, entry_slot_lo[c], entry_slot_hi[c], (sst[v], pst[v], ctr[v], scratch),
+                    slot_data,
+                    (one_t, one_cap, one_busy, one_wait, seed, v_data, v_off, visitor[k], p_data,
+                     p_off),
+                    (o_t, o_pc, shows), n,
                 )  # fmt: skip
                 if n > o_t.shape[0]:
                     raise ValueError("record_pass: the event room per instant was too small")
