@@ -1,17 +1,733 @@
-"""Expressions (GrowthBook-style conditions) as rows: evaluated in SQL at their breakpoints."""
+"""Expressions (GrowthBook-style conditions) as rows: evaluated in SQL at their breakpoints.
+
+A trigger's ``expression`` is one more dynamic leaf of its slot (:mod:`~.engine.steps`,
+kind ``EXPR``): rows ``(pvi, t, mask)`` sorted by ``(pvi, t)``, ``mask`` bit
+``2 * shown + opened`` set iff the expression holds at ``t`` under that chat state (an
+expression that does not read ``chat`` has mask 0 or 15). Per candidate page view
+``[s, lim)`` the rows start at ``s``, then sit at every *breakpoint*: an instant in
+``(s, lim)`` where something the expression reads may change,
+
+* a change of a variable it reads (``vars.<name>`` reads the variables ``<name>`` and
+  ``custom_<name>``), from ``_el_vc`` (a change at or before ``s`` applies from ``s``);
+* the visitor's first identity / signed identity, when it reads ``visitor.identity`` /
+  ``visitor.signed_identity``;
+* ``s + d`` and ``visit start + d`` for the duration thresholds of
+  :func:`~engage_lab.conditions.walking.time_reads`;
+* the clock boundaries (multiples of its clock step, UTC) when it reads ``time``.
+
+Between two breakpoints nothing it reads changes, so the value of the last row holds.
+
+Each row's inputs are reduced to integer codes (page strings and variable values by
+dictionary, ``visit.urls`` / ``visit.paths`` by the visit's sequence so far, durations by
+the interval between the threshold crossings they fall in, the clock by its UTC minute,
+identities as booleans, counts): rows with equal codes give equal results, so the
+expression is evaluated once per distinct input, in one SQL query over a registered
+Arrow table (``_el_xb``). There a JSON attribute document is built per row with just the
+paths the expression reads, as :func:`engage_lab.reference.state.attributes` builds it
+(key order, nulls, ``vars.<name>``: the variable ``<name>`` if set, else
+``custom_<name>``), and :class:`~engage_lab.conditions.compiler.DuckDBCompiler` compiles
+the expression over it. ``chat`` fields are decided per chat state first (by the
+reference evaluator; the tree is then simplified), and each distinct remaining tree is
+compiled once. Thresholds are bound parameters (prefix ``x<slot>t<tree>p``); values
+never enter the SQL text. The SQL is remembered per expression, the rows by SQL text,
+parameters and candidate page views.
+
+Refused (:class:`~engage_lab.engine.plan.UnsupportedByFastEngineError`): reads whose
+changes the reference's candidate instants do not follow (a duration with a test other
+than ``$gt`` / ``$gte`` / ``$lt`` / ``$lte``; durations, the clock or the chat read
+through a saved group), whole ``page``, ``visit`` or ``vars`` objects, and what the
+compiler refuses.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numba
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
 
+from engage_lab.conditions import nodes
+from engage_lab.conditions.compiler import DuckDBCompiler
+from engage_lab.conditions.evaluator import evaluate_node
+from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.walking import MINUTE_MS, TimeReads, time_reads
 from engage_lab.engine.pages import Pages
-from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError
+from engage_lab.engine.plan import Plan, Slot, UnsupportedByFastEngineError
+from engage_lab.engine.sqlvalues import col, deep_sql, num
 from engage_lab.engine.static import Candidates
+from engage_lab.errors import CompileError, EngineError, UnsupportedOperatorError
 
 __all__ = ["expression_rows"]
+
+#: The attribute document's objects and their keys, in the reference's order
+#: (:func:`engage_lab.reference.state.attributes`).
+_ROOT_KEYS: dict[str, tuple[str, ...]] = {
+    "page": ("url", "path", "title", "referrer", "device", "count", "duration"),
+    "visit": ("count", "duration", "urls", "paths"),
+    "visitor": ("id", "identity", "signed_identity"),
+    "time": ("day_of_week", "time", "hour"),
+    "chat": ("shown", "opened"),
+}
+_ROOTS = ("page", "visit", "visitor", "time", "chat", "vars")
+_PAGE_FIELDS = ("url", "path", "title", "referrer", "device")
+_LISTS = {"urls": "url", "paths": "path"}
+_THRESHOLDS = (nodes.OpGt, nodes.OpGte, nodes.OpLt, nodes.OpLte)
+_GROWING = ("page.duration", "visit.duration")
+#: chat states in mask bit order (bit ``2 * shown + opened``)
+_CHAT_STATES = ((False, False), (False, True), (True, False), (True, True))
+_TABLE = "_el_xb"
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+@dataclass
+class _Reads:
+    """What an expression reads of the attribute document."""
+
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    #: ``vars.<name>`` names, in first-read order
+    variables: list[str] = field(default_factory=list)
+
+    def add(self, path: str) -> None:
+        segments = path.split(".")
+        root = segments[0]
+        if root not in _ROOTS:
+            return  # absent: null at every instant
+        if len(segments) == 1:
+            if root in ("page", "visit", "vars"):
+                raise UnsupportedByFastEngineError(
+                    f"expressions: the whole {root!r} object is not replayed; read its keys"
+                )
+            self.keys.update((root, key) for key in _ROOT_KEYS[root])
+            return
+        key = segments[1]
+        if root == "vars":
+            if key not in self.variables:
+                self.variables.append(key)
+        elif key in _ROOT_KEYS[root]:
+            self.keys.add((root, key))
+
+    def reads(self, root: str, key: str | None = None) -> bool:
+        if key is not None:
+            return (root, key) in self.keys
+        return any(r == root for r, _ in self.keys)
+
+
+def _collect(tree: nodes.Node, saved_groups: Any) -> _Reads:
+    """The document paths ``tree`` reads (the walk of the compiler and the evaluator:
+    value tests read their field's value, ``$elemMatch`` conditions read elements, saved
+    groups read their ``attributeKey`` or their condition's paths)."""
+    reads = _Reads()
+
+    def check(path: str, test: nodes.Node | None, in_group: bool) -> None:
+        if path in _GROWING:
+            thresholds = isinstance(test, nodes.Operators) and all(
+                isinstance(t, _THRESHOLDS) for t in test.tests
+            )
+            if in_group or not thresholds:
+                raise UnsupportedByFastEngineError(
+                    f"expressions: {path} is replayed with $gt, $gte, $lt or $lte only, "
+                    "outside saved groups"
+                )
+        if in_group and path.split(".")[0] in ("time", "chat"):
+            raise UnsupportedByFastEngineError(
+                "expressions: the clock or the chat read through a saved group is not replayed"
+            )
+
+    def visit(node: nodes.Node, in_group: bool, visited: frozenset[str]) -> None:
+        if isinstance(node, nodes.Field):
+            check(node.path, node.test, in_group)
+            reads.add(node.path)
+        elif isinstance(node, nodes.And | nodes.Or):
+            for child in node.children:
+                visit(child, in_group, visited)
+        elif isinstance(node, nodes.Not):
+            visit(node.child, in_group, visited)
+        elif isinstance(node, nodes.SavedGroupRef):
+            if node.group_id in visited or not isinstance(saved_groups, dict):
+                return
+            entry = saved_groups.get(node.group_id)
+            if not isinstance(entry, dict):
+                return
+            if entry.get("type") == "list":
+                key = node.attribute_key
+                key = entry.get("attributeKey") if key is None else key
+                if isinstance(key, str) and isinstance(entry.get("values"), list):
+                    check(key, None, True)
+                    reads.add(key)
+            elif entry.get("type") == "condition" and isinstance(entry.get("condition"), dict):
+                inner = parse_expression(entry["condition"], strict=False)
+                visit(inner, True, visited | {node.group_id})
+
+    visit(tree, False, frozenset())
+    return reads
+
+
+# ----------------------------------------------------------------------------- chat
+
+
+def _field_value(node: nodes.Field, attributes: dict[str, Any], groups: Any) -> bool | None:
+    """A field test's three-valued result on a document (the reference evaluator)."""
+    if evaluate_node(node, attributes, groups):
+        return True
+    return False if evaluate_node(nodes.Not(node), attributes, groups) else None
+
+
+def _with_chat(node: nodes.Node, shown: bool, opened: bool, groups: Any) -> nodes.Node:
+    """``node`` with its ``chat`` fields decided for one chat state, simplified."""
+    if isinstance(node, nodes.Field):
+        if node.path.split(".")[0] != "chat":
+            return node
+        doc = {"chat": {"shown": shown, "opened": opened}}
+        return nodes.Const(_field_value(node, doc, groups))
+    if isinstance(node, nodes.Not):
+        child = _with_chat(node.child, shown, opened, groups)
+        if isinstance(child, nodes.Const):
+            return nodes.Const(None if child.value is None else not child.value)
+        return nodes.Not(child)
+    if isinstance(node, nodes.And | nodes.Or):
+        if not node.children:
+            return node
+        decisive = isinstance(node, nodes.Or)  # the value that decides: True for OR
+        kept: list[nodes.Node] = []
+        for child in node.children:
+            child = _with_chat(child, shown, opened, groups)
+            if isinstance(child, nodes.Const) and child.value is decisive:
+                return nodes.Const(decisive)
+            if isinstance(child, nodes.Const) and child.value is (not decisive):
+                continue
+            kept.append(child)
+        if not kept:
+            return nodes.Const(not decisive)
+        return kept[0] if len(kept) == 1 else type(node)(tuple(kept))
+    return node
+
+
+# ----------------------------------------------------------------------------- SQL
+
+
+class _DocResolver:
+    """The compiler's :class:`~engage_lab.conditions.compiler.Resolver`: the JSON
+    attribute document is one column of the row."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def criterion_values(self, criterion: str, kind: str) -> exp.Expression:
+        raise CompileError("expressions read no criteria")
+
+    def attributes(self) -> exp.Expression:
+        return col(self.column)
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _json_object(pairs: list[tuple[exp.Expression, exp.Expression]]) -> exp.Expression:
+    return _call("json_object", *[x for pair in pairs for x in pair])
+
+
+def _seconds_since(base: str) -> exp.Expression:
+    elapsed = exp.Paren(this=exp.Sub(this=col("el_t", "b"), expression=col(base, "b")))
+    return exp.Div(this=exp.cast(elapsed, "DOUBLE"), expression=num(1000))
+
+
+def _values(prefix: str, slot: Slot, reads: _Reads, params: dict[str, Any]):
+    """The SQL value of every document key the expression reads, over ``_el_xb b``."""
+    t = col("el_t", "b")
+    values: dict[tuple[str, str], exp.Expression] = {
+        ("page", name): col(f"el_{name}", "b") for name in _PAGE_FIELDS
+    }
+    values[("page", "count")] = col("el_idx", "b")
+    values[("page", "duration")] = _seconds_since("el_s")
+    values[("visit", "count")] = col("el_vcount", "b")
+    values[("visit", "duration")] = _seconds_since("el_vs")
+    for name in _LISTS:
+        values[("visit", name)] = col(f"el_{name}", "b")
+    values[("visitor", "id")] = col("el_vid", "b")
+    values[("visitor", "identity")] = exp.LTE(this=col("el_ida", "b"), expression=t)
+    values[("visitor", "signed_identity")] = exp.LTE(this=col("el_sga", "b"), expression=t)
+    if reads.reads("time"):
+        # the reading of the UTC minute (local_clock of the reference)
+        params[f"{prefix}tz"] = slot.config.source.timezone
+        seconds = exp.Mul(this=exp.IntDiv(this=t, expression=num(MINUTE_MS)), expression=num(60))
+        local = _call(
+            "timezone",
+            exp.Placeholder(this=f"{prefix}tz"),
+            _call("to_timestamp", exp.cast(seconds, "DOUBLE")),
+        )
+        values[("time", "day_of_week")] = _call("strftime", local, exp.Literal.string("%A"))
+        values[("time", "time")] = _call("strftime", local, exp.Literal.string("%H:%M"))
+        values[("time", "hour")] = exp.cast(_call("hour", local), "BIGINT")
+    return values
+
+
+def _states(slot: Slot, reads: _Reads) -> tuple[list[nodes.Node], list[int | bool]]:
+    """The distinct trees to compile and, per chat state in mask bit order, the index of
+    its tree or its constant value (an expression that reads no chat has one state)."""
+    assert slot.expression is not None
+    if not reads.reads("chat"):
+        return [slot.expression], [0]
+    trees: list[nodes.Node] = []
+    per_state: list[int | bool] = []
+    for shown, opened in _CHAT_STATES:
+        tree = _with_chat(slot.expression, shown, opened, slot.config.saved_groups)
+        if isinstance(tree, nodes.Const):
+            per_state.append(tree.value is True)
+            continue
+        if tree not in trees:
+            trees.append(tree)
+        per_state.append(trees.index(tree))
+    return trees, per_state
+
+
+def _query(
+    j: int, slot: Slot, reads: _Reads, trees: list[nodes.Node]
+) -> tuple[str, dict[str, Any]]:
+    """The SQL over ``_el_xb`` of slot ``j``'s trees and its parameters: ``el_r`` and a
+    boolean ``el_m<k>`` per tree."""
+    prefix = f"x{j}"
+    params: dict[str, Any] = {}
+    values = _values(prefix, slot, reads, params)
+    roots: list[tuple[exp.Expression, exp.Expression]] = []
+    for root in _ROOTS:
+        if root == "vars":
+            pairs = []
+            for k, name in enumerate(reads.variables):
+                params[f"{prefix}k{k}"] = name  # a key the configuration names: bound
+                value = exp.cast(col(f"el_var{k}", "b"), "JSON")
+                pairs.append((exp.Placeholder(this=f"{prefix}k{k}"), value))
+        elif root == "chat":
+            continue  # decided per chat state (:func:`_states`)
+        else:
+            pairs = [
+                (exp.Literal.string(key), values[(root, key)])
+                for key in _ROOT_KEYS[root]
+                if (root, key) in reads.keys
+            ]
+        if pairs:
+            roots.append((exp.Literal.string(root), _json_object(pairs)))
+    base = exp.Table(
+        this=exp.to_identifier(_TABLE), alias=exp.TableAlias(this=exp.to_identifier("b"))
+    )
+    inner = exp.select(col("el_r", "b"), _json_object(roots).as_("el_doc")).from_(base)
+    conditions: list[exp.Expression] = []
+    for k, tree in enumerate(trees):
+        compiler = DuckDBCompiler(
+            _DocResolver("el_doc"), slot.config.saved_groups, param_prefix=f"{prefix}t{k}p"
+        )
+        try:
+            with deep_sql():
+                compiled = compiler.compile(tree)
+        except (UnsupportedOperatorError, CompileError) as error:
+            raise UnsupportedByFastEngineError(
+                f"trigger {slot.id!r}: its expression does not compile for DuckDB: {error}"
+            ) from error
+        params.update(compiled.params)
+        conditions.append(compiled.expression.as_(f"el_m{k}"))
+    outer = exp.select(col("el_r"), *conditions).from_(inner.subquery("q"))
+    with deep_sql():
+        return outer.sql("duckdb"), params
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+def _codes(values: pa.Array) -> np.ndarray:
+    """Dictionary codes of ``values`` (equal codes iff equal values; null: -1)."""
+    encoded = pc.dictionary_encode(values)
+    return np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _page_column(
+    con: duckdb.DuckDBPyConnection, pages: Pages, name: str
+) -> tuple[pa.Array, np.ndarray]:
+    """A ``page_views`` column's distinct values and, per ``pvi``, the index of its value
+    (-1: null): :meth:`~engage_lab.engine.pages.Pages.dictionary`."""
+    try:
+        values, codes = pages.dictionary(con, name)
+    except duckdb.Error as error:
+        raise EngineError(f"fast engine: reading the page views failed: {error}") from error
+    return values, np.asarray(codes, np.int64)
+
+
+def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
+    """``values[codes]``, null where the code is -1."""
+    return values.take(pa.array(codes, mask=codes < 0))
+
+
+def _sequence_ids(codes: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per ``pvi``, an id of the sequence ``codes[pvi - idx + 1 .. pvi]`` (the visit so
+    far; equal ids iff equal sequences), built one visit position at a time."""
+    n = len(codes)
+    ids = np.zeros(n, np.int64)
+    if n == 0:
+        return ids
+    c = codes - codes.min()
+    width = int(c.max()) + 1
+    order = np.argsort(idx, kind="stable")
+    bounds = np.searchsorted(idx[order], np.arange(1, int(idx.max()) + 2), side="left")
+    offset = 0
+    for level in range(len(bounds) - 1):
+        at = order[bounds[level] : bounds[level + 1]]
+        if len(at) == 0:
+            continue
+        previous = ids[at - 1] + 1 if level > 0 else np.zeros(len(at), np.int64)
+        group, first = _unique(previous * width + c[at])
+        ids[at] = offset + group
+        offset += len(first)
+    return ids
+
+
+def _visit_lists(
+    values: pa.Array, codes: np.ndarray, row_pvi: np.ndarray, idx: np.ndarray
+) -> pa.Array:
+    """Per row, the visit's values so far (page views ``pvi - idx + 1 .. pvi``, in order)."""
+    lengths = idx[row_pvi].astype(np.int64)
+    offsets = np.zeros(len(row_pvi) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    first = np.repeat(row_pvi - lengths + 1, lengths)
+    within = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    items = _take(values, codes[first + within])
+    return pa.LargeListArray.from_arrays(pa.array(offsets), items)
+
+
+def _changes(
+    con: duckdb.DuckDBPyConnection, pages: Pages, name: str, cache: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray]:
+    """One variable's changes ``(pvi, c, value JSON text, value codes)`` by ``(pvi, c)``."""
+    key = f"expr-var|{pages.key!r}|{name}"
+    if key not in cache:
+        query = (
+            exp.select("pvi", "c", exp.cast(col("value"), "VARCHAR").as_("v"))
+            .from_("_el_vc")
+            .where(col("name").eq(exp.Placeholder(this="name")))
+            .order_by("pvi", "c")
+        )
+        try:
+            table = con.sql(query.sql("duckdb"), params={"name": name}).to_arrow_table()
+        except duckdb.Error as error:
+            raise EngineError(f"fast engine: reading variable changes failed: {error}") from error
+        texts = table.column("v").combine_chunks().cast(pa.large_string())
+        cache[key] = (
+            np.asarray(table.column("pvi").to_numpy(), np.int64),
+            np.asarray(table.column("c").to_numpy(), np.int64),
+            texts,
+            _codes(texts),
+        )
+    return cache[key]
+
+
+@numba.njit(cache=True)
+def _asof(row_p, row_t, ch_p, ch_t):  # pragma: no cover - compiled
+    """Per row (sorted by ``(pvi, t)``), the last change of its page view at or before its
+    instant (changes sorted by ``(pvi, c)``), or -1."""
+    out = np.full(row_p.shape[0], -1, np.int64)
+    k = 0
+    m = ch_p.shape[0]
+    for i in range(row_p.shape[0]):
+        p = row_p[i]
+        t = row_t[i]
+        while k < m and (ch_p[k] < p or (ch_p[k] == p and ch_t[k] <= t)):
+            k += 1
+        if k > 0 and ch_p[k - 1] == p:
+            out[i] = k - 1
+    return out
+
+
+def _variable(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    name: str,
+    row_p: np.ndarray,
+    row_t: np.ndarray,
+    cache: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """``vars.<name>`` per row (the variable ``name`` if set, else ``custom_<name>``):
+    value codes (-1: null or unset), and indices (-1: unset) into the JSON texts."""
+    code = np.full(len(row_p), -1, np.int64)
+    index = np.full(len(row_p), -1, np.int64)
+    sources: list[pa.Array] = []
+    base = 0
+    for actual in (name, f"custom_{name}"):
+        ch_p, ch_t, texts, codes = _changes(con, pages, actual, cache)
+        at = _asof(row_p, row_t, ch_p, ch_t)
+        use = np.nonzero((at >= 0) & (index < 0))[0]
+        index[use] = base + at[use]
+        found = codes[at[use]]
+        code[use] = np.where(found >= 0, found + base, -1)  # per variable: no collision
+        sources.append(texts)
+        base += len(texts)
+    return code, index, pa.concat_arrays(sources) if sources else pa.array([], pa.large_string())
+
+
+def _breakpoints(
+    con: duckdb.DuckDBPyConnection,
+    slot: Slot,
+    reads: _Reads,
+    tr: TimeReads,
+    pages: Pages,
+    pvi: np.ndarray,
+    cache: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique ``(pvi, t)``: each page's start, then its breakpoints in ``(s, lim)``."""
+    s = pages.start[pvi]
+    lim = pages.limit[pvi]
+    parts_p, parts_t = [pvi], [s]
+
+    def inside(t: np.ndarray, p: np.ndarray = pvi) -> None:
+        keep = (t > pages.start[p]) & (t < pages.limit[p])
+        parts_p.append(p[keep])
+        parts_t.append(t[keep])
+
+    if reads.reads("page", "duration"):
+        for d in tr.page_offsets:
+            inside(s + d)
+    if reads.reads("visit", "duration"):
+        for d in tr.visit_offsets:
+            inside(pages.visit_start[pvi] + d)
+    code = pages.visitor[pvi].astype(np.int64)
+    if reads.reads("visitor", "identity"):
+        inside(pages.id_at[code])
+    if reads.reads("visitor", "signed_identity"):
+        inside(pages.signed_at[code])
+    if reads.reads("time"):
+        step = tr.clock_step
+        if step <= 0:  # pragma: no cover - time_reads gives a step to every time read
+            raise UnsupportedByFastEngineError(f"trigger {slot.id!r}: no clock step")
+        first = s // step + 1
+        count = np.maximum((lim - 1) // step - first + 1, 0)
+        starts = np.zeros(len(pvi) + 1, np.int64)
+        np.cumsum(count, out=starts[1:])
+        within = np.arange(starts[-1], dtype=np.int64) - np.repeat(starts[:-1], count)
+        parts_p.append(np.repeat(pvi, count))
+        parts_t.append((np.repeat(first, count) + within) * step)
+    if reads.variables:
+        candidate = np.zeros(len(pages), np.bool_)
+        candidate[pvi] = True
+        for name in reads.variables:
+            for actual in (name, f"custom_{name}"):
+                ch_p, ch_t, _, _ = _changes(con, pages, actual, cache)
+                keep = candidate[ch_p]
+                inside(ch_t[keep], ch_p[keep])
+    if len(parts_p) == 1:
+        return pvi, s
+    row_p = np.concatenate(parts_p)
+    row_t = np.concatenate(parts_t)
+    # one sort key: pvi, then the offset in the page (when it fits in 63 bits)
+    width = int((lim - s).max()) + 1
+    if int(row_p.max()) < (1 << 62) // width:
+        packed = np.sort(row_p * width + (row_t - pages.start[row_p]))
+        new = np.ones(len(packed), np.bool_)
+        new[1:] = packed[1:] != packed[:-1]
+        packed = packed[new]
+        row_p = packed // width
+        return row_p, pages.start[row_p] + packed % width
+    order = np.lexsort((row_t, row_p))  # pragma: no cover - pages longer than 2^62 / n ms
+    row_p, row_t = row_p[order], row_t[order]
+    new = np.ones(len(row_p), np.bool_)
+    new[1:] = (row_p[1:] != row_p[:-1]) | (row_t[1:] != row_t[:-1])
+    return row_p[new], row_t[new]
+
+
+# ----------------------------------------------------------------------------- groups
+
+
+def _dense(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(group, representative)``: group ids ``0..k-1`` of equal keys in ``[0, span)``
+    and one row of each group."""
+    n = len(key)
+    if span <= max(4 * n, 1 << 16):
+        present = np.zeros(span, np.bool_)
+        present[key] = True
+        ids = np.cumsum(present) - 1
+        any_row = np.empty(span, np.int64)
+        any_row[key] = np.arange(n, dtype=np.int64)
+        return ids[key], any_row[present]
+    return _unique(key)
+
+
+def _unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(group, first row)`` of equal keys, groups numbered in key order (a sort: faster
+    than ``np.unique``'s hash on these sizes)."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.ones(len(key), np.bool_)
+    new[1:] = ordered[1:] != ordered[:-1]
+    group = np.empty(len(key), np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group, order[new]
+
+
+def _groups(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with equal values in every column: ``(group per row, one row per group)``."""
+    key = np.zeros(n, np.int64)
+    span = 1
+    for column in columns:
+        c = column - column.min()
+        width = int(c.max()) + 1
+        if width > (1 << 62) // max(span, 1):
+            key, reps = _dense(key, span)
+            span = len(reps)
+        if width > (1 << 62) // max(span, 1):  # pragma: no cover - n * width beyond 2^62
+            c, reps = _dense(c, width)
+            width = len(reps)
+        key = key * width + c
+        span *= width
+    return _dense(key, span)
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def _slot_rows(
+    con: duckdb.DuckDBPyConnection,
+    j: int,
+    slot: Slot,
+    pages: Pages,
+    pvi: np.ndarray,
+    cache: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    assert slot.expression is not None
+    # the compiled SQL depends on the expression, the saved groups and the timezone
+    source = json.dumps(
+        [j, slot.trigger.expression, slot.config.saved_groups, slot.config.source.timezone],
+        sort_keys=False,
+        default=repr,
+    )
+    compiled_key = f"expr-sql|{source}"
+    if compiled_key not in cache:
+        reads = _collect(slot.expression, slot.config.saved_groups)
+        trees, per_state = _states(slot, reads)
+        sql, params = _query(j, slot, reads, trees) if trees else ("", {})
+        cache[compiled_key] = (reads, per_state, sql, params)
+    reads, per_state, sql, params = cache[compiled_key]
+    pvi = pvi[pages.start[pvi] < pages.limit[pvi]]
+    digest = hashlib.blake2b(np.ascontiguousarray(pvi).tobytes(), digest_size=16).hexdigest()
+    key = f"expr|{pages.key!r}|{sql}|{sorted(params.items())!r}|{per_state!r}|{digest}"
+    if key not in cache:
+        cache[key] = _evaluate(con, slot, reads, pages, pvi, sql, params, per_state, cache)
+    return cache[key]
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    slot: Slot,
+    reads: _Reads,
+    pages: Pages,
+    pvi: np.ndarray,
+    sql: str,
+    params: dict[str, Any],
+    per_state: list[int | bool],
+    cache: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of one slot on its candidate page views ``pvi`` (see the module docstring)."""
+    if len(pvi) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    if not sql:  # decided by the chat state alone
+        mask = sum(1 << state for state, value in enumerate(per_state) if value is True)
+        return pvi, pages.start[pvi], np.full(len(pvi), mask, np.int64)
+    assert slot.expression is not None
+    reads_t = time_reads((), slot.expression)
+    row_p, row_t = _breakpoints(con, slot, reads, reads_t, pages, pvi, cache)
+    n = len(row_p)
+    # ---- each row's inputs as codes: rows with equal codes have equal results
+    code = pages.visitor[row_p].astype(np.int64)
+    columns: list[np.ndarray] = []
+    strings: dict[str, tuple[pa.Array, np.ndarray]] = {}
+    for name in _PAGE_FIELDS:
+        if reads.reads("page", name):
+            strings[name] = _page_column(con, pages, name)
+            columns.append(strings[name][1][row_p])
+    lists: dict[str, tuple[pa.Array, np.ndarray]] = {}
+    for name, field_name in _LISTS.items():
+        if reads.reads("visit", name):
+            lists[name] = _page_column(con, pages, field_name)
+            seq_key = f"expr-seq|{pages.key!r}|{field_name}"
+            if seq_key not in cache:
+                cache[seq_key] = _sequence_ids(lists[name][1], pages.idx.astype(np.int64))
+            columns.append(cache[seq_key][row_p])
+    if reads.reads("page", "count"):
+        columns.append(pages.idx[row_p].astype(np.int64))
+    # durations are read by thresholds alone: the interval between crossings decides
+    if reads.reads("page", "duration"):
+        offsets = np.array(reads_t.page_offsets, np.int64)
+        columns.append(np.searchsorted(offsets, row_t - pages.start[row_p], side="right"))
+    if reads.reads("visit", "count"):
+        columns.append(pages.vcount[row_p].astype(np.int64))
+    if reads.reads("visit", "duration"):
+        offsets = np.array(reads_t.visit_offsets, np.int64)
+        columns.append(np.searchsorted(offsets, row_t - pages.visit_start[row_p], side="right"))
+    if reads.reads("visitor", "id"):
+        columns.append(code)
+    if reads.reads("visitor", "identity"):
+        columns.append((pages.id_at[code] <= row_t).astype(np.int64))
+    if reads.reads("visitor", "signed_identity"):
+        columns.append((pages.signed_at[code] <= row_t).astype(np.int64))
+    if reads.reads("time"):
+        columns.append(row_t // MINUTE_MS)
+    texts = []
+    for name in reads.variables:
+        var_codes, var_index, var_texts = _variable(con, pages, name, row_p, row_t, cache)
+        columns.append(var_codes)
+        texts.append((var_index, var_texts))
+    group, reps = _groups(columns, n)
+    # ---- one row per group
+    rp = row_p[reps]
+    rcode = pages.visitor[rp].astype(np.int64)
+    table: dict[str, Any] = {
+        "el_r": np.arange(len(reps), dtype=np.int64),
+        "el_t": row_t[reps],
+        "el_s": pages.start[rp],
+        "el_vs": pages.visit_start[rp],
+        "el_idx": pages.idx[rp].astype(np.int64),
+        "el_vcount": pages.vcount[rp].astype(np.int64),
+        "el_ida": pages.id_at[rcode],
+        "el_sga": pages.signed_at[rcode],
+    }
+    for name, (values, codes) in strings.items():
+        table[f"el_{name}"] = _take(values, codes[rp])
+    for name, (values, codes) in lists.items():
+        table[f"el_{name}"] = _visit_lists(values, codes, rp, pages.idx)
+    if reads.reads("visitor", "id"):
+        table["el_vid"] = pages.visitor_ids(con).take(pa.array(rcode))
+    for k, (var_index, var_texts) in enumerate(texts):
+        at = var_index[reps]
+        table[f"el_var{k}"] = _take(var_texts, at)
+    con.register(_TABLE, pa.table(table))
+    try:
+        result = con.execute(sql, params).fetchnumpy()
+    except duckdb.Error as error:
+        raise EngineError(
+            f"fast engine: evaluating the expression of trigger {slot.id!r} failed: {error}"
+        ) from error
+    finally:
+        con.unregister(_TABLE)
+    r = np.asarray(result["el_r"], np.int64)
+    by_group = np.zeros(len(reps), np.int64)
+    states = per_state if len(per_state) == 4 else [per_state[0]] * 4
+    for state, source in enumerate(states):
+        bit = np.int64(1) << state
+        if source is True:
+            by_group |= bit
+        elif source is not False:
+            held = np.asarray(result[f"el_m{source}"], np.bool_)
+            by_group[r[held]] |= bit
+    mask = by_group[group]
+    # a page's first row, then the rows where the mask changes
+    keep = np.ones(n, np.bool_)
+    keep[1:] = (row_p[1:] != row_p[:-1]) | (mask[1:] != mask[:-1])
+    return row_p[keep], row_t[keep], mask[keep]
 
 
 def expression_rows(
@@ -21,8 +737,12 @@ def expression_rows(
     cand: Candidates,
     cache: dict[str, Any],
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per slot with an expression: its ``(pvi, t, mask)`` rows, sorted."""
-    for slot in plan.slots:
+    """Per slot with an expression: its ``(pvi, t, mask)`` rows, sorted by ``(pvi, t)``
+    (see the module docstring). ``cache`` keeps page columns, variable changes and each
+    slot's rows between replays."""
+    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for j, slot in enumerate(plan.slots):
         if slot.expression is not None:
-            raise UnsupportedByFastEngineError("expressions: not yet")
-    return {}
+            pvi = np.asarray(cand.pvi[cand.lo[j] : cand.hi[j]], np.int64)
+            out[j] = _slot_rows(con, j, slot, pages, pvi, cache)
+    return out
