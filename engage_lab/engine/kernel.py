@@ -47,7 +47,15 @@ from engage_lab.engine.borrow import borrowed_all
 from engage_lab.engine.steps import slot_steps, sort_by_time
 from engage_lab.kpis.coded import code_of
 
-__all__ = ["EVENT_NAMES", "STAGE_NAMES", "open_slot", "run_pass", "slot_wake", "static_steps"]
+__all__ = [
+    "EVENT_NAMES",
+    "STAGE_NAMES",
+    "keep_alive",
+    "open_slot",
+    "run_pass",
+    "slot_wake",
+    "static_steps",
+]
 
 EVENT_NAMES = (
     "trigger_activated",
@@ -452,11 +460,12 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
             final_shown[page] = pstate[SHOWN] != 0
             final_opened[page] = pstate[OPENED] != 0
         k = k_end
-    _keep(work)
+    keep_alive(work)
     return n
 
 
 @numba.njit(cache=True)
-def _keep(arrays):
-    """Keeps arrays alive to this point (their borrowed views are used before)."""
+def keep_alive(arrays):
+    """Keeps ``arrays`` (a tuple) alive to this point: their borrowed views are used
+    before (:mod:`engage_lab.engine.borrow`)."""
     return len(arrays)

@@ -412,9 +412,6 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
         in_sample[sampled["code"].astype(np.int64)] = sampled["keep"].astype(np.bool_)
     status = _numpy(con, _STATUS_SQL)
     lo, hi = key.time_range if key.time_range is not None else (-NEVER, NEVER)
-    # a segment re-derives visits from its page views only when the idle duration differs
-    # from the loaded one (else the loaded visits, derived from all page views, stand)
-    rederive_on_segment = key.segment is not None and _rederives(con, key)
     rec = page_records(
         code,
         start,
@@ -424,10 +421,10 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
         scan["seg"].astype(np.bool_),
     )
     del scan, start, end
+    # visits are derived over all page views (a segment or time range keeps their visits)
     out = derive_pages(
         order,
         rec,
-        rederive_on_segment,
         in_sample,
         np.int64(lo),
         np.int64(hi),
@@ -503,17 +500,6 @@ def _sort_ties(order: np.ndarray, ties: np.ndarray, ids: Any) -> None:
         run = order[a:b]
         names = ids.take(pa.array(run)).to_pylist()
         order[a:b] = run[np.argsort(np.array(names, dtype=object), kind="stable")]
-
-
-def _rederives(con: duckdb.DuckDBPyConnection, key: PagesKey) -> bool:
-    try:
-        rows = con.execute(
-            f"SELECT value FROM {schema.META_TABLE} WHERE key = 'visit_idle_ms'"
-        ).fetchall()
-    except duckdb.Error:
-        rows = []
-    loaded = int(rows[0][0]) if rows else schema.DEFAULT_VISIT_IDLE_MS
-    return any(idle != loaded for _, idle in key.idle_steps)
 
 
 def _identities(con: duckdb.DuckDBPyConnection, n_visitors: int) -> tuple[np.ndarray, np.ndarray]:

@@ -97,7 +97,7 @@ def page_records(code, start, end, page_change, embedded, seg):
 
 @numba.njit(cache=True)
 def derive_pages(
-    order, rec, rederive_on_segment, in_sample, lo, hi, idle_at, idle_values, entry_at,
+    order, rec, in_sample, lo, hi, idle_at, idle_values, entry_at,
     status_t, status_off,
 ):  # fmt: skip
     """Visits, the kept page views and their facts.
@@ -135,15 +135,13 @@ def derive_pages(
         c = rec[order[i], 0]
         while j < n and rec[order[j], 0] == c:
             j += 1
-        # ---- visits over the derivation base (the segment when it re-derives, else all)
+        # ---- visits over all the visitor's page views
         latest = np.int64(0)
         started = False
         current_first = np.int64(-1)
         for k in range(i, j):
             p = order[k]
-            s, e, flags = rec[p, 1], rec[p, 2], rec[p, 3]
-            if rederive_on_segment and not (flags >> 2) & 1:
-                continue
+            s, e = rec[p, 1], rec[p, 2]
             idle = (
                 first_idle
                 if len(idle_values) == 1

@@ -168,7 +168,8 @@ def _run_chunks(
         cuts.append(max(cut, cuts[-1]))
     cuts.append(n_pages)
     chunks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a] or [(0, 0)]
-    bounds = [_event_bound(plan, cand, lo, hi) for lo, hi in chunks]
+    # + n_eng: an honoured engagement's chat_engaged, on any page (a stage's page too)
+    bounds = [_event_bound(plan, cand, lo, hi) + n_eng for lo, hi in chunks]
     starts = np.cumsum([0, *bounds])
     total = int(starts[-1]) + 4 * n_eng
     t = np.empty(total, np.int64)

@@ -41,11 +41,12 @@ def num(value: int | float) -> exp.Expression:
     return exp.Literal.number(value)
 
 
-def local_clock(t: exp.Expression, what: str) -> exp.Expression:
+def local_clock(t: exp.Expression, what: str, tz: exp.Expression | None = None) -> exp.Expression:
     """The local ``time`` ("HH:MM"), ``hour`` (double) or ``day_of_week`` (lowercase
-    name) of instant ``t`` (ms) in the source timezone (parameter ``$tz``)."""
+    name) of instant ``t`` (ms) in timezone ``tz`` (default: the parameter ``$tz``)."""
     seconds = exp.cast(exp.IntDiv(this=t, expression=num(1000)), "DOUBLE")
-    local = exp.func("timezone", exp.Placeholder(this="tz"), exp.func("to_timestamp", seconds))
+    zone = exp.Placeholder(this="tz") if tz is None else tz
+    local = exp.func("timezone", zone, exp.func("to_timestamp", seconds))
     if what == "time":
         return exp.func("strftime", local, exp.Literal.string("%H:%M"))
     if what == "hour":

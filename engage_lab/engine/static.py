@@ -32,6 +32,7 @@ from sqlglot import exp
 from engage_lab.data import schema
 from engage_lab.engine.kernel import _range
 from engage_lab.engine.pages import PLACEHOLDER_SEPARATOR, Pages
+from engage_lab.engine.pages_kernel import NEVER
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
@@ -58,9 +59,32 @@ class Candidates:
     fixed_missing: np.ndarray
 
 
-def _final_value(leaf: Leaf, var_alias: str | None) -> exp.Expression:
+def _page_timezone(
+    plan: Plan, started_ms: exp.Expression, params: dict[str, Any]
+) -> exp.Expression:
+    """The timezone a page's clock is read in: its own configuration's, the one in force at
+    its start (UTC before the first entry), as the reference reads a past page."""
+    zones = [e.config.source.timezone for e in plan.entries]
+    starts = [e.effective_at for e in plan.entries]
+    if starts[0] > -NEVER:
+        zones, starts = ["UTC", *zones], [-NEVER, *starts]
+    name_of = {zone: f"tz_{k}" for k, zone in enumerate(dict.fromkeys(zones))}
+    params.update({name: zone for zone, name in name_of.items()})
+    if len(name_of) == 1:
+        return exp.Placeholder(this=name_of[zones[0]])
+    ifs = [  # the latest entry in force first
+        exp.If(
+            this=exp.GTE(this=started_ms, expression=num(starts[k])),
+            true=exp.Placeholder(this=name_of[zones[k]]),
+        )
+        for k in range(len(zones) - 1, 0, -1)
+    ]
+    return exp.Case(ifs=ifs, default=exp.Placeholder(this=name_of[zones[0]]))
+
+
+def _final_value(leaf: Leaf, var_alias: str | None, tz: exp.Expression) -> exp.Expression:
     """The leaf criterion's value on a page as a past page (its final state) or, for page
-    criteria, at any instant."""
+    criteria, at any instant; ``tz`` the page's timezone (:func:`_page_timezone`)."""
     name = leaf.criterion
     s = exp.func("epoch_ms", col("started_at", "p"))
     e = exp.func(
@@ -82,7 +106,7 @@ def _final_value(leaf: Leaf, var_alias: str | None) -> exp.Expression:
             expression=num(1000),
         )
     if name in ("time", "hour", "day_of_week"):
-        return local_clock(e, name)
+        return local_clock(e, name, tz)
     if name in ("identity", "signed_identity"):
         at = col("id_at" if name == "identity" else "signed_at", "ids")
         return exp.func(
@@ -125,7 +149,7 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
     seen: dict[str, int] = {}
     var_aliases: dict[str, str] = {}
     needs_ids = False
-    timezones: set[str] = set()
+    page_tz: exp.Expression | None = None
 
     def value_column(expression: exp.Expression) -> exp.Expression:
         text = expression.sql("duckdb")
@@ -136,19 +160,17 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
         return values[text]
 
     for j, slot in enumerate(plan.slots):
-        tz = slot.config.source.timezone
         for li, leaf in enumerate(slot.leaves):
             if not _in_sql(leaf):
                 continue
             if leaf.source == "identity":
                 needs_ids = True
-            if leaf.source == "clock":
-                timezones.add(tz)
-                params["tz"] = tz
+            if leaf.source == "clock" and page_tz is None:
+                page_tz = _page_timezone(plan, exp.func("epoch_ms", col("started_at", "p")), params)
             alias = None
             if leaf.source == "var":
                 alias = var_aliases.setdefault(leaf.criterion, f"fv{len(var_aliases)}")
-            raw = _final_value(leaf, alias)
+            raw = _final_value(leaf, alias, page_tz)
             normal = None
             if leaf.node.kind == "string" and type(leaf.node.test) in compiler.STRING_TESTS:
                 normal = value_column(normalized(raw))
@@ -158,8 +180,6 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
                 seen[text] = len(seen)
                 outer_columns.append(test.as_(f"t{seen[text]}"))
             tests.append((j, li, seen[text]))
-    if len(timezones) > 1:
-        raise EngineError("fast engine: past clock criteria under two timezones (not replayed)")
     if needs_ids:
         ids = (
             exp.select(

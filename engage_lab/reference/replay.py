@@ -22,7 +22,13 @@ from engage_lab.reference.protocols import (
 from engage_lab.reference.scheduler import Scheduler
 from engage_lab.reference.session_state import config_resolver
 
-__all__ = ["events_frame", "log_availability", "replay_reference", "trigger_order"]
+__all__ = [
+    "events_frame",
+    "log_availability",
+    "replay_reference",
+    "trigger_order",
+    "with_config_visits",
+]
 
 _AGENT_COLUMNS = {
     "agents": ("agent_id", "soft_limit"),
@@ -50,6 +56,35 @@ def trigger_order(config: Config | ConfigHistory) -> list[str]:
     return order
 
 
+def with_config_visits(history: History, config: Config | ConfigHistory) -> History:
+    """``history`` with the visits of ``config``: re-derived when a configuration's
+    ``visit_idle`` (the one in force at a page view's start) differs from the loaded one.
+
+    >>> import pandas as pd
+    >>> from engage_lab.config import Config
+    >>> pv = pd.DataFrame({"page_view_id": ["p1", "p2"], "visitor_id": ["v", "v"],
+    ...                    "started_at": [0, 600_000], "ended_at": [1_000, 601_000],
+    ...                    "url": ["https://s.example/a", "https://s.example/b"]})
+    >>> cfg = Config.from_dict({"schema_version": 1,
+    ...     "source": {"mode": "live_chat", "visit_idle": "5m"},
+    ...     "catalog": {"buttons": [{"id": "b", "label": "B"}]},
+    ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_item", "item": "b"}]}]})
+    >>> h = with_config_visits(History.from_frames({"page_views": pv}), cfg)
+    >>> [p.visit_id for p in h.visitor("v").page_views]
+    ['p1', 'p2']
+    """
+    config_at = config_resolver(config)
+    idle_ms: dict[int, int] = {}  # per configuration: parsing its duration text once
+
+    def idle_at(t: int) -> int:
+        in_force = config_at(t) or _first(config)
+        if id(in_force) not in idle_ms:
+            idle_ms[id(in_force)] = in_force.source.visit_idle_ms
+        return idle_ms[id(in_force)]
+
+    return history.with_visit_idle(idle_at)
+
+
 def replay_reference(
     history: History | Any,
     config: Config | ConfigHistory,
@@ -60,6 +95,7 @@ def replay_reference(
     time_range: tuple[Any, Any] | None = None,
     visitors: Iterable[str] | float | None = None,
     global_order: bool = False,
+    derive_visits: bool = True,
 ) -> pd.DataFrame:
     """Replay the reference Chat Manager over a recorded history.
 
@@ -88,6 +124,10 @@ def replay_reference(
     global_order
         Resume visitors in global time order (:class:`Scheduler`); the result is the same
         for providers that do not depend on other visitors.
+    derive_visits
+        False: the history's visit ids are final, as :func:`with_config_visits` gave
+        them over a larger history (a segment's page views keep the visits of the whole
+        history).
 
     Returns
     -------
@@ -116,15 +156,8 @@ def replay_reference(
     """
     history = _as_history(history)
     config_at = config_resolver(config)
-    idle_ms: dict[int, int] = {}  # per configuration: parsing its duration text once
-
-    def idle_at(t: int) -> int:
-        in_force = config_at(t) or _first(config)
-        if id(in_force) not in idle_ms:
-            idle_ms[id(in_force)] = in_force.source.visit_idle_ms
-        return idle_ms[id(in_force)]
-
-    history = history.with_visit_idle(idle_at)
+    if derive_visits:
+        history = with_config_visits(history, config)
     chosen_seed = str(seed) if seed is not None else history.seed
     provider = availability if availability is not None else log_availability(history)
     source = engagements if engagements is not None else RecordedEngagements(history)

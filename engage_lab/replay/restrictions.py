@@ -10,7 +10,8 @@ All optional and combined with AND:
   trigger expressions) evaluated once per page view over :data:`SEGMENT_ATTRIBUTES`.
   Page views outside the segment are not replayed: they are removed from the history
   the engine sees, so the remaining pages' visit context (page counts, previous pages)
-  is that of the restricted history.
+  is that of the restricted history. Visits stay those of the whole history (derived
+  before the restriction, with the configuration's idle duration), as for a time range.
 
 >>> segment_sql({"page.path": {"$regex": "^/cart"}})[0].startswith("COALESCE(")
 True

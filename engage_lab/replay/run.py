@@ -285,13 +285,17 @@ def _run_reference(
     pages: Pages,
 ) -> pd.DataFrame:
     from engage_lab.reference import History, replay_reference
+    from engage_lab.reference.replay import with_config_visits
 
-    history = History.from_connection(con)
+    history = with_config_visits(History.from_connection(con), config)
     if pages.key.segment is not None:
-        # No native segment: the engine gets a history view without the other page views.
+        # No native segment: the engine gets a history view without the other page views,
+        # whose visits stay those of the whole history (as the pages frame names them).
         keep = set(pages.page_table(con).ids("page_view").tolist())
         history = _restrict_history(history, keep)
-    return replay_reference(history, config, seed=seed, time_range=window, visitors=fraction)
+    return replay_reference(
+        history, config, seed=seed, time_range=window, visitors=fraction, derive_visits=False
+    )
 
 
 def _restrict_history(history: Any, keep: set[str]) -> Any:

@@ -24,6 +24,7 @@ load**: the chat-event step adds web-chat conversations on top, agent by agent
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -157,8 +158,8 @@ def _background(rng, params: WorldParams, soft_limit: int, intervals, channels) 
     in_progress: list[int] = []
     for started, ch in arrivals:
         name = channels[ch]
-        length = int(rng.lognormal(np.log(duration[name][0] * 1000), duration[name][1]))
-        waited = int(rng.lognormal(np.log(wait[name][0] * 1000), wait[name][1]))
+        length = int(rng.lognormal(math.log(duration[name][0] * 1000), duration[name][1]))
+        waited = int(rng.lognormal(math.log(wait[name][0] * 1000), wait[name][1]))
         in_progress = [e for e in in_progress if e > started]
         if len(in_progress) >= soft_limit:
             continue  # a colleague takes it

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from engage_lab.availability.state import Timeline
+from engage_lab.world import libm
 
 __all__ = [
     "WorldFiles",
@@ -238,7 +239,7 @@ def figure(name: str, frame: pd.DataFrame) -> Any:
     elif name == "visits_per_visitor":
         fig = px.bar(frame, x="visits", y="visitors", title="Visits per visitor")
     elif name == "dwell_seconds":
-        fig = px.histogram(frame.assign(log10_seconds=np.log10(frame["seconds"].clip(lower=0.1))),
+        fig = px.histogram(frame.assign(log10_seconds=libm.log10(frame["seconds"].clip(lower=0.1))),
                            x="log10_seconds", color="category", nbins=40,
                            title="Dwell per page (log10 seconds, recorded ends)")  # fmt: skip
     elif name == "traffic_by_hour":

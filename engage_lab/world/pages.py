@@ -10,7 +10,9 @@ changes (within the checkout or account section), which start exactly when the p
 page ends. The last page of a visit may have no recorded end.
 
 >>> import numpy as np
->>> from engage_lab.world.params import WorldParams
+>>> from engage_lab.world import libm
+from engage_lab.world import libm
+from engage_lab.world.params import WorldParams
 >>> from engage_lab.world.site import build_site
 >>> p = WorldParams()
 >>> pages = walk_visits(np.random.default_rng(0), p, build_site(p.host),
@@ -21,10 +23,12 @@ page ends. The last page of a visit may have no recorded end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from engage_lab.world import libm
 from engage_lab.world.params import WorldParams
 from engage_lab.world.site import (
     ACCOUNT,
@@ -209,10 +213,10 @@ def walk_visits(
     page_change = ~first & (section >= 0) & (site.spa_section[np.maximum(prev, 0)] == section)
 
     medians_ms = np.asarray(params.dwell_median_s)[states] * 1000.0
-    dwell = rng.lognormal(np.log(medians_ms), params.dwell_sigma)
+    dwell = rng.lognormal(libm.log(medians_ms), params.dwell_sigma)
     dwell = np.where(visit_device[visit] == _MOBILE, dwell * params.mobile_dwell_factor, dwell)
     dwell = np.clip(dwell, params.dwell_min_s * 1000, params.dwell_max_s * 1000).astype(np.int64)
-    gap = rng.lognormal(np.log(params.navigation_gap_median_ms), params.navigation_gap_sigma, n)
+    gap = rng.lognormal(math.log(params.navigation_gap_median_ms), params.navigation_gap_sigma, n)
     gap = np.where(first | page_change, 0, np.maximum(gap, 1.0)).astype(np.int64)
     # start = visit start + dwell of earlier pages + gaps up to this page (grouped cumsum).
     step_ms = gap + np.where(first, 0, np.roll(dwell, 1))

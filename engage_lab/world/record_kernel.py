@@ -59,6 +59,8 @@ from engage_lab.engine.actions import (
     fixed_point,
     may_activate,
 )
+from engage_lab.engine.borrow import borrowed, borrowed_all
+from engage_lab.engine.kernel import keep_alive as _keep
 from engage_lab.engine.kernel import open_slot, slot_wake
 from engage_lab.engine.md5 import md5_u52
 from engage_lab.engine.normal import lognormal_ms
@@ -198,6 +200,11 @@ def _grow2(a, n):
 
 
 @numba.njit(cache=True)
+def _grow_heap(h_t, h_v, h_k, need):
+    return _grow1(h_t, need), _grow1(h_v, need), _grow1(h_k, need)
+
+
+@numba.njit(cache=True)
 def _grow_events(o_t, o_pc, o_si, need):
     return _grow1(o_t, need), _grow2(o_pc, need), _grow1(o_si, need)
 
@@ -248,14 +255,19 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     engagement (submission order) its page view, instant and close delay (-1: none);
     ``counts = [offers online, engagements drawn]``.
     """
+    # Borrowed views (engage_lab.engine.borrow: no reference counting in the calls) of the
+    # inputs, which live in the caller, and of the fixed-size work arrays, kept in ``work``
+    # until the pass returns. The arrays that grow (outputs, heap, pool) stay counted:
+    # borrowing them across their replacement read freed memory.
+    pages, slots, entries, steps, ids = (
+        borrowed_all(pages), borrowed_all(slots), borrowed_all(entries), borrowed_all(steps),
+        borrowed_all(ids),
+    )  # fmt: skip
+    behaviour = borrowed_all(behaviour)
+    entry_delay_ms = borrowed(entry_delay_ms)
     visitor, visit, start, limit, idx, active = (
-        pages[0],
-        pages[1],
-        pages[2],
-        pages[3],
-        pages[5],
-        pages[6],
-    )
+        pages[0], pages[1], pages[2], pages[3], pages[5], pages[6]
+    )  # fmt: skip
     embedded, carries, entry, open_thread = pages[7], pages[8], pages[9], pages[10]
     (sint, _, _, cand_lo, cand_hi, cand_pvi, _, fixed_missing, chat_lo, chat_hi, chat_code,
      chat_back, chat_which, chat_r, prog, off_item, item_is_button, pol_xp, key_data) = slots  # fmt: skip
@@ -274,55 +286,54 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     n_pages = start.shape[0]
     n_slots = sint.shape[0]
     n_visitors = 0 if n_pages == 0 else visitor[n_pages - 1] + 1
-    v_lo = np.searchsorted(visitor, np.arange(n_visitors), side="left")
-    v_hi = np.searchsorted(visitor, np.arange(n_visitors), side="right")
     width = ITEMS + n_items
-    # ---- per visitor state
-    cur = v_lo.astype(np.int64) - 1
-    cur_visit = np.full(n_visitors, -1, np.int64)
-    ctr = np.zeros((n_visitors, 5, n_gid), np.int64)
-    prev = np.zeros((n_visitors, width), np.int64)
-    pst = np.zeros((n_visitors, width), np.int64)
-    sst = np.zeros((n_visitors, 4, max(n_slots, 1)), np.int64)
-    wake = np.full((n_visitors, max(n_slots, 1)), NEVER, np.int64)
-    in_page = np.zeros(n_visitors, np.bool_)  # the current page view runs the Chat Manager
-    frozen = np.zeros(n_visitors, np.bool_)
-    gated = np.zeros(n_visitors, np.bool_)
-    rptr = np.zeros(n_visitors, np.int64)
-    has_eng = np.zeros(n_visitors, np.bool_)
-    last_e = np.zeros(n_visitors, np.int64)
-    last_visit = np.full(n_visitors, -1, np.int64)
-    last_chat = np.full(n_visitors, -1, np.int64)
-    final_shown = np.zeros(n_pages, np.bool_)
-    final_opened = np.zeros(n_pages, np.bool_)
-    # ---- outputs (grown on demand)
     per_instant = 8
     shows_bound = 1
     for j in range(n_slots):
         per_instant += 3 + 2 * (sint[j, S_PROG_LEN] + sint[j, S_OFF_LEN])
         shows_bound += 1 + sint[j, S_PROG_LEN] + sint[j, S_OFF_LEN]
+    first_page = np.searchsorted(visitor, np.arange(n_visitors), side="left")
+    work = (
+        first_page, np.searchsorted(visitor, np.arange(n_visitors), side="right"),
+        first_page.astype(np.int64) - 1, np.full(n_visitors, -1, np.int64),  # cur, cur_visit
+        np.zeros((n_visitors, 5, n_gid), np.int64),  # ctr
+        np.zeros((n_visitors, width), np.int64), np.zeros((n_visitors, width), np.int64),
+        np.zeros((n_visitors, 4, max(n_slots, 1)), np.int64),  # sst
+        np.full((n_visitors, max(n_slots, 1)), NEVER, np.int64),  # wake
+        np.zeros(n_visitors, np.bool_), np.zeros(n_visitors, np.bool_),  # in_page, frozen
+        np.zeros(n_visitors, np.bool_), np.zeros(n_visitors, np.int64),  # gated, rptr
+        np.zeros(n_visitors, np.bool_), np.zeros(n_visitors, np.int64),  # has_eng, last_e
+        np.full(n_visitors, -1, np.int64), np.full(n_visitors, -1, np.int64),
+        np.zeros(n_pages, np.bool_), np.zeros(n_pages, np.bool_),  # final shown, opened
+        np.zeros((shows_bound, 3), np.int64),  # shows
+        np.full(1, -NEVER, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+        np.zeros(1, np.int64),  # the live state as a one-step timeline
+        np.empty(longest + 2, np.uint8),  # scratch
+        np.empty(seed.shape[0] + longest + item_key.shape[0] + 96, np.uint8),  # key
+    )  # fmt: skip
+    (v_lo, v_hi, cur, cur_visit, ctr, prev, pst, sst, wake, in_page, frozen, gated, rptr,
+     has_eng, last_e, last_visit, last_chat, final_shown, final_opened, shows, one_t, one_cap,
+     one_busy, one_wait, scratch, key) = borrowed_all(work)  # fmt: skip
+    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
+    # ---- outputs and the heap (grown on demand)
     o_t = np.empty(max(1024, 4 * n_pages), np.int64)
     o_pc = np.empty((o_t.shape[0], 2), np.int32)
     o_si = np.empty(o_t.shape[0], np.int32)
-    s_cap = np.empty(1024, np.int64)
-    s_busy = np.empty(1024, np.int64)
-    s_wait = np.empty(1024, np.int64)
+    s_cap, s_busy, s_wait = (
+        np.empty(1024, np.int64),
+        np.empty(1024, np.int64),
+        np.empty(1024, np.int64),
+    )
     n_states = 0
-    ch_pvi = np.empty(1024, np.int64)
-    ch_e = np.empty(1024, np.int64)
-    ch_close = np.empty(1024, np.int64)
+    ch_pvi, ch_e, ch_close = (
+        np.empty(1024, np.int64),
+        np.empty(1024, np.int64),
+        np.empty(1024, np.int64),
+    )
     n_chats = 0
     offers = 0
     drawn = 0
-    shows = np.zeros((shows_bound, 3), np.int64)
-    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
-    one_t = np.full(1, -NEVER, np.int64)  # the live state as a one-step timeline
-    one_cap = np.zeros(1, np.int64)
-    one_busy = np.zeros(1, np.int64)
-    one_wait = np.zeros(1, np.int64)
-    scratch = np.empty(longest + 2, np.uint8)
-    key = np.empty(seed.shape[0] + longest + item_key.shape[0] + 96, np.uint8)
-    # ---- the heap: one static entry per unfinished visitor, one per pending engagement
+    # the heap: one static entry per unfinished visitor, one per pending engagement
     h_t = np.empty(max(16, 2 * n_visitors), np.int64)
     h_v = np.empty(h_t.shape[0], np.int64)
     h_k = np.empty(h_t.shape[0], np.int8)
@@ -347,7 +358,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
             pool_advance(pool, t)
             last_instant = t
         if n + per_instant + n_eng + 8 > o_t.shape[0]:
-            o_t, o_pc, o_si = _grow_events(o_t, o_pc, o_si, n + per_instant + n_eng + 8)
+            need = n + per_instant + n_eng + 8
+            o_t, o_pc, o_si = _grow_events(o_t, o_pc, o_si, need)
         # ---- the page views that start by t (inactive ones: bookkeeping only)
         k = cur[v]
         while k + 1 < v_hi[v] and start[k + 1] <= t:
@@ -399,7 +411,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 if not pst[v, SHOWN]:
                     pst[v, SHOWN] = 1
                     if n + per_instant + n_eng + 8 > o_t.shape[0]:
-                        o_t, o_pc, o_si = _grow_events(o_t, o_pc, o_si, n + per_instant + n_eng + 8)
+                        need = n + per_instant + n_eng + 8
+                        o_t, o_pc, o_si = _grow_events(o_t, o_pc, o_si, need)
                     n = emit(o_t, o_pc, n, k, s, code(_CHAT_EV, stage, -1, -1, 0))
                     o_si[n - 1] = -1
                     shows[0, 0] = CHAT_SHOW
@@ -412,11 +425,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     )  # fmt: skip
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
-                            h_t, h_v, h_k = (
-                                _grow1(h_t, h_n + 1),
-                                _grow1(h_v, h_n + 1),
-                                _grow1(h_k, h_n + 1),
-                            )
+                            h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
                         h_n = _heap_push(h_t, h_v, h_k, h_n, e, v, _ENG)
                 pst[v, OPENED] = 1
             frozen[v] = stage != _CONFIGURED
@@ -485,11 +494,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     )  # fmt: skip
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
-                            h_t, h_v, h_k = (
-                                _grow1(h_t, h_n + 1),
-                                _grow1(h_v, h_n + 1),
-                                _grow1(h_k, h_n + 1),
-                            )
+                            h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
                         h_n = _heap_push(h_t, h_v, h_k, h_n, e, v, _ENG)
             # ---- engagements at t, after the decisions of t
             for _ in range(n_eng):
@@ -559,10 +564,11 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 nxt = start[k + 1]
             if nxt != NEVER:
                 if h_n >= h_t.shape[0]:
-                    h_t, h_v, h_k = _grow1(h_t, h_n + 1), _grow1(h_v, h_n + 1), _grow1(h_k, h_n + 1)
+                    h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
                 h_n = _heap_push(h_t, h_v, h_k, h_n, nxt, v, _STATIC)
-    records = pool_finish(pool)
+    records = pool_finish(pool)  # copies
     counts = np.array([offers, drawn], np.int64)
+    _keep(work)
     return (
         o_t[:n].copy(), o_pc[:n].copy(), o_si[:n].copy(),
         (s_cap[:n_states].copy(), s_busy[:n_states].copy(), s_wait[:n_states].copy()),

@@ -32,10 +32,13 @@ The recorded history never shows these directly; the chat-event step draws from 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from engage_lab.world import libm
 
 __all__ = [
     "ITEM_KINDS",
@@ -114,11 +117,11 @@ def engagement_probability(
         truth.base_logit
         + _lookup(truth.item_kind_effect, item_kind)
         + _lookup(truth.page_category_effect, page_category)
-        + truth.time_on_page_slope * np.log1p(np.asarray(seconds_on_page, np.float64) / 30.0)
+        + truth.time_on_page_slope * libm.log1p(np.asarray(seconds_on_page, np.float64) / 30.0)
         + truth.returning_effect * np.asarray(returning, dtype=np.float64)
         + np.asarray(visitor_effect, dtype=np.float64)
     )
-    return 1.0 / (1.0 + np.exp(-logit))
+    return 1.0 / (1.0 + libm.exp(-logit))
 
 
 def conversation_durations_s(
@@ -136,9 +139,9 @@ def conversation_durations_s(
         if mode == "live_chat"
         else truth.messaging_duration_median_s
     )
-    return rng.lognormal(np.log(median), truth.duration_sigma, n)
+    return rng.lognormal(math.log(median), truth.duration_sigma, n)
 
 
 def patience_s(truth: EngagementTruth, rng: np.random.Generator, n: int) -> np.ndarray:
     """Draw how long ``n`` engaged visitors wait for an agent before closing the chat."""
-    return rng.lognormal(np.log(truth.patience_median_s), truth.patience_sigma, n)
+    return rng.lognormal(math.log(truth.patience_median_s), truth.patience_sigma, n)

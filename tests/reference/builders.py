@@ -216,30 +216,33 @@ def config(*triggers: dict[str, Any], mode: str = "live_chat", **source: Any) ->
     """A configuration with a fixed catalog: buttons ``b1``, ``b2``, ``boff`` (online /
     offline), ``bfix`` (fixed); invitations ``i1``, ``ioff`` (online / offline); message
     ``m1``; custom variables ``custom_cart`` (number) and ``custom_plan`` (string)."""
-    return Config.from_dict(
-        {
-            "schema_version": 1,
-            "source": {"mode": mode, **source},
-            "catalog": {
-                "buttons": [
-                    {"id": "b1", "label": "B1"},
-                    {"id": "b2", "label": "B2"},
-                    {"id": "boff", "label": "Boff", "online_offline": True},
-                    {"id": "bfix", "label": "Bfix", "fixed": True},
-                ],
-                "invitations": [
-                    {"id": "i1", "label": "I1"},
-                    {"id": "ioff", "label": "Ioff", "online_offline": True},
-                ],
-                "messages": [{"id": "m1", "text": "Hello"}],
-            },
-            "custom_variables": {
-                "custom_cart": {"type": "number"},
-                "custom_plan": {"type": "string"},
-            },
-            "triggers": list(triggers),
-        }
-    )
+    return Config.from_dict(config_data(*triggers, mode=mode, **source))
+
+
+def config_data(*triggers: dict[str, Any], mode: str = "live_chat", **source: Any) -> dict:
+    """The JSON data of :func:`config` (to extend before validating it)."""
+    return {
+        "schema_version": 1,
+        "source": {"mode": mode, **source},
+        "catalog": {
+            "buttons": [
+                {"id": "b1", "label": "B1"},
+                {"id": "b2", "label": "B2"},
+                {"id": "boff", "label": "Boff", "online_offline": True},
+                {"id": "bfix", "label": "Bfix", "fixed": True},
+            ],
+            "invitations": [
+                {"id": "i1", "label": "I1"},
+                {"id": "ioff", "label": "Ioff", "online_offline": True},
+            ],
+            "messages": [{"id": "m1", "text": "Hello"}],
+        },
+        "custom_variables": {
+            "custom_cart": {"type": "number"},
+            "custom_plan": {"type": "string"},
+        },
+        "triggers": list(triggers),
+    }
 
 
 class FixedAvailability:
