@@ -157,24 +157,22 @@ class ExpressionVisitors:
     def any3(
         self, items: exp.Expression, var: exp.Expression, test: exp.Expression
     ) -> exp.Expression:
-        """Three-valued "some element passes": TRUE, FALSE, or NULL (unknown, none TRUE)."""
-        code = exp.Case(
-            ifs=[
-                exp.If(this=test, true=exp.Literal.number(2)),
-                exp.If(this=exp.not_(_paren(test)), true=exp.Literal.number(0)),
-            ],
-            default=exp.Literal.number(1),
+        """Three-valued "some element passes": TRUE, FALSE, or NULL (unknown, none TRUE).
+
+        Each element's test is evaluated once (2 / 0 / 1 for TRUE / FALSE / NULL) and the
+        list once: the best code 2 is TRUE, 1 NULL (``NULLIF``), 0 or none FALSE."""
+        code = exp.func(
+            "coalesce",
+            exp.Mul(this=exp.cast(_paren(test), "INT"), expression=exp.Literal.number(2)),
+            exp.Literal.number(1),
         )
         best = self.list_max(self.list_transform(items, self.lambda_(code, var)))
-        return exp.Case(
-            ifs=[
-                exp.If(this=exp.EQ(this=best, expression=exp.Literal.number(2)), true=exp.true()),
-                exp.If(
-                    this=exp.EQ(this=best, expression=exp.Literal.number(1)),
-                    true=self.boolean(None),
-                ),
-            ],
-            default=exp.false(),
+        return exp.EQ(
+            this=exp.Nullif(
+                this=exp.func("coalesce", best, exp.Literal.number(0)),
+                expression=exp.Literal.number(1),
+            ),
+            expression=exp.Literal.number(2),
         )
 
     # ------------------------------------------------------------------ expressions: nodes

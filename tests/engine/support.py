@@ -117,7 +117,8 @@ def memory_db(world: World):
             frame["visit_id"] = frame["page_view_id"].map(visit_of)
             frame["end_recorded"] = True
         if name == "var_changes":
-            frame["value"] = [json.dumps(v) for v in frame["value"]]
+            # from the rows: a frame column turns JSON null into NaN among numbers
+            frame["value"] = [json.dumps(r["value"]) for r in rows]
         con.register("_frame", frame)
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')  # test helper, own names
         con.unregister("_frame")
