@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engage_lab.config import ConfigHistory
-from tests.reference.builders import T0, World, at, config, item, run, trig
+from tests.reference.builders import T0, World, at, config, crit, item, run, trig
 
 
 def iso(seconds: float) -> str:
@@ -50,3 +50,19 @@ def test_visit_state_carries_over_config_edits():
     out = run(w, history((-10, before), (80, after)))
     assert [r[0] for r in out if r[1] == "trigger_activated"] == [0]
     assert at(0) == T0
+
+
+def test_past_page_clock_read_in_the_timezone_of_its_own_configuration():
+    # p1 at 07:59:58 UTC = 13:44:58 in Kathmandu (UTC+05:45); p2 asks for p1's time >= 13:00
+    kathmandu = config(
+        trig("t0", item("b1"), criteria=[crit("time", "gte", "13:00", when="previous")]),
+        timezone="Asia/Kathmandu",
+    )
+    shown = []
+    for first_entry in (-1.5, -10.0):  # p1 before the first entry (UTC), then under it
+        w = World()
+        w.page("p1", -2, -1.999)
+        w.page("p2", -1, -0.999)
+        shown.append(run(w, history((first_entry, kathmandu))))
+    assert shown[0] == []  # p1's clock in UTC: 07:45, not >= 13:00
+    assert [r[1:3] for r in shown[1]][:1] == [("trigger_activated", "t0")]

@@ -90,3 +90,23 @@ def test_replay_sample_under_other_packaged_configs(sample_lab, name):
     out = replay_reference(sample_lab, cfg)
     frame_to_arrow(out)
     assert out.equals(sort_events(out, trigger_order(cfg)))
+
+
+def test_segment_keeps_the_visits_of_the_whole_history():
+    from engage_lab.replay import replay as replay_restricted
+    from tests.engine.support import memory_db
+
+    w = World()
+    w.page("p1", 0, 1, path="/a")  # starts the visit; outside the segment
+    w.page("p2", 10, 11, path="/b")
+    con = memory_db(w)
+    try:
+        out = replay_restricted(
+            con, config(trig("t0", item("b1"))), engine="reference", segment={"page.path": "/b"}
+        )
+        pages, events = out.pages, out.events
+    finally:
+        con.close()
+    assert pages[["page_view_id", "visit_id"]].values.tolist() == [["p2", "p1"]]
+    assert set(events["page_view_id"]) == {"p2"}
+    assert set(events["visit_id"]) == {"p1"}
