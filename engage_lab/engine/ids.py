@@ -23,11 +23,17 @@ def id_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, int]:
     ``data[offsets[k]:offsets[k + 1]]`` (nulls read as empty)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if not pa.types.is_large_string(values.type):
-        values = values.cast(pa.large_string())
+    if pa.types.is_large_string(values.type):
+        width = np.int64
+    elif pa.types.is_string(values.type):
+        width = np.int32  # widened below: no copy of the bytes as a cast would make
+    else:
+        values, width = values.cast(pa.large_string()), np.int64
     n = len(values)
     buffers = values.buffers()
-    offsets = np.frombuffer(buffers[1], np.int64)[values.offset : values.offset + n + 1].copy()
+    offsets = np.frombuffer(buffers[1], width)[values.offset : values.offset + n + 1].astype(
+        np.int64
+    )
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
     longest = int(np.diff(offsets).max()) if n else 0
     return data, offsets, longest

@@ -51,6 +51,7 @@ __all__ = [
     "EVENT_NAMES",
     "STAGE_NAMES",
     "keep_alive",
+    "move_left",
     "open_slot",
     "run_pass",
     "slot_wake",
@@ -462,6 +463,16 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
         k = k_end
     keep_alive(work)
     return n
+
+
+@numba.njit(cache=True, nogil=True)
+def move_left(t, pc, dst, src, count):
+    """Move events ``src:src + count`` of ``(t, pc)`` to ``dst <= src`` (overlapping: a
+    forward copy, where numpy's slice assignment would buffer the whole block)."""
+    for k in range(count):
+        t[dst + k] = t[src + k]
+        pc[dst + k, 0] = pc[src + k, 0]
+        pc[dst + k, 1] = pc[src + k, 1]
 
 
 @numba.njit(cache=True)

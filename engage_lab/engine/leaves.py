@@ -22,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from sqlglot import exp
 
 from engage_lab.conditions import nodes
 from engage_lab.conditions.criteria import read_page_value
@@ -124,11 +125,15 @@ def _var_rows(
     (sorted; ``scope`` names the candidate set in the cache key)."""
     compiler = LeafCompiler(param_prefix="vr_p")
     test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
+    on_candidates = exp.In(this=col("pvi"), query=exp.select("pvi").from_("_el_cand").subquery())
+    query = (
+        exp.select(col("pvi"), col("c"), test.as_("v"))
+        .from_("_el_vc")
+        .where(exp.and_(col("name").eq(exp.Placeholder(this="var_name")), on_candidates))
+        .order_by(col("pvi"), col("c"))
+    )
     with deep_sql():
-        sql = (
-            f"SELECT pvi, c, {test.sql('duckdb')} AS v FROM _el_vc "
-            "WHERE name = $var_name AND pvi IN (SELECT pvi FROM _el_cand) ORDER BY pvi, c"
-        )
+        sql = query.sql("duckdb")
     params = {"var_name": leaf.criterion, **compiler.params()}
     key = scope + sql + repr(sorted(params.items()))
     if key not in cache:

@@ -46,8 +46,7 @@ from engage_lab.engine.pages_kernel import (
     assign_var_changes,
     derive_pages,
     page_records,
-    radix_argsort,
-    tie_runs,
+    visitor_time_order,
 )
 from engage_lab.errors import EngineError
 from engage_lab.kpis.coded import PageTable
@@ -133,25 +132,10 @@ class Pages:
         is read as its items joined by U+001F (remembered)."""
         key = f"dict:{column}"
         if key not in self._tables:
-            if column == "placeholders":
-                query = exp.select(
-                    exp.func(
-                        "array_to_string",
-                        exp.func(
-                            "coalesce",
-                            exp.column(column),
-                            exp.cast(exp.Array(expressions=[]), "VARCHAR[]"),
-                        ),
-                        exp.Literal.string(PLACEHOLDER_SEPARATOR),
-                    )
-                ).from_("page_views")
-                values = _arrow(con, query).column(0).combine_chunks()
-            else:
-                values = self.scan_column(con, column)
-            encoded = pac.dictionary_encode(values.take(pa.array(self.pos)))
-            codes = encoded.indices.to_numpy(zero_copy_only=False)
-            codes = np.where(np.isnan(codes), -1, codes) if codes.dtype.kind == "f" else codes
-            self._tables[key] = pa.table({"v": encoded.dictionary})
+            value = _page_value(column)
+            distinct, scan_codes = _dictionary_codes(con, value)
+            codes = scan_codes[self.pos]
+            self._tables[key] = pa.table({"v": distinct})
             self._strings[key + ":codes"] = pa.array(codes.astype(np.int32))
         codes = self._strings[key + ":codes"].to_numpy(zero_copy_only=False)
         return self._tables[key].column(0).combine_chunks(), codes
@@ -240,6 +224,65 @@ class Pages:
             query = exp.select("visitor_id").from_("_el_vr").order_by("code")
             self._strings["vr"] = _arrow(con, query).column(0).combine_chunks()
         return self._strings["vr"]
+
+
+def _page_value(column: str) -> exp.Expression:
+    """A ``page_views`` column as a dictionary reads it (``placeholders``: its items
+    joined by U+001F)."""
+    if column != "placeholders":
+        return exp.column(column)
+    empty = exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
+    return exp.func(
+        "array_to_string",
+        exp.func("coalesce", exp.column(column), empty),
+        exp.Literal.string(PLACEHOLDER_SEPARATOR),
+    )
+
+
+#: at most this many distinct values are coded by DuckDB (an ENUM cast, in parallel)
+_ENUM_LIMIT = 20_000
+
+
+def _dictionary_codes(
+    con: duckdb.DuckDBPyConnection, value: exp.Expression
+) -> tuple[pa.Array, np.ndarray]:
+    """The distinct non-null values of ``value`` over ``page_views`` (sorted) and each
+    row's index in them, by scan position (-1: null). Few distinct values (paths, titles)
+    are coded by an ENUM cast in DuckDB, many by arrow's dictionary encoding."""
+    distinct_query = (
+        exp.select(value.as_("v"))
+        .distinct()
+        .from_("page_views")
+        .where(exp.not_(exp.Is(this=value.copy(), expression=exp.null())))
+        .order_by("v")
+        .limit(_ENUM_LIMIT + 1)
+    )
+    distinct = _arrow(con, distinct_query).column(0).combine_chunks()
+    if len(distinct) <= _ENUM_LIMIT:
+        if len(distinct) == 0:
+            n = int(
+                _numpy(con, exp.select("count(*) AS n").from_("page_views").sql("duckdb"))["n"][0]
+            )
+            return distinct, np.full(n, -1, np.int64)
+        enum = exp.DataType(
+            this=exp.DataType.Type.ENUM,
+            expressions=[exp.Literal.string(v) for v in distinct.to_pylist()],
+        )
+        query = exp.select(exp.func("enum_code", exp.cast(value.copy(), enum)).as_("k"))
+        k = _numpy(con, query.from_("page_views").sql("duckdb"))["k"]
+        missing = np.ma.getmaskarray(k)
+        return distinct, np.where(missing, -1, np.ma.getdata(k).astype(np.int64))
+    values = _arrow(con, exp.select(value.as_("v")).from_("page_views")).column(0).combine_chunks()
+    encoded = pac.dictionary_encode(values)
+    order = pac.array_sort_indices(encoded.dictionary)  # sorted, as the small case
+    rank = np.empty(len(order), np.int64)
+    rank[order.to_numpy()] = np.arange(len(order))
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    if idx.dtype.kind == "f":  # nulls
+        codes = np.where(np.isnan(idx), -1, rank[np.nan_to_num(idx).astype(np.int64)])
+    else:
+        codes = rank[idx.astype(np.int64)]
+    return encoded.dictionary.take(order), codes
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
@@ -478,16 +521,7 @@ def _engine_order(
     are read only for the rare ties of visitor and start)."""
     if len(code) == 0:
         return np.zeros(0, np.int64)
-    base = int(start.min())
-    span = int(start.max()) - base
-    bits_t = max(span.bit_length(), 1)
-    bits_c = max(int(code.max()).bit_length(), 1)
-    if bits_t + bits_c <= 62:
-        order = radix_argsort((code << bits_t) | (start - base), bits_t + bits_c)
-    else:  # spans of more than a century of visitors in millions: two stable passes
-        order = radix_argsort(start - base, bits_t)
-        order = order[radix_argsort(code[order], bits_c)]
-    ties = tie_runs(order, code, start)
+    order, ties = visitor_time_order(code, start)
     if len(ties):
         ids = _arrow(con, exp.select("page_view_id").from_("page_views")).column(0)
         _sort_ties(order, ties, ids)

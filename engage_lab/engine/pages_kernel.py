@@ -16,7 +16,7 @@ __all__ = [
     "derive_pages",
     "page_records",
     "radix_argsort",
-    "tie_runs",
+    "visitor_time_order",
 ]
 
 #: Stands for "never" (an instant after every other); also minus it for "always".
@@ -53,22 +53,46 @@ def radix_argsort(key, bits):
 
 
 @numba.njit(cache=True)
-def tie_runs(order, code, start):
-    """``[a, b)`` runs of ``order`` (length > 1) with equal visitor code and start."""
-    n = order.shape[0]
-    out = np.empty((n // 2 + 1, 2), np.int64)
+def visitor_time_order(code, start):
+    """A stable argsort by ``(code, start)`` (``code >= -1``): a radix sort by visitor
+    code only, then each visitor's run sorted by start where it is not already (histories
+    are mostly written in time order, so most runs are), and the ``[a, b)`` runs
+    of equal ``(code, start)`` of length > 1 (page view ids order them)."""
+    n = code.shape[0]
+    shifted = code + 1
+    top = np.int64(0)
+    for i in range(n):
+        top = max(top, shifted[i])
+    bits = np.int64(1)
+    while (np.int64(1) << bits) <= top:
+        bits += 1
+    order = radix_argsort(shifted, bits)
+    ties = np.empty((n // 2 + 1, 2), np.int64)
     m = 0
     i = 0
     while i < n:
+        c = code[order[i]]
         j = i + 1
-        while j < n and code[order[j]] == code[order[i]] and start[order[j]] == start[order[i]]:
+        in_order = True
+        while j < n and code[order[j]] == c:
+            if start[order[j]] < start[order[j - 1]]:
+                in_order = False
             j += 1
-        if j - i > 1:
-            out[m, 0] = i
-            out[m, 1] = j
-            m += 1
+        if not in_order:
+            run = order[i:j].copy()
+            order[i:j] = run[np.argsort(start[run], kind="mergesort")]
+        k = i
+        while k < j:
+            e = k + 1
+            while e < j and start[order[e]] == start[order[k]]:
+                e += 1
+            if e - k > 1:
+                ties[m, 0] = k
+                ties[m, 1] = e
+                m += 1
+            k = e
         i = j
-    return out[:m]
+    return order, ties[:m]
 
 
 @numba.njit(cache=True)

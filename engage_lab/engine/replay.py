@@ -36,7 +36,7 @@ from engage_lab.engine.actions import ACT_ITEM
 from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers
 from engage_lab.engine.inputs import SlotArrays, slot_arrays
-from engage_lab.engine.kernel import run_pass
+from engage_lab.engine.kernel import move_left, run_pass
 from engage_lab.engine.leaves import leaf_arrays
 from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.pages import NEVER, Pages, PagesKey, build_pages, data_version, source_record
@@ -191,8 +191,7 @@ def _run_chunks(
             raise EngineError(f"fast engine: the event bound was too small ({count} > {bounds[k]})")
         first = int(starts[k])
         if first != n:  # close the gap left by the previous region
-            t[n : n + count] = t[first : first + count]
-            pc[n : n + count] = pc[first : first + count]
+            move_left(t, pc, n, first, count)
         n += count
     return t, pc, n, shared
 

@@ -301,10 +301,11 @@ def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> 
         return out
     values, codes = pages.dictionary(con, "placeholders")
     carried = [set(v.split(PLACEHOLDER_SEPARATOR)) if v else set() for v in values.to_pylist()]
+    value_of = np.where(codes >= 0, codes, len(carried))  # a null: the last row below
     for j, slot in enumerate(plan.slots):
         if slot.fixed_items:
             missing = np.array([not set(slot.fixed_items) <= c for c in carried] + [True])
-            out[:, j] = missing[np.where(codes >= 0, codes, len(carried))]
+            out[:, j] = missing[value_of]
     return out
 
 

@@ -1,4 +1,5 @@
-"""The numba kernels agree bit for bit with their Python definitions.
+"""The numba kernels agree bit for bit with their Python definitions (and the page
+order kernel with numpy's stable sort).
 
 * :mod:`engage_lab.engine.md5` against :mod:`hashlib` and :func:`engage_lab.draws.draw`;
 * :mod:`engage_lab.engine.normal` against ``statistics.NormalDist().inv_cdf`` and the
@@ -379,3 +380,25 @@ def test_lognormal_ms_errors() -> None:
         lognormal_ms(0.5, -1.0, 1.0)  # log of a negative median: NaN
     with pytest.raises(OverflowError):
         lognormal_ms(0.5, 1e300, 1.0)  # Python returns a 300-digit int here
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 6), st.integers(0, 5)), min_size=0, max_size=60))
+def test_visitor_time_order_is_a_stable_sort_with_its_tie_runs(rows):
+    from engage_lab.engine.pages_kernel import visitor_time_order
+
+    code = np.array([c for c, _ in rows], np.int64)
+    start = np.array([s for _, s in rows], np.int64)
+    order, ties = visitor_time_order(code, start)
+    expected = np.lexsort((start, code))  # stable
+    assert order.tolist() == expected.tolist()
+    keys = [(int(code[k]), int(start[k])) for k in expected]
+    runs, i = [], 0
+    while i < len(keys):
+        j = i + 1
+        while j < len(keys) and keys[j] == keys[i]:
+            j += 1
+        if j - i > 1:
+            runs.append([i, j])
+        i = j
+    assert ties.tolist() == runs

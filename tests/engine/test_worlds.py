@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
 import pytest
 
 import engage_lab as el
@@ -61,3 +62,27 @@ def test_restrictions_agree(world_lab):
     reference = replay_reference(lab.con, cfg, time_range=(middle, last), visitors=0.5)
     assert len(fast) > 0
     assert_same(fast, reference)
+
+
+@pytest.mark.parametrize("column", ["path", "url", "title", "placeholders"])
+def test_page_value_codes_agree_between_enum_and_arrow_encodings(world_lab, monkeypatch, column):
+    from engage_lab.engine import pages as pages_module
+
+    _, lab = world_lab
+    expected = lab.con.execute(
+        "SELECT array_to_string(coalesce(placeholders, []::VARCHAR[]), chr(31)) AS v"
+        " FROM page_views"
+        if column == "placeholders"
+        else f"SELECT {column} AS v FROM page_views"
+    ).fetchnumpy()["v"]  # test-only SQL on a known column name
+    expected = [None if v is None or v is np.ma.masked else v for v in expected.tolist()]
+    results = []
+    for limit in (pages_module._ENUM_LIMIT, 1):  # DuckDB's ENUM codes, then arrow's
+        monkeypatch.setattr(pages_module, "_ENUM_LIMIT", limit)
+        distinct, codes = pages_module._dictionary_codes(lab.con, pages_module._page_value(column))
+        values = distinct.to_pylist()
+        assert values == sorted(values) and len(set(values)) == len(values)
+        assert [values[k] if k >= 0 else None for k in codes.tolist()] == expected
+        results.append((values, codes.tolist()))
+    assert results[0] == results[1]
+    assert len(results[0][0]) > 1  # the world has several values
