@@ -133,7 +133,7 @@ class Pages:
         key = f"dict:{column}"
         if key not in self._tables:
             value = _page_value(column)
-            distinct, scan_codes = _dictionary_codes(con, value)
+            distinct, scan_codes = _dictionary_codes(con, value, self.n_scan)
             codes = scan_codes[self.pos]
             self._tables[key] = pa.table({"v": distinct})
             self._strings[key + ":codes"] = pa.array(codes.astype(np.int32))
@@ -244,11 +244,12 @@ _ENUM_LIMIT = 20_000
 
 
 def _dictionary_codes(
-    con: duckdb.DuckDBPyConnection, value: exp.Expression
+    con: duckdb.DuckDBPyConnection, value: exp.Expression, n_rows: int
 ) -> tuple[pa.Array, np.ndarray]:
-    """The distinct non-null values of ``value`` over ``page_views`` (sorted) and each
-    row's index in them, by scan position (-1: null). Few distinct values (paths, titles)
-    are coded by an ENUM cast in DuckDB, many by arrow's dictionary encoding."""
+    """The distinct non-null values of ``value`` over ``page_views`` (sorted) and each of
+    its ``n_rows`` rows' index in them, by scan position (-1: null). Few distinct values
+    (paths, titles) are coded by an ENUM cast in DuckDB, many by arrow's dictionary
+    encoding."""
     distinct_query = (
         exp.select(value.as_("v"))
         .distinct()
@@ -260,10 +261,7 @@ def _dictionary_codes(
     distinct = _arrow(con, distinct_query).column(0).combine_chunks()
     if len(distinct) <= _ENUM_LIMIT:
         if len(distinct) == 0:
-            n = int(
-                _numpy(con, exp.select("count(*) AS n").from_("page_views").sql("duckdb"))["n"][0]
-            )
-            return distinct, np.full(n, -1, np.int64)
+            return distinct, np.full(n_rows, -1, np.int64)
         enum = exp.DataType(
             this=exp.DataType.Type.ENUM,
             expressions=[exp.Literal.string(v) for v in distinct.to_pylist()],

@@ -123,3 +123,13 @@ def memory_db(world: World):
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')  # test helper, own names
         con.unregister("_frame")
     return con
+
+
+def replayed_both(world: World, cfg: Any, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(fast, reference)`` events of ``cfg`` over the world in a :func:`memory_db`
+    (``kwargs``, such as ``time_range``, passed to both engines)."""
+    con = memory_db(world)
+    try:
+        return replay_fast(con, cfg, **kwargs), replay_reference(con, cfg, **kwargs)
+    finally:
+        con.close()

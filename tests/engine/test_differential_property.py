@@ -36,7 +36,6 @@ are kept as named regression cases at the end of the file.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import os
 
@@ -50,8 +49,8 @@ from engage_lab.engine import replay_fast
 from engage_lab.errors import EngineError
 from engage_lab.reference import replay_reference
 from engage_lab.replay import replay
-from tests.engine.support import assert_same, memory_db, world_lines
-from tests.reference.builders import World, at, chat, config_data, crit, item, rows, trig
+from tests.engine.support import assert_same, memory_db, replayed_both, world_lines
+from tests.reference.builders import World, at, chat, config_data, crit, iso, item, rows, trig
 
 EXAMPLES = int(os.environ.get("ENGAGE_LAB_ENGINE_EXAMPLES", "300"))
 
@@ -324,11 +323,6 @@ def scenario(draw):
     return w, make_config(triggers, draw(source_settings(mode, timezone)))
 
 
-def iso(seconds: float) -> str:
-    instant = dt.datetime.fromtimestamp(at(seconds) / 1000, tz=dt.UTC)
-    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _past_clock(cfg: Config | ConfigHistory) -> bool:
     """Whether some enabled trigger reads the clock of a past page."""
     configs = [cfg] if isinstance(cfg, Config) else [e.config for e in cfg.history]
@@ -599,11 +593,6 @@ def test_regression_past_clock_timezone_under_config_history(case: str) -> None:
             "history": [{"effective_at": iso(s), "config": c.to_dict()} for s, c in entries],
         }
     )
-    con = memory_db(w)
-    try:
-        fast = replay_fast(con, cfg)
-        reference = replay_reference(con, cfg)
-    finally:
-        con.close()
+    fast, reference = replayed_both(w, cfg)
     assert rows(reference) == []  # p1's clock read in UTC: 07:45 slot, not >= 13:00
     assert rows(fast) == []

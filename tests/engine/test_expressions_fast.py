@@ -25,11 +25,10 @@ from engage_lab.conditions import nodes
 from engage_lab.conditions.checks import check_expression
 from engage_lab.conditions.expressions import parse_expression
 from engage_lab.config import Config, ConfigHistory
-from engage_lab.engine import UnsupportedByFastEngineError, make_plan, replay_fast, run_fast
+from engage_lab.engine import UnsupportedByFastEngineError, make_plan, run_fast
 from engage_lab.engine.expressions import _collect, expression_rows
 from engage_lab.engine.static import candidates
-from engage_lab.reference import replay_reference
-from tests.engine.support import assert_same
+from tests.engine.support import assert_same, memory_db, replayed_both
 from tests.reference.builders import T0, World, crit
 
 ACT = "trigger_activated"
@@ -65,48 +64,8 @@ def trig(tid: str, expression: Any = None, *, criteria=(), action="show_item", *
     return {**out, **fields}
 
 
-def memory_db(world: World):
-    """tests/engine/support.py's ``memory_db``, with each variable value written from its
-    record (pandas reads a column of numbers and ``None`` as floats with NaN, which would
-    turn JSON nulls into NaN)."""
-    import json
-
-    import duckdb
-    import pandas as pd
-
-    from engage_lab.data import database, schema
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    database.create_tables(con)
-    database.set_meta(con, "visit_idle_ms", str(schema.DEFAULT_VISIT_IDLE_MS))
-    history = world.history()
-    visit_of = {p.page_view_id: p.visit_id for v in history.visitors.values() for p in v.page_views}
-    for name, rows in {"source": world.source, **world.tables}.items():
-        if not rows:
-            continue
-        frame = pd.DataFrame(rows)
-        for column in frame.columns:
-            if column.endswith("_at"):
-                frame[column] = pd.to_datetime(frame[column], unit="ms")
-        if name == "page_views":
-            frame["visit_id"] = frame["page_view_id"].map(visit_of)
-            frame["end_recorded"] = True
-        if name == "var_changes":
-            frame["value"] = [json.dumps(r["value"]) for r in rows]
-        con.register("_frame", frame)
-        con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')  # our own names
-        con.unregister("_frame")
-    return con
-
-
 def both(world: World, cfg: Config):
-    con = memory_db(world)
-    try:
-        fast = replay_fast(con, cfg)
-        reference = replay_reference(con, cfg)
-    finally:
-        con.close()
+    fast, reference = replayed_both(world, cfg)
     assert_same(fast, reference)
     return fast
 
@@ -461,13 +420,8 @@ def test_time_range_visit_lists_and_counts_start_at_the_first_kept_page():
         trig("cart-seen", {"visit.paths": {"$elemMatch": {"$eq": "/cart"}}}),
         trig("two", {"page.count": 2, "visit.urls.length": 2}),
     )
-    con = memory_db(w)
-    try:
-        window = (T0 + 5_000, T0 + 60_000)  # p1 is not replayed
-        fast = replay_fast(con, cfg, time_range=window)
-        reference = replay_reference(con, cfg, time_range=window)
-    finally:
-        con.close()
+    window = (T0 + 5_000, T0 + 60_000)  # p1 is not replayed
+    fast, reference = replayed_both(w, cfg, time_range=window)
     assert_same(fast, reference)
     acts = fast[fast["event"] == ACT]
     assert list(zip(acts["page_view_id"], acts["trigger_id"], strict=True)) == [("p3", "two")]

@@ -79,7 +79,9 @@ def test_page_value_codes_agree_between_enum_and_arrow_encodings(world_lab, monk
     results = []
     for limit in (pages_module._ENUM_LIMIT, 1):  # DuckDB's ENUM codes, then arrow's
         monkeypatch.setattr(pages_module, "_ENUM_LIMIT", limit)
-        distinct, codes = pages_module._dictionary_codes(lab.con, pages_module._page_value(column))
+        distinct, codes = pages_module._dictionary_codes(
+            lab.con, pages_module._page_value(column), len(expected)
+        )
         values = distinct.to_pylist()
         assert values == sorted(values) and len(set(values)) == len(values)
         assert [values[k] if k >= 0 else None for k in codes.tolist()] == expected

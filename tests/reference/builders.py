@@ -25,6 +25,13 @@ def at(seconds: float) -> int:
     return T0 + round(seconds * 1000)
 
 
+def iso(seconds: float) -> str:
+    """ISO 8601 text (UTC, milliseconds) of ``T0 + seconds``, as configuration histories
+    write ``effective_at``."""
+    instant = dt.datetime.fromtimestamp(at(seconds) / 1000, tz=dt.UTC)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class World:
     """Records of a small history, added with one call each."""
 

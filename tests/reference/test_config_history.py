@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from engage_lab.config import ConfigHistory
-from tests.reference.builders import T0, World, at, config, crit, item, run, trig
-
-
-def iso(seconds: float) -> str:
-    instant = dt.datetime.fromtimestamp(at(seconds) / 1000, tz=dt.UTC)
-    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from tests.reference.builders import T0, World, at, config, crit, iso, item, run, trig
 
 
 def history(*entries) -> ConfigHistory:
