@@ -129,7 +129,7 @@ def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
     ``state = (sstate, pstate, ctr, scratch)``: see the row constants; ``slot_data =
     (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)``:
     :class:`~engage_lab.engine.inputs.SlotArrays`; ``gating = (steps_t, steps_cap,
-    steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_off)``: the
+    steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_at)``: the
     availability step of ``steps_*`` in force at ``t`` (all zero before the first),
     looked up at the first gated activation only (a driver with a live pool passes its
     one current state), the draw's seed and id buffers, the page's visitor code; ``out =
@@ -137,7 +137,7 @@ def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
     arguments at a cost that was most of a fixed point's."""
     sstate, pstate, ctr, scratch = state
     sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data = slot_data
-    steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_off = gating
+    steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_at = gating
     o_t, o_pc, shows = out
     state_known = False
     capacity = in_progress = waiting = np.int64(0)
@@ -179,7 +179,7 @@ def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
                 p = policy_p(sint[j, S_POL_KIND], sint[j, S_POL_PARAM], sint[j, S_POL_OVER] != 0,
                              pol_xp[0, lo:hi], pol_xp[1, lo:hi], capacity, in_progress,
                              waiting)  # fmt: skip
-                u = page_draw(seed, v_data, v_off, visitor, p_data, p_off, page,
+                u = page_draw(seed, v_data, v_off, visitor, p_data, p_at, page,
                               key_data[sint[j, S_KEY_LO] : sint[j, S_KEY_HI]], scratch)  # fmt: skip
                 online = u < p
             mode = _ONLINE if online else _OFFLINE

@@ -117,7 +117,7 @@ class Engagements:
     frame: pd.DataFrame
 
     def ranges(self, visitor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per page view: the range of its visitor's engagements."""
+        """Per visitor code in ``visitor``: the range of its engagements."""
         lo = np.searchsorted(self.code, visitor, side="left").astype(np.int64)
         hi = np.searchsorted(self.code, visitor, side="right").astype(np.int64)
         return lo, hi

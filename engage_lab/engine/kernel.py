@@ -282,7 +282,7 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
      chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r, prog, off_item,
      item_is_button, pol_xp, key_data) = borrowed_all(slots)  # fmt: skip
     (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = borrowed_all(entries)
-    (seed, v_data, v_off, p_data, p_off, longest, steps_t, steps_cap, steps_busy,
+    (seed, v_data, v_off, p_data, p_at, longest, steps_t, steps_cap, steps_busy,
      steps_wait) = borrowed_all(gating)  # fmt: skip
     (eng_lo, eng_hi, eng_t, eng_stop) = borrowed_all(engagements)
     (max_breakpoints, n_gid, n_items, messaging) = bounds
@@ -328,8 +328,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
         last_stop = _NEVER
         cur_visit = np.int64(-1)
         prev[:] = 0
-        ep = eng_lo[k]
-        ep_end = eng_hi[k]
+        ep = eng_lo[visitor[k]]
+        ep_end = eng_hi[visitor[k]]
         for page in range(k, k_end):
             if visit[page] != cur_visit:
                 cur_visit = visit[page]
@@ -430,7 +430,7 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     n, _ = fixed_point(
                         page, t, lo_slot, hi_slot, (sstate, pstate, ctr, scratch), slot_data,
                         (steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off,
-                         visitor[page], p_data, p_off),
+                         visitor[page], p_data, p_at),
                         (o_t, o_pc, shows), n,
                     )  # fmt: skip
                 # ---- an engagement at t (after the decisions of t)

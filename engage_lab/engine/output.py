@@ -117,7 +117,7 @@ class FastRun:
         gated = (slot >= 0) & (g.slots.sint[np.maximum(slot, 0), A.S_GATED] != 0)
         rows = np.flatnonzero(gated)
         if len(rows):
-            v_data, v_off, p_data, p_off, longest = g.ids
+            v_data, v_off, p_data, p_at, longest = g.ids
             if g.states is not None:
                 at = order[rows]
                 cap, busy, wait = (a[at] for a in g.states)
@@ -126,7 +126,7 @@ class FastRun:
             p[rows], u[rows] = _gated_values(
                 slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]], pvi[rows], cap,
                 busy, wait, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed, v_data,
-                v_off, p_data, p_off, longest,
+                v_off, p_data, p_at, longest,
             )  # fmt: skip
         return p, u
 
@@ -188,7 +188,7 @@ def _states_at(
 
 @numba.njit(cache=True)
 def _gated_values(slot, visitor, pos, cap, busy, wait, sint, pol_xp, key_data, seed, v_data,
-                  v_off, p_data, p_off, longest):  # fmt: skip
+                  v_off, p_data, p_at, longest):  # fmt: skip
     """``p`` (the slot's policy in the availability state of the event) and ``u`` (the
     draw) per gated event, as :func:`engage_lab.engine.actions.fixed_point` computed them."""
     n = slot.shape[0]
@@ -201,7 +201,7 @@ def _gated_values(slot, visitor, pos, cap, busy, wait, sint, pol_xp, key_data, s
         p[r] = policy_p(sint[j, A.S_POL_KIND], sint[j, A.S_POL_PARAM], sint[j, A.S_POL_OVER] != 0,
                         pol_xp[0, lo:hi], pol_xp[1, lo:hi], cap[r], busy[r], wait[r])  # fmt: skip
         tail = key_data[sint[j, A.S_KEY_LO] : sint[j, A.S_KEY_HI]]
-        u[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_off, pos[r], tail, scratch)
+        u[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_at, pos[r], tail, scratch)
     return p, u
 
 

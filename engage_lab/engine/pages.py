@@ -46,6 +46,7 @@ from engage_lab.engine.pages_kernel import (
     assign_var_changes,
     derive_pages,
     page_records,
+    shared_instants,
     visitor_time_order,
 )
 from engage_lab.errors import EngineError
@@ -369,17 +370,11 @@ FROM var_changes v POSITIONAL JOIN _el_vcmap m
 WHERE m.keep
 """
 
-#: candidate ties: (pvi, c, name hash) shared by several changes (the names decide below)
-_TIES_SQL = """
-SELECT m.pvi, m.c, hash(v.name) AS h
-FROM var_changes v POSITIONAL JOIN _el_vcmap m
-WHERE m.pvi >= 0 GROUP BY m.pvi, m.c, hash(v.name) HAVING count(*) > 1
-"""
-
+#: the rows that may tie (same page view, instant and name hash): their names and ids
 _TIE_ROWS_SQL = """
-SELECT m.vpos, m.pvi, m.c, v.name, v.var_change_id
-FROM var_changes v POSITIONAL JOIN _el_vcmap m
-SEMI JOIN _el_ties t ON t.pvi = m.pvi AND t.c = m.c AND t.h = hash(v.name)
+SELECT vpos, name, var_change_id
+FROM (SELECT row_number() OVER () - 1 AS vpos, name, var_change_id FROM var_changes)
+SEMI JOIN _el_tied t ON t.vpos = vpos
 """
 
 
@@ -436,9 +431,9 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
             scan[name] = ordered
     codes = _numpy(con, _CODES_SQL)
     code = np.full(n_scan, -1, np.int64)
-    code[codes["pos"].astype(np.int64)] = codes["code"].astype(np.int64)
-    start = scan["s"].astype(np.int64)
-    end = scan["e"].astype(np.int64)
+    code[np.asarray(codes.pop("pos"), np.int64)] = codes.pop("code")
+    start = np.asarray(scan.pop("s"), np.int64)
+    end = np.asarray(scan.pop("e"), np.int64)
     order = _engine_order(con, code, start)
     in_sample = np.ones(n_visitors, np.bool_)
     if key.sample is not None:
@@ -453,15 +448,9 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
         in_sample[sampled["code"].astype(np.int64)] = sampled["keep"].astype(np.bool_)
     status = _numpy(con, _STATUS_SQL)
     lo, hi = key.time_range if key.time_range is not None else (-NEVER, NEVER)
-    rec = page_records(
-        code,
-        start,
-        end,
-        scan["page_change"].astype(np.bool_),
-        scan["embedded"].astype(np.bool_),
-        scan["seg"].astype(np.bool_),
-    )
-    del scan, start, end
+    flags = [np.asarray(scan.pop(c), np.bool_) for c in ("page_change", "embedded", "seg")]
+    rec = page_records(code, start, end, *flags)
+    del scan, start, end, code, flags
     # visits are derived over all page views (a segment or time range keeps their visits)
     out = derive_pages(
         order,
@@ -574,38 +563,41 @@ def _var_changes(
     rec: np.ndarray,
     seq_pvi: np.ndarray,
 ) -> None:
-    """Register ``_el_vcmap(vpos, pvi, c, keep)`` (one row per ``var_changes`` row, scan
-    order) and the view ``_el_vc`` over it."""
+    """Register ``_el_vcmap(pvi, c, keep)`` (one row per ``var_changes`` row, scan order)
+    and the view ``_el_vc`` over it."""
     n_vc = int(_execute(con, "SELECT count(*) FROM var_changes").fetchall()[0][0])
-    changed = _numpy(con, "SELECT epoch_ms(changed_at) AS c FROM var_changes")["c"]
-    c = np.where(np.ma.getmaskarray(changed), NEVER, np.ma.getdata(changed)).astype(np.int64)
+    fetched = _numpy(con, "SELECT epoch_ms(changed_at) AS c, hash(name) AS h FROM var_changes")
+    c = _int_column(fetched["c"], NEVER)
     rows = _numpy(con, _VAR_SQL)
-    ppos = np.full(n_vc, -1, np.int64)
-    ppos[rows["vpos"].astype(np.int64)] = rows["ppos"].astype(np.int64)
+    ppos = np.full(n_vc, -1, np.int32)
+    ppos[np.asarray(rows.pop("vpos"), np.int64)] = rows.pop("ppos")
     pvi = assign_var_changes(ppos, c, order, rec, seq_pvi)
-    vcmap = pa.table(
-        {
-            "vpos": np.arange(n_vc, dtype=np.int64),
-            "pvi": pvi,
-            "c": c,
-            "keep": pvi >= 0,
-        }
-    )
-    pages._tables["vcmap"] = vcmap
-    con.register("_el_vcmap", vcmap)
-    ties = _numpy(con, _TIES_SQL)
-    if len(ties["pvi"]):
-        con.register("_el_ties", pa.table({"pvi": ties["pvi"], "c": ties["c"], "h": ties["h"]}))
+    del ppos
+    keep = pvi >= 0
+    tied = shared_instants(pvi, c, fetched.pop("h"), len(pages))
+    if len(tied):
+        con.register("_el_tied", pa.table({"vpos": tied}))
         try:
             rows = _execute(con, _TIE_ROWS_SQL).df()
         finally:
-            con.unregister("_el_ties")
-        keep = vcmap.column("keep").to_numpy(zero_copy_only=False).copy()
+            con.unregister("_el_tied")
+        rows["pvi"] = pvi[rows["vpos"].to_numpy(np.int64)]
+        rows["c"] = c[rows["vpos"].to_numpy(np.int64)]
         for _, group in rows.groupby(["pvi", "c", "name"], sort=False):
             if len(group) > 1:  # the greatest var_change_id wins
                 losers = group.sort_values("var_change_id").iloc[:-1]["vpos"].to_numpy()
                 keep[losers.astype(np.int64)] = False
-        vcmap = vcmap.set_column(3, "keep", pa.array(keep))
-        pages._tables["vcmap"] = vcmap
-        con.register("_el_vcmap", vcmap)
+    vcmap = pa.table({"pvi": pvi, "c": c, "keep": keep})
+    pages._tables["vcmap"] = vcmap
+    con.register("_el_vcmap", vcmap)
     _execute(con, _VC_VIEW_SQL)
+
+
+def _int_column(values: np.ndarray, missing: int) -> np.ndarray:
+    """A fetched integer column as int64 (``missing`` where null), without a copy when
+    it has no nulls."""
+    data = np.asarray(np.ma.getdata(values), np.int64)
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    if mask is not None and mask.any():
+        data = np.where(mask, missing, data)
+    return data

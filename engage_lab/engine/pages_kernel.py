@@ -16,6 +16,7 @@ __all__ = [
     "derive_pages",
     "page_records",
     "radix_argsort",
+    "shared_instants",
     "visitor_time_order",
 ]
 
@@ -132,8 +133,9 @@ def derive_pages(
     the visit's first page view, ``seq_pvi`` per position of ``order`` the kept index (-1).
     """
     n = order.shape[0]
-    seq_visit = np.full(n, -1, np.int64)
-    seq_first = np.zeros(n, np.int64)
+    # per page view of the current visitor: its visit and the position of the visit's first
+    seq_visit = np.empty(16, np.int64)
+    seq_first = np.empty(16, np.int64)
     o_pos = np.empty(n, np.int64)
     o_visitor = np.empty(n, np.int32)
     o_visit = np.empty(n, np.int32)
@@ -148,7 +150,7 @@ def derive_pages(
     o_carries = np.zeros(n, np.bool_)
     o_active = np.empty(n, np.bool_)
     o_entry = np.empty(n, np.int16)
-    seq_pvi = np.full(n, -1, np.int64)
+    seq_pvi = np.full(n, -1, np.int32)
     first_idle = idle_values[0]
     status_code = status_off.astype(np.int64)
     visits = np.int64(-1)
@@ -159,6 +161,9 @@ def derive_pages(
         c = rec[order[i], 0]
         while j < n and rec[order[j], 0] == c:
             j += 1
+        if j - i > seq_visit.shape[0]:
+            seq_visit = np.empty(2 * (j - i), np.int64)
+            seq_first = np.empty(2 * (j - i), np.int64)
         # ---- visits over all the visitor's page views
         latest = np.int64(0)
         started = False
@@ -174,8 +179,8 @@ def derive_pages(
             if not started or s - latest > idle:
                 visits += 1
                 current_first = k
-            seq_visit[k] = visits
-            seq_first[k] = current_first
+            seq_visit[k - i] = visits
+            seq_first[k - i] = current_first
             latest = e if not started else max(latest, e)
             started = True
         # ---- the kept page views of this visitor
@@ -186,9 +191,9 @@ def derive_pages(
         for k in range(i, j):
             p = order[k]
             s, e, flags = rec[p, 1], rec[p, 2], rec[p, 3]
-            if not (keep_visitor and (flags >> 2) & 1 and lo <= s < hi) or seq_visit[k] < 0:
+            if not (keep_visitor and (flags >> 2) & 1 and lo <= s < hi):
                 continue
-            if prev < 0 or o_visit[prev] != seq_visit[k]:
+            if prev < 0 or o_visit[prev] != seq_visit[k - i]:
                 n_visits += 1
                 page_in_visit = 0
                 o_vstart[m] = s
@@ -197,8 +202,8 @@ def derive_pages(
             page_in_visit += 1
             o_pos[m] = p
             o_visitor[m] = c
-            o_visit[m] = seq_visit[k]
-            o_visit_pos[m] = order[seq_first[k]]
+            o_visit[m] = seq_visit[k - i]
+            o_visit_pos[m] = order[seq_first[k - i]]
             o_start[m] = s
             o_end[m] = e
             o_limit[m] = e
@@ -207,7 +212,7 @@ def derive_pages(
             o_embedded[m] = flags & 1
             if prev >= 0:
                 o_limit[prev] = min(o_end[prev], s)
-                o_carries[m] = (flags >> 1) & 1 and o_visit[prev] == seq_visit[k]
+                o_carries[m] = (flags >> 1) & 1 and o_visit[prev] == seq_visit[k - i]
             off = _step_value(status_t, status_code, s, 0) if status_t.shape[0] else 0
             o_active[m] = off == 0
             o_entry[m] = (
@@ -238,7 +243,7 @@ def assign_var_changes(ppos, changed, order, rec, seq_pvi):
     seq_of = np.empty(n_pages, np.int64)
     for k in range(n_pages):
         seq_of[order[k]] = k
-    out = np.full(ppos.shape[0], -1, np.int64)
+    out = np.full(ppos.shape[0], -1, np.int32)
     for r in range(ppos.shape[0]):
         p = ppos[r]
         if p < 0 or not (rec[p, 3] >> 2) & 1:
@@ -256,3 +261,46 @@ def assign_var_changes(ppos, changed, order, rec, seq_pvi):
                 break
             j += 1
     return out
+
+
+@numba.njit(cache=True)
+def shared_instants(pvi, changed, name_hash, n_pages):
+    """The rows (ascending) whose ``(pvi, changed, name_hash)`` another row shares, among
+    the rows with ``pvi >= 0``: the candidates of same-variable, same-instant ties (the
+    names themselves decide). Rows are bucketed by page view (a counting sort), then
+    compared within their page view."""
+    n = pvi.shape[0]
+    start = np.zeros(n_pages + 1, np.int32)
+    for r in range(n):
+        if pvi[r] >= 0:
+            start[pvi[r] + 1] += 1
+    for k in range(n_pages):
+        start[k + 1] += start[k]
+    rows = np.empty(start[n_pages], np.int32)
+    fill = start[:-1].copy()
+    for r in range(n):
+        p = pvi[r]
+        if p >= 0:
+            rows[fill[p]] = r
+            fill[p] += 1
+    tied = np.zeros(n, np.bool_)
+    for p in range(n_pages):
+        a, b = start[p], start[p + 1]
+        if b - a < 2:
+            continue
+        page_rows = rows[a:b]
+        by_instant = page_rows[np.argsort(changed[page_rows], kind="mergesort")]
+        x = 0
+        while x < by_instant.shape[0]:
+            y = x + 1
+            while y < by_instant.shape[0] and changed[by_instant[y]] == changed[by_instant[x]]:
+                y += 1
+            if y - x > 1:
+                run = by_instant[x:y]
+                by_name = run[np.argsort(name_hash[run], kind="mergesort")]
+                for z in range(1, by_name.shape[0]):
+                    if name_hash[by_name[z]] == name_hash[by_name[z - 1]]:
+                        tied[by_name[z]] = True
+                        tied[by_name[z - 1]] = True
+            x = y
+    return np.flatnonzero(tied)

@@ -26,7 +26,6 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.availability.state import timeline_sql
@@ -34,10 +33,11 @@ from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.actions import ACT_ITEM
 from engage_lab.engine.expressions import expression_rows
-from engage_lab.engine.ids import id_buffers
+from engage_lab.engine.ids import id_buffers, page_ranges
 from engage_lab.engine.inputs import SlotArrays, slot_arrays
 from engage_lab.engine.kernel import move_left, run_pass
 from engage_lab.engine.leaves import leaf_arrays
+from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.pages import NEVER, Pages, PagesKey, build_pages, data_version, source_record
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
@@ -125,14 +125,14 @@ def _timeline(con: duckdb.DuckDBPyConnection, cache: _Cache) -> tuple[np.ndarray
 
 
 def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> tuple[Any, ...]:
-    """Visitor ids (by code) and page view ids (by pvi: the pass reads them in its own
-    order, one cache line after the other) as byte buffers, for the draws
-    (:mod:`engage_lab.engine.ids`)."""
+    """Visitor ids (by code) and page view ids (in scan order, with each pvi's byte range)
+    as byte buffers, for the draws (:mod:`engage_lab.engine.ids`)."""
     if pages.key not in cache.keys:
         v_data, v_off, v_long = id_buffers(pages.visitor_ids(con))
-        p_data, p_off, p_long = id_buffers(pages.scan_page_view_ids(con).take(pa.array(pages.pos)))
+        p_data, scan_off, p_long = id_buffers(pages.scan_page_view_ids(con))
         cache.keys.clear()
-        cache.keys[pages.key] = (v_data, v_off, p_data, p_off, v_long + p_long)
+        cache.keys[pages.key] = (v_data, v_off, p_data, page_ranges(scan_off, pages.pos),
+                                 v_long + p_long)  # fmt: skip
     return cache.keys[pages.key]
 
 
@@ -283,8 +283,8 @@ def prepare(
         id_bytes = _id_buffers(con, pages, cache)
         seed_bytes = np.frombuffer(str(chosen_seed).encode("utf-8"), np.uint8).copy()
     else:
-        empty, none = np.zeros(1, np.uint8), np.zeros(1, np.int64)
-        id_bytes = (empty, none, empty, none, 0)
+        empty, none = np.zeros(1, np.uint8), np.zeros(1, np.int32)
+        id_bytes = (empty, none, empty, np.zeros((1, 2), np.int32), 0)
         seed_bytes = np.zeros(0, np.uint8)
     entry_embedded = np.array(
         [e.config.source.display == "embedded" and plan.mode == "messaging" for e in plan.entries],
@@ -325,6 +325,7 @@ def prepare(
     )  # fmt: skip
 
 
+@ordinary_pages()
 def run_fast(
     con: Any,
     config: Config | ConfigHistory,
@@ -347,7 +348,7 @@ def run_fast(
     if eng is None:
         eng = cache.engagements[eng_key] = eng_sql.engagements(con, live, prep.delays)
     timeline = _timeline(con, cache)
-    eng_lo, eng_hi = eng.ranges(pages.visitor.astype(np.int64))
+    eng_lo, eng_hi = eng.ranges(np.arange(len(pages.id_at), dtype=np.int64))
     gating = (prep.seed_bytes, *prep.id_bytes, *timeline)
     eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
     args = (prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, gating,

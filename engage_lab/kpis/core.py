@@ -133,8 +133,9 @@ def _tally(pvi, code, t, visit, n_pages, n_visits):
 
 
 def _tallied(ev: CodedEvents, pages: PageTable) -> tuple[Any, ...]:
+    # the event columns as they are (views of the engine's buffers): no widening copies
     return _tally(
-        ev.pvi.astype(np.int64, copy=False),
+        ev.pvi if ev.pvi.dtype.kind == "i" else ev.pvi.astype(np.int64),
         ev.code.astype(np.int32, copy=False),
         ev.t.astype(np.int64, copy=False),
         pages.visit.astype(np.int64, copy=False),

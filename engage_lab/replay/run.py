@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from engage_lab.availability.state import NEVER, Timeline
 from engage_lab.config import Config, ConfigHistory, load_any
+from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.pages import Pages, PagesKey, build_pages, data_version, source_record
 from engage_lab.engine.plan import make_plan
 from engage_lab.errors import DatabaseError, EngineError
@@ -51,6 +52,7 @@ WHERE c.channel = 'web_chat'
 """
 
 
+@ordinary_pages()
 def replay(
     lab_or_con: Any,
     config: Config | ConfigHistory | str | os.PathLike[str],

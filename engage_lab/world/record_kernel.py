@@ -134,14 +134,15 @@ def _u(buf, n):
 
 
 @numba.njit(cache=True)
-def _visitor_page_key(buf, seed, word, v_data, v_off, visitor, p_data, p_off, page):
-    """``seed|word|visitor_id|page_view_id`` into ``buf`` (``word`` holds its bars)."""
+def _visitor_page_key(buf, seed, word, v_data, v_off, visitor, p_data, p_at, page):
+    """``seed|word|visitor_id|page_view_id`` into ``buf`` (``word`` holds its bars; ``p_at``:
+    per page view the byte range of its id, :func:`engage_lab.engine.ids.page_ranges`)."""
     n = _put_all(buf, 0, seed)
     n = _put_all(buf, n, word)
     n = _put(buf, n, v_data, v_off[visitor], v_off[visitor + 1])
     buf[n] = 124
     n += 1
-    return _put(buf, n, p_data, p_off[page], p_off[page + 1])
+    return _put(buf, n, p_data, p_at[page, 0], p_at[page, 1])
 
 
 # ---------------------------------------------------------------------------- the heap
@@ -240,8 +241,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     """Run every visitor (see the module docstring).
 
     ``steps``: :func:`~engage_lab.engine.kernel.static_steps` of all page views.
-    ``ids``: ``(seed, v_data, v_off, p_data, p_off, longest)`` as for the replay's gating
-    draw (the world's seed; visitor ids by code, page view ids by pvi).
+    ``ids``: ``(seed, v_data, v_off, p_data, p_at, longest)`` as for the replay's gating
+    draw (the world's seed; visitor ids by code, page view id byte ranges by pvi).
     ``behaviour``: ``(end, category, returning, effect, kind_effect, category_effect,
     item_kind, item_key, item_lo, item_hi, params)`` — per pvi the page's end, category
     code and returning flag; per visitor code the hidden effect; the logit's effects by
@@ -274,7 +275,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     entry_slot_lo, entry_slot_hi, entry_embedded = entries[0], entries[1], entries[2]
     n_gid, n_items, messaging = bounds[1], bounds[2], bounds[3]
     st_lo, st_hi, st_t, st_s, st_m = steps
-    seed, v_data, v_off, p_data, p_off, longest = ids
+    seed, v_data, v_off, p_data, p_at, longest = ids
     (p_end, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
      item_lo, item_hi, params) = behaviour  # fmt: skip
     (base_logit, slope, returning_effect, delay_median, delay_sigma, live_median,
@@ -418,7 +419,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     shows[0, 0] = CHAT_SHOW
                     shows[0, 1] = 0
                     e, offers, drawn = _offer(
-                        shows, 0, k, s, visitor[k], key, seed, v_data, v_off, p_data, p_off,
+                        shows, 0, k, s, visitor[k], key, seed, v_data, v_off, p_data, p_at,
                         start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
                         item_kind, item_key, item_lo, item_hi, base_logit, slope,
                         returning_effect, delay_median, delay_sigma, offers, drawn,
@@ -475,7 +476,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     k, t, entry_slot_lo[c], entry_slot_hi[c], (sst[v], pst[v], ctr[v], scratch),
                     slot_data,
                     (one_t, one_cap, one_busy, one_wait, seed, v_data, v_off, visitor[k], p_data,
-                     p_off),
+                     p_at),
                     (o_t, o_pc, shows), n,
                 )  # fmt: skip
                 if n > o_t.shape[0]:
@@ -487,7 +488,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     if shows[q, 1] == _OFFLINE:
                         continue  # the offline form: a message left, not a web chat
                     e, offers, drawn = _offer(
-                        shows, q, k, t, visitor[k], key, seed, v_data, v_off, p_data, p_off,
+                        shows, q, k, t, visitor[k], key, seed, v_data, v_off, p_data, p_at,
                         start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
                         item_kind, item_key, item_lo, item_hi, base_logit, slope,
                         returning_effect, delay_median, delay_sigma, offers, drawn,
@@ -516,7 +517,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     continue
                 # engage(): the conversation's draws, then the pool
                 kn = _visitor_page_key(
-                    key, seed, _B_CHAT, v_data, v_off, visitor[k], p_data, p_off, k
+                    key, seed, _B_CHAT, v_data, v_off, visitor[k], p_data, p_at, k
                 )
                 key[kn] = 124
                 kn = _put_int(key, kn + 1, t)
@@ -578,7 +579,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
 
 
 @numba.njit(cache=True)
-def _offer(shows, q, page, t, visitor, key, seed, v_data, v_off, p_data, p_off, started,
+def _offer(shows, q, page, t, visitor, key, seed, v_data, v_off, p_data, p_at, started,
            ended, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
            item_lo, item_hi, base_logit, slope, returning_effect, delay_median, delay_sigma,
            offers, drawn):  # fmt: skip
@@ -587,7 +588,7 @@ def _offer(shows, q, page, t, visitor, key, seed, v_data, v_off, p_data, p_off, 
     offers += 1
     item = shows[q, 0]
     kind = 0 if item == CHAT_SHOW else item_kind[item]
-    n = _visitor_page_key(key, seed, _B_ENGAGE, v_data, v_off, visitor, p_data, p_off, page)
+    n = _visitor_page_key(key, seed, _B_ENGAGE, v_data, v_off, visitor, p_data, p_at, page)
     key[n] = 124
     n += 1
     if kind == 0:

@@ -215,7 +215,7 @@ def _record(
     prep = prepare(con, config, seed=seed)
     pages, plan = prep.pages, prep.plan
     n_pages = len(pages)
-    v_data, v_off, p_data, p_off, longest = _id_buffers(con, pages, prep.cache)
+    v_data, v_off, p_data, p_at, longest = _id_buffers(con, pages, prep.cache)
     seed_bytes = np.frombuffer(seed.encode("utf-8"), np.uint8).copy()
     steps = static_steps(
         prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, prep.bounds, 0,
@@ -275,7 +275,7 @@ def _record(
         ],
         np.int64,
     )
-    ids = (seed_bytes, v_data, v_off, p_data, p_off, max(longest, len(seed)) + 64)
+    ids = (seed_bytes, v_data, v_off, p_data, p_at, max(longest, len(seed)) + 64)
     t, pc, state_index, states, chats, counts, records = record_pass(
         prep.page_tuple, prep.slot_tuple, prep.entry_tuple, prep.bounds, steps, ids, behaviour,
         pool, entry_delay_ms,
@@ -311,7 +311,7 @@ def _record(
         for a in states
     )
     gating = GatingContext(
-        plan=plan, seed=seed_bytes, ids=(v_data, v_off, p_data, p_off, longest), timeline=(),
+        plan=plan, seed=seed_bytes, ids=(v_data, v_off, p_data, p_at, longest), timeline=(),
         slot_of=prep.slot_of, slots=prep.slots, states=per_event,
     )  # fmt: skip
     run = FastRun(

@@ -16,6 +16,7 @@ from engage_lab.engine import (
     kernel,
     leaves,
     make_plan,
+    memory,
     output,
     pages,
     plan,
@@ -118,7 +119,7 @@ def test_a_history_has_one_slot_per_enabled_trigger_per_entry() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [plan, pages, static, leaves, steps, kernel, engagements, output]
+    "module", [plan, pages, static, leaves, steps, kernel, engagements, output, memory]
 )
 def test_doctests(module) -> None:
     result = doctest.testmod(module)
