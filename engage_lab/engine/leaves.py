@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,7 +31,7 @@ from engage_lab.conditions.evaluator import test_value
 from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
-from engage_lab.engine.sqlvalues import LeafCompiler, coerce_json, col, deep_sql
+from engage_lab.engine.sqlvalues import LeafCompiler, coerce_json, col, deep_sql, num
 from engage_lab.engine.static import Candidates
 from engage_lab.engine.steps import (
     CLOCK,
@@ -114,41 +115,150 @@ def _boolean_outcomes(node: nodes.Criterion) -> int:
     return (2 if on_true else 0) | (1 if on_false else 0)
 
 
+def _aliased(table: str, alias: str) -> exp.Table:
+    return exp.Table(
+        this=exp.to_identifier(table), alias=exp.TableAlias(this=exp.to_identifier(alias))
+    )
+
+
+#: slots whose variable leaves one query reads (one selection bit each)
+_SLOTS_PER_QUERY = 60
+
+
+@numba.njit(cache=True)
+def _selection(vc_pvi, keep, cand_pvi, cand_lo, cand_hi, slots, n_pages, bits):
+    """Per ``var_changes`` row (scan order): bit ``b`` (``bits[b]``, of the mask's type)
+    set when the row is kept and its page view is a candidate of slot ``slots[b]``."""
+    mask = np.zeros(n_pages, bits.dtype)
+    for b in range(slots.shape[0]):
+        j = slots[b]
+        for q in range(cand_lo[j], cand_hi[j]):
+            mask[cand_pvi[q]] |= bits[b]
+    out = np.zeros(vc_pvi.shape[0], bits.dtype)
+    for r in range(vc_pvi.shape[0]):
+        if keep[r]:
+            out[r] = mask[vc_pvi[r]]
+    return out
+
+
 def _var_rows(
     con: duckdb.DuckDBPyConnection,
-    leaf: Leaf,
-    candidates: np.ndarray,
+    plan: Plan,
+    pages: Pages,
+    cand: Candidates | None,
     scope: str,
     cache: dict[str, Any],
-) -> tuple[np.ndarray, ...]:
-    """``(pvi, c, holds)`` of the leaf's variable changes on the slot's candidate page views
-    (sorted; ``scope`` names the candidate set in the cache key)."""
-    compiler = LeafCompiler(param_prefix="vr_p")
-    test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
-    on_candidates = exp.In(this=col("pvi"), query=exp.select("pvi").from_("_el_cand").subquery())
+) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
+    """``(pvi, c, holds)`` per variable leaf ``(slot, leaf)``: its variable's changes on the
+    slot's candidate page views, sorted. One scan of ``var_changes`` serves up to
+    :data:`_SLOTS_PER_QUERY` slots: a selection column (positional, one bit per slot)
+    keeps the rows of the candidates, each leaf's test is one column."""
+    leaves = [
+        (j, k, leaf)
+        for j, slot in enumerate(plan.slots)
+        for k, leaf in enumerate(slot.dynamic_leaves)
+        if leaf.source == "var"
+    ]
+    out: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+    slots = sorted({j for j, _, _ in leaves})
+    for first in range(0, len(slots), _SLOTS_PER_QUERY):
+        chunk = slots[first : first + _SLOTS_PER_QUERY]
+        chosen = [(j, k, leaf) for j, k, leaf in leaves if j in chunk]
+        out.update(_var_rows_of(con, pages, cand, chunk, chosen, scope, cache))
+    return out
+
+
+def _var_rows_of(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    cand: Candidates | None,
+    slots: list[int],
+    leaves: list[tuple[int, int, Leaf]],
+    scope: str,
+    cache: dict[str, Any],
+) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
+    # the candidates' changes of these variables; each distinct (name, value) tested once
+    params: dict[str, Any] = {}
+    names: list[exp.Expression] = []
+    tests: list[exp.Expression] = []
+    outputs: list[exp.Expression] = [col("pvi", "r"), col("c", "r")]
+    for q, (j, _, leaf) in enumerate(leaves):
+        compiler = LeafCompiler(param_prefix=f"vr{q}_p")
+        test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
+        params.update(compiler.params())
+        params[f"vr{q}_name"] = leaf.criterion
+        name = exp.Placeholder(this=f"vr{q}_name")
+        names.append(name)
+        tests.append(
+            exp.Case(ifs=[exp.If(this=col("name").eq(name.copy()), true=test)]).as_(f"t{q}")
+        )
+        bit = exp.BitwiseAnd(this=col("sel", "r"), expression=num(1 << slots.index(j)))
+        mine = exp.and_(
+            exp.NEQ(this=exp.Paren(this=bit), expression=num(0)), col("name", "r").eq(name.copy())
+        )
+        outputs += [mine.as_(f"m{q}"), col(f"t{q}", "d")]
+    rows = (
+        exp.select(
+            col("pvi", "m"), col("c", "m"), col("sel", "s"), col("name", "v"), col("value", "v")
+        )
+        .from_(_aliased("var_changes", "v"))
+        .join(exp.Join(this=_aliased("_el_vcmap", "m"), method="POSITIONAL"))
+        .join(exp.Join(this=_aliased("_el_vsel", "s"), method="POSITIONAL"))
+        .where(
+            exp.and_(
+                exp.NEQ(this=col("sel", "s"), expression=num(0)),
+                exp.In(this=col("name", "v"), expressions=names),
+            )
+        )
+    )
+    distinct = exp.select("name", "value").distinct().from_("r")
+    tested = exp.select("name", "value", *tests).from_(distinct.subquery("dv"))
+    same_value = exp.NullSafeEQ(this=col("value", "r"), expression=col("value", "d"))
     query = (
-        exp.select(col("pvi"), col("c"), test.as_("v"))
-        .from_("_el_vc")
-        .where(exp.and_(col("name").eq(exp.Placeholder(this="var_name")), on_candidates))
-        .order_by(col("pvi"), col("c"))
+        exp.select(*outputs)
+        .from_(_aliased("r", "r"))
+        .join(_aliased("d", "d"), on=exp.and_(col("name", "r").eq(col("name", "d")), same_value))
+        .order_by(col("pvi", "r"), col("c", "r"))
+        .with_("r", as_=rows)
+        .with_("d", as_=tested)
     )
     with deep_sql():
         sql = query.sql("duckdb")
-    params = {"var_name": leaf.criterion, **compiler.params()}
-    key = scope + sql + repr(sorted(params.items()))
+    key = f"{scope}|{slots}|{sql}{sorted(params.items())!r}"
     if key not in cache:
-        con.register("_el_cand", pa.table({"pvi": candidates}))
+        vcmap = pages._tables["vcmap"]
+        bits = np.array(
+            [1 << b for b in range(len(slots))], np.uint8 if len(slots) <= 8 else np.uint64
+        )
+        if cand is None:
+            every = np.arange(len(pages), dtype=np.int64)
+            cand_pvi = np.concatenate([every] * len(slots)) if slots else every[:0]
+            cand_lo = np.zeros(max(slots, default=-1) + 1, np.int64)
+            cand_hi = np.zeros_like(cand_lo)
+            for b, j in enumerate(slots):
+                cand_lo[j], cand_hi[j] = b * len(pages), (b + 1) * len(pages)
+        else:
+            cand_pvi, cand_lo, cand_hi = cand.pvi, cand.lo, cand.hi
+        sel = _selection(
+            vcmap.column("pvi").to_numpy(), vcmap.column("keep").to_numpy(zero_copy_only=False),
+            cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
+        )  # fmt: skip
+        con.register("_el_vsel", pa.table({"sel": sel}))
         try:
             rows = con.execute(sql, params).fetchnumpy()
         except duckdb.Error as exc:
-            raise EngineError(f"fast engine: evaluating {leaf.criterion} failed: {exc}") from exc
+            what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
+            raise EngineError(f"fast engine: evaluating {what} failed: {exc}") from exc
         finally:
-            con.unregister("_el_cand")
-        cache[key] = (
-            rows["pvi"].astype(np.int64),
-            rows["c"].astype(np.int64),
-            rows["v"].astype(np.int64),
-        )
+            con.unregister("_el_vsel")
+        pvi = np.asarray(rows["pvi"], np.int64)
+        c = np.asarray(rows["c"], np.int64)
+        found = {}
+        for q, (j, k, _) in enumerate(leaves):
+            mine = np.asarray(rows[f"m{q}"], np.bool_)
+            holds = np.ma.getdata(rows[f"t{q}"])[mine].astype(np.int64)
+            found[(j, k)] = (pvi[mine], c[mine], holds)
+        cache[key] = found
     return cache[key]
 
 
@@ -176,12 +286,13 @@ def leaf_arrays(
     longest = int((pages.limit - pages.start).max()) if len(pages) else 0
     cache = {} if cache is None else cache
     bound = 0
+    var_rows = _var_rows(con, plan, pages, cand, scope, cache)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     no_rows = (np.zeros(0, np.int64),) * 3
     for j, slot in enumerate(plan.slots):
         slot_lo.append(len(kinds))
         slot_bound = 0
-        for leaf in slot.dynamic_leaves:
+        for k, leaf in enumerate(slot.dynamic_leaves):
             node = leaf.node
             table, leaf_rows = empty, no_rows
             d = ge = r = 0
@@ -205,12 +316,7 @@ def leaf_arrays(
             else:
                 kind = VAR
                 r = int(type(node.test).not_found)
-                where = (
-                    cand.pvi[cand.lo[j] : cand.hi[j]]
-                    if cand is not None
-                    else np.arange(len(pages), dtype=np.int64)
-                )
-                leaf_rows = _var_rows(con, leaf, where, f"{scope}|{j}|", cache)
+                leaf_rows = var_rows[(j, k)]
                 slot_bound += _max_per_page(leaf_rows[0])
             kinds.append(kind)
             ds.append(d)

@@ -288,6 +288,14 @@ def shared_instants(pvi, changed, name_hash, n_pages):
         a, b = start[p], start[p + 1]
         if b - a < 2:
             continue
+        if b - a <= 16:  # the usual case: compare the pairs
+            for x in range(a, b):
+                for y in range(x + 1, b):
+                    rx, ry = rows[x], rows[y]
+                    if changed[rx] == changed[ry] and name_hash[rx] == name_hash[ry]:
+                        tied[rx] = True
+                        tied[ry] = True
+            continue
         page_rows = rows[a:b]
         by_instant = page_rows[np.argsort(changed[page_rows], kind="mergesort")]
         x = 0

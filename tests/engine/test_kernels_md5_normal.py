@@ -402,3 +402,32 @@ def test_visitor_time_order_is_a_stable_sort_with_its_tie_runs(rows):
             runs.append([i, j])
         i = j
     assert ties.tolist() == runs
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 3), st.integers(0, 2)), max_size=80),
+)
+def test_shared_instants_finds_every_row_sharing_page_instant_and_name(n_pages, rows):
+    """Small pages go through the pairwise comparison, crowded ones (more than 16 rows)
+    through the sorts: both give the rows of every (page, instant, name) group of two or
+    more, and nothing else."""
+    from collections import Counter
+
+    from engage_lab.engine.pages_kernel import shared_instants
+
+    pvi = np.array([min(p, n_pages - 1) for p, _, _ in rows], np.int32)
+    changed = np.array([c for _, c, _ in rows], np.int64)
+    name_hash = np.array([h * 0x9E3779B97F4A7C15 % 2**64 for _, _, h in rows], np.uint64)
+    groups = Counter(
+        (int(p), int(c), int(h)) for p, c, h in zip(pvi, changed, name_hash, strict=True) if p >= 0
+    )
+    expected = [
+        r
+        for r, key in enumerate(
+            zip(pvi.tolist(), changed.tolist(), name_hash.tolist(), strict=True)
+        )
+        if key[0] >= 0 and groups[key] > 1
+    ]
+    assert shared_instants(pvi, changed, name_hash, n_pages).tolist() == expected
