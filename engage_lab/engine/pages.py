@@ -110,6 +110,8 @@ class Pages:
     #: lazily fetched strings (see :meth:`page_view_ids`, :meth:`visitor_ids`)
     _strings: dict[str, pa.Array] = field(default_factory=dict, repr=False)
     _tables: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+    #: per dictionary column, each page view's value code (int32, -1: null)
+    _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -135,11 +137,9 @@ class Pages:
         if key not in self._tables:
             value = _page_value(column)
             distinct, scan_codes = _dictionary_codes(con, value, self.n_scan)
-            codes = scan_codes[self.pos]
             self._tables[key] = pa.table({"v": distinct})
-            self._strings[key + ":codes"] = pa.array(codes.astype(np.int32))
-        codes = self._strings[key + ":codes"].to_numpy(zero_copy_only=False)
-        return self._tables[key].column(0).combine_chunks(), codes
+            self._codes[column] = scan_codes[self.pos]
+        return self._tables[key].column(0).combine_chunks(), self._codes[column]
 
     def scan_column(self, con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
         """One ``page_views`` column of every row, by scan position (remembered)."""
@@ -262,20 +262,22 @@ def _dictionary_codes(
     distinct = _arrow(con, distinct_query).column(0).combine_chunks()
     if len(distinct) <= _ENUM_LIMIT:
         if len(distinct) == 0:
-            return distinct, np.full(n_rows, -1, np.int64)
+            return distinct, np.full(n_rows, -1, np.int32)
         enum = exp.DataType(
             this=exp.DataType.Type.ENUM,
             expressions=[exp.Literal.string(v) for v in distinct.to_pylist()],
         )
         query = exp.select(exp.func("enum_code", exp.cast(value.copy(), enum)).as_("k"))
         k = _numpy(con, query.from_("page_views").sql("duckdb"))["k"]
-        missing = np.ma.getmaskarray(k)
-        return distinct, np.where(missing, -1, np.ma.getdata(k).astype(np.int64))
+        codes = np.ma.getdata(k).astype(np.int32)
+        if np.ma.isMaskedArray(k):
+            codes[np.ma.getmaskarray(k)] = -1
+        return distinct, codes
     values = _arrow(con, exp.select(value.as_("v")).from_("page_views")).column(0).combine_chunks()
     encoded = pac.dictionary_encode(values)
     order = pac.array_sort_indices(encoded.dictionary)  # sorted, as the small case
-    rank = np.empty(len(order), np.int64)
-    rank[order.to_numpy()] = np.arange(len(order))
+    rank = np.empty(len(order), np.int32)
+    rank[order.to_numpy()] = np.arange(len(order), dtype=np.int32)
     idx = encoded.indices.to_numpy(zero_copy_only=False)
     if idx.dtype.kind == "f":  # nulls
         codes = np.where(np.isnan(idx), -1, rank[np.nan_to_num(idx).astype(np.int64)])

@@ -161,7 +161,7 @@ def _run_chunks(
     honoured_pvi = np.full(n_eng, -1, np.int64)
     variant = np.zeros(n_eng, np.int64)
     shared = (honoured, honoured_pvi, variant)
-    workers = max(1, min(_THREADS, n_pages // 20_000))
+    workers = max(1, min(_THREADS, n_pages // _PAGES_PER_THREAD))
     cuts = [0]
     for w in range(1, workers):
         cut = int(np.searchsorted(pages.visitor, pages.visitor[n_pages * w // workers]))
@@ -196,8 +196,9 @@ def _run_chunks(
     return t, pc, n, shared
 
 
-#: threads of the pass (visitors are independent in a replay)
+#: threads of the pass (visitors are independent in a replay), the fewest page views per thread
 _THREADS = max(1, min(os.cpu_count() or 1, 8))
+_PAGES_PER_THREAD = 20_000
 
 
 @dataclass(frozen=True)

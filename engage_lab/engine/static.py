@@ -20,18 +20,19 @@ Chat-state criteria are the pass's (:mod:`engage_lab.engine.kernel`).
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import numba
 import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.data import schema
-from engage_lab.engine.kernel import _range
-from engage_lab.engine.pages import PLACEHOLDER_SEPARATOR, Pages
+from engage_lab.engine.pages import Pages
 from engage_lab.engine.pages_kernel import NEVER
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
@@ -43,6 +44,7 @@ from engage_lab.engine.sqlvalues import (
     normalized,
     num,
 )
+from engage_lab.engine.static_kernel import fill_from_codes, fill_rows, scan_range
 from engage_lab.errors import EngineError
 
 __all__ = ["Candidates", "candidates", "candidates_key"]
@@ -240,11 +242,12 @@ _PAGE_COLUMNS = {"page_path": "path", "page_url": "url", "page_title": "title"}
 
 def _page_tests(
     con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages
-) -> tuple[dict[tuple[int, int], int], list[np.ndarray]]:
-    """Each page leaf's test per page view, evaluated once per distinct page value (the
-    compiled test over a small table of values). Returns ``(slot, leaf) -> column`` and
-    the boolean columns."""
-    out: list[np.ndarray] = []
+) -> tuple[dict[tuple[int, int], int], list[tuple[np.ndarray, np.ndarray, bool]]]:
+    """Each page leaf's test, evaluated once per distinct page value (the compiled test
+    over a small table of values). Returns ``(slot, leaf) -> column`` and per column
+    ``(codes, truth, not_found)``: page view ``k`` holds ``truth[codes[k]]``, or
+    ``not_found`` where it has no value (``codes[k] == -1``)."""
+    out: list[tuple[np.ndarray, np.ndarray, bool]] = []
     column_of: dict[tuple[int, int], int] = {}
     seen: dict[str, int] = {}
     for j, slot in enumerate(plan.slots):
@@ -255,22 +258,17 @@ def _page_tests(
             if name in _PAGE_COLUMNS:
                 values, codes = pages.dictionary(con, _PAGE_COLUMNS[name])
                 table = pa.table({"v": values})
-                value = col("v")
-            else:  # counts: the values are small integers
-                counts = pages.idx if name == "page_visit_count" else pages.vcount
-                codes = counts.astype(np.int64)
+            else:  # counts: the values are small integers, their own codes
+                codes = pages.idx if name == "page_visit_count" else pages.vcount
                 top = int(codes.max()) if len(codes) else 0
                 table = pa.table({"v": np.arange(top + 1, dtype=np.float64)})
-                value = col("v")
             compiler = LeafCompiler(param_prefix="pg_p")  # one test, its own parameters
-            test = compiler.test(leaf.node, value)
+            test = compiler.test(leaf.node, col("v"))
             key = name + "|" + test.sql("duckdb") + repr(sorted(compiler.params().items()))
             if key not in seen:
                 truth = _truth_per_value(con, table, test, compiler.params())
-                on_null = type(leaf.node.test).not_found  # a missing value: not found
-                f = np.where(codes >= 0, truth[np.maximum(codes, 0)], on_null)
                 seen[key] = len(out)
-                out.append(f.astype(np.bool_))
+                out.append((codes, truth, bool(type(leaf.node.test).not_found)))
             column_of[(j, li)] = seen[key]
     return column_of, out
 
@@ -294,18 +292,31 @@ def _truth_per_value(
 
 
 def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> np.ndarray:
-    """Per page view and slot: a fixed button of the slot has no placeholder there."""
+    """Per page view and slot: a fixed button of the slot has no placeholder there (one
+    ``list_has_all`` per slot with fixed buttons, over ``page_views`` in scan order)."""
     n_slots = len(plan.slots)
     out = np.zeros((len(pages), max(n_slots, 1)), np.bool_)
-    if not any(s.fixed_items for s in plan.slots):
+    fixed = [(j, slot.fixed_items) for j, slot in enumerate(plan.slots) if slot.fixed_items]
+    if not fixed:
         return out
-    values, codes = pages.dictionary(con, "placeholders")
-    carried = [set(v.split(PLACEHOLDER_SEPARATOR)) if v else set() for v in values.to_pylist()]
-    value_of = np.where(codes >= 0, codes, len(carried))  # a null: the last row below
-    for j, slot in enumerate(plan.slots):
-        if slot.fixed_items:
-            missing = np.array([not set(slot.fixed_items) <= c for c in carried] + [True])
-            out[:, j] = missing[value_of]
+    carried = exp.func(
+        "coalesce", exp.column("placeholders"), exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
+    )
+    params = {f"fixed_{j}": list(items) for j, items in fixed}
+    query = exp.select(
+        *(
+            exp.func("list_has_all", carried.copy(), exp.Placeholder(this=f"fixed_{j}")).as_(
+                f"f{j}"
+            )
+            for j, _ in fixed
+        )
+    ).from_("page_views")
+    try:
+        rows = con.execute(query.sql("duckdb"), params).fetchnumpy()
+    except duckdb.Error as exc:
+        raise EngineError(f"fast engine: reading the placeholders failed: {exc}") from exc
+    for j, _ in fixed:
+        out[:, j] = ~np.asarray(rows[f"f{j}"], np.bool_)[pages.pos]
     return out
 
 
@@ -313,26 +324,24 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
     """The :class:`Candidates` of every slot of ``plan`` on ``pages``."""
     n = len(pages)
     n_slots = len(plan.slots)
-    page_columns, page_values = _page_tests(con, plan, pages)
+    page_columns, page_specs = _page_tests(con, plan, pages)
     sql, params, tests, _ = _query(plan)
     n_sql = len({c for _, _, c in tests})
-    columns = list(page_values)
+    table = np.zeros((n, max(len(page_specs) + n_sql, 1)), np.bool_)
+    for c, (codes, truth, not_found) in enumerate(page_specs):
+        fill_from_codes(table, c, codes, truth, not_found)
     if n_sql:
         pages.scan_table(con)
         try:
             rows = con.execute(sql, params).fetchnumpy()
         except duckdb.Error as exc:
             raise EngineError(f"fast engine: evaluating the page criteria failed: {exc}") from exc
-        pvi = rows["pvi"].astype(np.int64)
+        pvi = np.asarray(rows["pvi"], np.int64)
         for c in range(n_sql):
-            f = np.zeros(n, np.bool_)
-            f[pvi] = rows[f"t{c}"].astype(np.bool_)
-            columns.append(f)
-    table = np.zeros((n, max(len(columns), 1)), np.bool_)
-    for c, f in enumerate(columns):
-        table[:, c] = f
+            values = np.asarray(np.ma.getdata(rows[f"t{c}"]), np.bool_)
+            fill_rows(table, len(page_specs) + c, pvi, values)
     fixed_missing = _fixed_missing(con, plan, pages)
-    tests = [(j, li, c + len(page_values)) for j, li, c in tests]
+    tests = [(j, li, c + len(page_specs)) for j, li, c in tests]
     tests += [(j, li, c) for (j, li), c in page_columns.items()]
     # leaves of the scan, flattened (chat leaves are the pass's)
     leaf_slot, leaf_col, leaf_page, leaf_bit, leaf_pos, leaf_nf = [], [], [], [], [], []
@@ -371,98 +380,57 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
         np.int64,
     )
     entry_of = np.array([s.entry for s in plan.slots], np.int64)
-    lo, hi, cand_pvi, cand_act, cand_fixed = _scan(
-        table,
-        fixed_missing,
-        pages.idx.astype(np.int64),
-        pages.entry.astype(np.int64),
-        pages.active,
-        entry_of,
-        slot_lo,
+    leaves = (
         np.array(leaf_col, np.int64),
         np.array(leaf_page, np.bool_),
         np.array(leaf_bit, np.int64),
         np.array(leaf_pos, np.int64).reshape(-1, 3),
         np.array(leaf_nf, np.bool_),
-        expr_bit,
     )
+    lo, hi, cand_pvi, cand_act, cand_fixed = _scan(
+        table, fixed_missing, (pages.idx, pages.entry, pages.active),
+        (entry_of, slot_lo, expr_bit), leaves,
+    )  # fmt: skip
     return Candidates(lo, hi, cand_pvi, cand_act, cand_fixed)
 
 
-@numba.njit(cache=True)
-def _leaf_state(table, col_, page_leaf, code, back_first, back_last, nf, page, n):
-    """0 false, 1 true (decided on this page), 2 active (the current part decides)."""
-    first, last = _range(code, back_first, back_last, n)
-    if first > last:
-        return 1 if nf else 0
-    past = False
-    for j in range(first, min(last, n - 1) + 1):
-        if table[page - (n - j), col_]:
-            past = True
-            break
-    if past:
-        return 1
-    if last != n:
-        return 0
-    if page_leaf:
-        return 1 if table[page, col_] else 0
-    return 2
+def _scan(
+    table: np.ndarray,
+    fixed_missing: np.ndarray,
+    page_arrays: tuple[np.ndarray, ...],
+    slot_arrays: tuple[np.ndarray, ...],
+    leaves: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, ...]:
+    """The candidates, CSR over slots, each slot's in page-view order: a count over page
+    ranges in parallel threads, then each range writes from its offsets."""
+    n = table.shape[0]
+    n_slots = slot_arrays[0].shape[0]
+    workers = max(1, min(_THREADS, n // _PAGES_PER_THREAD))
+    cuts = [n * w // workers for w in range(workers + 1)]
+    ranges = list(itertools.pairwise(cuts))
+
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.bool_))
+
+    def scan(w: int, at: np.ndarray, out: tuple[np.ndarray, ...], fill: bool) -> np.ndarray:
+        scan_range(table, fixed_missing, *page_arrays, *slot_arrays[:2], *leaves,
+                   slot_arrays[2], ranges[w][0], ranges[w][1], at, *out, fill)  # fmt: skip
+        return at
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        counted = pool.map(
+            lambda w: scan(w, np.zeros(n_slots, np.int64), none, False), range(workers)
+        )
+        counts = np.array(list(counted), np.int64).reshape(workers, n_slots)
+        per_slot = counts.sum(axis=0)
+        lo = np.cumsum(per_slot) - per_slot
+        hi = lo + per_slot
+        starts = lo + np.cumsum(counts, axis=0) - counts  # range w of slot j starts here
+        total = int(per_slot.sum())
+        out = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.bool_))
+        list(pool.map(lambda w: scan(w, starts[w].copy(), out, True), range(workers)))
+    return (lo, hi, *out)
 
 
-@numba.njit(cache=True)
-def _scan(table, fixed_missing, idx, entry, active, entry_of, slot_lo, leaf_col, leaf_page,
-          leaf_bit, leaf_pos, leaf_nf, expr_bit):  # fmt: skip
-    n_pages = idx.shape[0]
-    n_slots = entry_of.shape[0]
-    counts = np.zeros(n_slots, np.int64)
-    for p in range(n_pages):
-        if not active[p] or entry[p] < 0:
-            continue
-        for j in range(n_slots):
-            if entry_of[j] != entry[p]:
-                continue
-            ok = True
-            for leaf in range(slot_lo[j], slot_lo[j + 1]):
-                st = _leaf_state(table, leaf_col[leaf], leaf_page[leaf], leaf_pos[leaf, 0],
-                                 leaf_pos[leaf, 1], leaf_pos[leaf, 2], leaf_nf[leaf], p, idx[p])  # fmt: skip
-                if st == 0:
-                    ok = False
-                    break
-            if ok:
-                counts[j] += 1
-    lo = np.zeros(n_slots, np.int64)
-    hi = np.zeros(n_slots, np.int64)
-    total = 0
-    for j in range(n_slots):
-        lo[j] = total
-        total += counts[j]
-        hi[j] = lo[j]
-    cand_pvi = np.empty(total, np.int64)
-    cand_act = np.empty(total, np.int64)
-    cand_fixed = np.empty(total, np.bool_)
-    for p in range(n_pages):
-        if not active[p] or entry[p] < 0:
-            continue
-        for j in range(n_slots):
-            if entry_of[j] != entry[p]:
-                continue
-            ok = True
-            act = np.int64(0)
-            for leaf in range(slot_lo[j], slot_lo[j + 1]):
-                st = _leaf_state(table, leaf_col[leaf], leaf_page[leaf], leaf_pos[leaf, 0],
-                                 leaf_pos[leaf, 1], leaf_pos[leaf, 2], leaf_nf[leaf], p, idx[p])  # fmt: skip
-                if st == 0:
-                    ok = False
-                    break
-                if st == 2:
-                    act |= np.int64(1) << leaf_bit[leaf]
-            if not ok:
-                continue
-            if expr_bit[j] >= 0:
-                act |= np.int64(1) << expr_bit[j]
-            q = hi[j]
-            cand_pvi[q] = p
-            cand_act[q] = act
-            cand_fixed[q] = fixed_missing[p, j]
-            hi[j] += 1
-    return lo, hi, cand_pvi, cand_act, cand_fixed
+#: threads of the scan, and the fewest page views worth a thread
+_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_PAGES_PER_THREAD = 200_000

@@ -88,3 +88,23 @@ def test_page_value_codes_agree_between_enum_and_arrow_encodings(world_lab, monk
         results.append((values, codes.tolist()))
     assert results[0] == results[1]
     assert len(results[0][0]) > 1  # the world has several values
+
+
+def test_threaded_chunks_give_the_events_of_one_thread(world_lab, monkeypatch):
+    """The candidate scan and the pass split the page views between threads (at this
+    size only when told to): four threads give the events of one, byte for byte."""
+    from engage_lab.engine import replay as replay_module
+    from engage_lab.engine import static
+
+    mode, lab = world_lab
+    cfg = el.Config.load(CONFIGS / f"{SUPPORTED[mode][0]}.json")
+    frames = []
+    for threads, per_thread in ((1, 10**9), (4, 7)):
+        for module in (static, replay_module):
+            monkeypatch.setattr(module, "_THREADS", threads)
+            monkeypatch.setattr(module, "_PAGES_PER_THREAD", per_thread)
+        replay_module._CACHES.pop(lab.con, None)  # candidates again, with these threads
+        frames.append(replay_fast(lab, cfg))
+    assert len(frames[0]) > 100
+    assert frames[0].equals(frames[1])
+    assert_same(frames[1], replay_reference(lab.con, cfg))
