@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -86,15 +87,32 @@ def char_class(chars: str) -> str:
 _WS_CLASS = char_class(WHITESPACE)
 
 
-@lru_cache(maxsize=1)
 def compatibility_folds() -> tuple[str, str, tuple[tuple[str, str], ...]]:
     """What NFKD does beyond a canonical decomposition, for SQL engines that lack it.
 
     Returns ``(from, to, pairs)``: characters folded to one character (for
     ``TRANSLATE``) and multi-character folds below U+3000 (ligatures, ``…``, ``™``,
     fractions; for ``REPLACE``). Rarer multi-character folds (squared CJK, Arabic
-    presentation forms) are left as they are: a documented difference.
+    presentation forms) are left as they are: a documented difference. Computed once
+    per process (a walk over every code point, about 0.3 s: :func:`warm_folds` starts
+    it in the background); concurrent callers wait for the one computation.
     """
+    with _FOLDS_LOCK:
+        return _compatibility_folds()
+
+
+_FOLDS_LOCK = threading.Lock()
+
+
+def warm_folds() -> None:
+    """Compute :func:`compatibility_folds` in a background thread (a caller that needs
+    them sooner waits for that thread's result)."""
+    if _compatibility_folds.cache_info().currsize == 0:
+        threading.Thread(target=compatibility_folds, name="engage-lab-folds", daemon=True).start()
+
+
+@lru_cache(maxsize=1)
+def _compatibility_folds() -> tuple[str, str, tuple[tuple[str, str], ...]]:
     singles_from, singles_to, deleted, pairs = [], [], [], []
     for code in range(0x110000):
         char = chr(code)

@@ -44,6 +44,7 @@ from engage_lab.draws import in_sample_sql
 from engage_lab.engine.pages_kernel import (
     NEVER,
     assign_var_changes,
+    dense_codes,
     derive_pages,
     page_records,
     shared_instants,
@@ -112,6 +113,7 @@ class Pages:
     _tables: dict[str, pa.Table] = field(default_factory=dict, repr=False)
     #: per dictionary column, each page view's value code (int32, -1: null)
     _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _codes_of: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -150,23 +152,17 @@ class Pages:
 
     def dense_codes(self) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Visit and visitor codes numbered 0, 1, … in pvi order, and their counts."""
-        n = len(self)
-        if n == 0:
-            empty = np.zeros(0, np.int64)
-            return empty, empty, 0, 0
-        visit_new = np.ones(n, np.bool_)
-        visit_new[1:] = self.visit[1:] != self.visit[:-1]
-        visitor_new = np.ones(n, np.bool_)
-        visitor_new[1:] = self.visitor[1:] != self.visitor[:-1]
-        visit = np.cumsum(visit_new) - 1
-        visitor = np.cumsum(visitor_new) - 1
-        return visit, visitor, int(visit[-1]) + 1, int(visitor[-1]) + 1
+        visit, visitor, first_visit, first_visitor = self._dense()
+        return visit, visitor, len(first_visit), len(first_visitor)
+
+    def _dense(self) -> tuple[np.ndarray, ...]:
+        if "dense" not in self._codes_of:
+            self._codes_of["dense"] = dense_codes(self.visit, self.visitor)
+        return self._codes_of["dense"]
 
     def page_table(self, con: duckdb.DuckDBPyConnection) -> PageTable:
         """The :class:`~engage_lab.kpis.PageTable` of these page views (ids on demand)."""
-        visit, visitor, n_visits, n_visitors = self.dense_codes()
-        first_of_visit = np.flatnonzero(np.diff(visit, prepend=-1) != 0)
-        first_of_visitor = np.flatnonzero(np.diff(visitor, prepend=-1) != 0)
+        visit, visitor, first_of_visit, first_of_visitor = self._dense()
 
         def strings(values: pa.Array, take: np.ndarray) -> np.ndarray:
             return values.take(pa.array(take)).to_numpy(zero_copy_only=False)
@@ -176,8 +172,8 @@ class Pages:
             visitor=visitor,
             start=self.start,
             end=self.end,
-            n_visits=n_visits,
-            n_visitors=n_visitors,
+            n_visits=len(first_of_visit),
+            n_visitors=len(first_of_visitor),
             page_view_ids=lambda: strings(self.scan_page_view_ids(con), self.pos),
             visit_ids=lambda: strings(self.scan_page_view_ids(con), self.visit_pos[first_of_visit]),
             visitor_ids=lambda: strings(
@@ -432,7 +428,7 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
             ordered[at] = values
             scan[name] = ordered
     codes = _numpy(con, _CODES_SQL)
-    code = np.full(n_scan, -1, np.int64)
+    code = np.full(n_scan, -1, np.int32)
     code[np.asarray(codes.pop("pos"), np.int64)] = codes.pop("code")
     start = np.asarray(scan.pop("s"), np.int64)
     end = np.asarray(scan.pop("e"), np.int64)
@@ -509,8 +505,9 @@ def _engine_order(
     """Scan positions in the engine's order: visitor code, start, then page view id (ids
     are read only for the rare ties of visitor and start)."""
     if len(code) == 0:
-        return np.zeros(0, np.int64)
-    order, ties = visitor_time_order(code, start)
+        return np.zeros(0, np.int32)
+    index = np.empty(len(code), np.int32 if len(code) < 2**31 else np.int64)
+    order, ties = visitor_time_order(code, start, index)
     if len(ties):
         ids = _arrow(con, exp.select("page_view_id").from_("page_views")).column(0)
         _sort_ties(order, ties, ids)

@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "NEVER",
     "assign_var_changes",
+    "dense_codes",
     "derive_pages",
     "page_records",
     "radix_argsort",
@@ -25,67 +26,81 @@ NEVER = 9_000_000_000_000_000
 
 
 @numba.njit(cache=True)
-def radix_argsort(key, bits):
-    """A stable argsort of non-negative int64 keys below ``2**bits`` (LSD radix sort,
-    11-bit digits: a few sequential passes, no comparison)."""
+def radix_argsort(key, bits, index):
+    """A stable argsort of non-negative integer keys below ``2**bits`` (LSD radix sort,
+    11-bit digits: the digit counts in one pass, then one scatter per digit). ``index``
+    holds ``0, 1, …, n - 1`` in the dtype of the result (consumed; int32 halves the
+    memory traffic when it fits). Returns the order and the sorted keys."""
     n = key.shape[0]
+    digits = max(1, (bits + 10) // 11)
+    counts = np.zeros((digits, 2049), np.int64)
+    for i in range(n):
+        k = key[i]
+        for d in range(digits):
+            counts[d, ((k >> (11 * d)) & 0x7FF) + 1] += 1
     k0 = key.copy()
-    i0 = np.arange(n)
-    k1 = np.empty(n, np.int64)
-    i1 = np.empty(n, np.int64)
-    counts = np.zeros(2049, np.int64)
-    shift = 0
-    while shift < bits:
-        counts[:] = 0
+    k1 = np.empty_like(key)
+    i0 = index
+    i1 = np.empty_like(index)
+    for d in range(digits):
+        if counts[d, 1] == n:  # every key has digit 0 here: already in order
+            continue
+        at = counts[d]
+        for b in range(2048):
+            at[b + 1] += at[b]
+        shift = 11 * d
         for i in range(n):
-            counts[((k0[i] >> shift) & 0x7FF) + 1] += 1
-        for d in range(2048):
-            counts[d + 1] += counts[d]
-        for i in range(n):
-            d = (k0[i] >> shift) & 0x7FF
-            p = counts[d]
-            k1[p] = k0[i]
-            i1[p] = i0[i]
-            counts[d] = p + 1
+            b = (k0[i] >> shift) & 0x7FF
+            q = at[b]
+            k1[q] = k0[i]
+            i1[q] = i0[i]
+            at[b] = q + 1
         k0, k1 = k1, k0
         i0, i1 = i1, i0
-        shift += 11
-    return i0
+    return i0, k0
 
 
 @numba.njit(cache=True)
-def visitor_time_order(code, start):
+def visitor_time_order(code, start, index):
     """A stable argsort by ``(code, start)`` (``code >= -1``): a radix sort by visitor
     code only, then each visitor's run sorted by start where it is not already (histories
     are mostly written in time order, so most runs are), and the ``[a, b)`` runs
-    of equal ``(code, start)`` of length > 1 (page view ids order them)."""
+    of equal ``(code, start)`` of length > 1 (page view ids order them). ``index``: an
+    array of ``n`` integers of the result's dtype (overwritten)."""
     n = code.shape[0]
     shifted = code + 1
-    top = np.int64(0)
+    top = 0
     for i in range(n):
         top = max(top, shifted[i])
-    bits = np.int64(1)
-    while (np.int64(1) << bits) <= top:
+    bits = 1
+    while (1 << bits) <= top:
         bits += 1
-    order = radix_argsort(shifted, bits)
+    for i in range(n):
+        index[i] = i
+    order, sorted_code = radix_argsort(shifted, bits, index)
+    # the starts in that order, read once (the loop below then reads memory in order)
+    at = np.empty(n, np.int64)
+    for k in range(n):
+        at[k] = start[order[k]]
     ties = np.empty((n // 2 + 1, 2), np.int64)
     m = 0
     i = 0
     while i < n:
-        c = code[order[i]]
+        c = sorted_code[i]
         j = i + 1
         in_order = True
-        while j < n and code[order[j]] == c:
-            if start[order[j]] < start[order[j - 1]]:
+        while j < n and sorted_code[j] == c:
+            if at[j] < at[j - 1]:
                 in_order = False
             j += 1
         if not in_order:
-            run = order[i:j].copy()
-            order[i:j] = run[np.argsort(start[run], kind="mergesort")]
+            by_start = np.argsort(at[i:j], kind="mergesort")
+            order[i:j] = order[i:j][by_start]
+            at[i:j] = at[i:j][by_start]
         k = i
         while k < j:
             e = k + 1
-            while e < j and start[order[e]] == start[order[k]]:
+            while e < j and at[e] == at[k]:
                 e += 1
             if e - k > 1:
                 ties[m, 0] = k
@@ -312,3 +327,26 @@ def shared_instants(pvi, changed, name_hash, n_pages):
                         tied[by_name[z - 1]] = True
             x = y
     return np.flatnonzero(tied)
+
+
+@numba.njit(cache=True)
+def dense_codes(visit, visitor):
+    """Visit and visitor codes numbered 0, 1, … in order (runs of equal values of
+    ``visit`` / ``visitor``), and the first index of each code's run."""
+    n = visit.shape[0]
+    dense_visit = np.empty(n, np.int64)
+    dense_visitor = np.empty(n, np.int64)
+    first_visit = np.empty(n, np.int64)
+    first_visitor = np.empty(n, np.int64)
+    a = np.int64(-1)
+    b = np.int64(-1)
+    for k in range(n):
+        if k == 0 or visit[k] != visit[k - 1]:
+            a += 1
+            first_visit[a] = k
+        if k == 0 or visitor[k] != visitor[k - 1]:
+            b += 1
+            first_visitor[b] = k
+        dense_visit[k] = a
+        dense_visitor[k] = b
+    return dense_visit, dense_visitor, first_visit[: a + 1], first_visitor[: b + 1]

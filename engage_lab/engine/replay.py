@@ -29,6 +29,7 @@ import numpy as np
 from sqlglot import exp
 
 from engage_lab.availability.state import timeline_sql
+from engage_lab.conditions.sql_common import warm_folds
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.actions import ACT_ITEM
@@ -245,6 +246,7 @@ def prepare(
 ) -> Prepared:
     """The inputs of a compiled pass (see :class:`Prepared`), cached per connection."""
     con = getattr(con, "con", con)
+    warm_folds()  # string tests need them; meanwhile the page facts are built
     plan = make_plan(config)
     if len(plan.trigger_ids) > MAX_TRIGGERS or len(plan.items) > MAX_ITEMS:
         raise UnsupportedByFastEngineError(

@@ -25,9 +25,6 @@ from engage_lab.kpis.coded import (
     code_of,
 )
 
-#: event and mode bits of a packed code
-MODE_SHIFT_MASK = 0xF | (0x3 << MODE_SHIFT)
-
 __all__ = [
     "JSON_KPIS",
     "PAGE_STAGES",
@@ -94,13 +91,17 @@ _EXECUTED, _ENGAGED, _RECEIVED = (
     code_of("message_received"),
 )
 _CHAT_SHOWN, _ITEM_SHOWN = code_of("chat_shown"), code_of("item_shown")
+_ACTIVATED = code_of("trigger_activated")
 
 
 @numba.njit(cache=True)
 def _tally(pvi, code, t, visit, n_pages, n_visits):
     """One pass over the events: counts per (event, mode), displays per stage, and per
-    visit Q1 / Q2 / Q4 and the first offer instant; the offers of all rows."""
+    visit Q1 / Q2 / Q4 and the first offer instant; the offers of all rows; the instants
+    of the refusals (activations offline)."""
     counts = np.zeros((16, 4), np.int64)
+    refused = np.empty(16 + code.shape[0] // 64, np.int64)
+    n_refused = 0
     displays = np.zeros(8, np.int64)
     q1 = np.zeros(n_visits, np.bool_)
     q2 = np.zeros(n_visits, np.bool_)
@@ -112,6 +113,13 @@ def _tally(pvi, code, t, visit, n_pages, n_visits):
         ev = c & 0xF
         mode = (c >> MODE_SHIFT) & 0x3
         counts[ev, mode] += 1
+        if ev == _ACTIVATED and mode == _OFFLINE:
+            if n_refused == refused.shape[0]:
+                grown = np.empty(2 * n_refused, np.int64)
+                grown[:n_refused] = refused
+                refused = grown
+            refused[n_refused] = t[r]
+            n_refused += 1
         if ev in (_CHAT_SHOWN, _ITEM_SHOWN):
             displays[(c >> STAGE_SHIFT) & 0x7] += 1
         offer = ev == _EXECUTED and mode == _ONLINE and ((c >> TRIGGER_SHIFT) & 0x7FF) > 0
@@ -129,7 +137,7 @@ def _tally(pvi, code, t, visit, n_pages, n_visits):
             q2[v] = True
         elif ev == _RECEIVED:
             q4[v] = True
-    return counts, displays, q1, q2, q4, first_offer, offers
+    return counts, displays, q1, q2, q4, first_offer, offers, refused[:n_refused]
 
 
 def _tallied(ev: CodedEvents, pages: PageTable) -> tuple[Any, ...]:
@@ -156,7 +164,7 @@ def _funnel(q1: np.ndarray, q2: np.ndarray, q4: np.ndarray) -> dict[str, np.ndar
 
 def visit_funnel(ev: CodedEvents, pages: PageTable) -> dict[str, np.ndarray]:
     """The funnel questions per visit code (boolean arrays)."""
-    _, _, q1, q2, q4, _, _ = _tallied(ev, pages)
+    _, _, q1, q2, q4, _, _, _ = _tallied(ev, pages)
     return _funnel(q1, q2, q4)
 
 
@@ -171,7 +179,7 @@ def kpis_from_codes(
 ) -> dict[str, Any]:
     """Every KPI (see :mod:`engage_lab.kpis`) from coded events and the page table;
     ``conversations``: the conversation KPIs already computed (merged in)."""
-    counts, displays, q1, q2, q4, first_offer, n_offers = _tallied(ev, pages)
+    counts, displays, q1, q2, q4, first_offer, n_offers, refused = _tallied(ev, pages)
 
     def count(name: str, mode: int | None = None) -> int:
         row = counts[code_of(name)]
@@ -216,9 +224,6 @@ def kpis_from_codes(
     median, p90 = _quantiles((first_offer[offered] - visit_start[offered]) / 1000.0)
     kpis["time_to_first_offer_median_s"] = median
     kpis["time_to_first_offer_p90_s"] = p90
-    refused_code = code_of("trigger_activated") | (_OFFLINE << MODE_SHIFT)
-    mask = MODE_SHIFT_MASK
-    refused = ev.t[(ev.code & mask) == refused_code]
     hours = _local_hours(refused, timezone)
     per_hour = np.bincount(hours, minlength=24) if len(hours) else np.zeros(24, np.int64)
     kpis["refusals_by_hour"] = {h: int(per_hour[h]) for h in range(24)}

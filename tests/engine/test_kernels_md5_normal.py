@@ -387,9 +387,9 @@ def test_lognormal_ms_errors() -> None:
 def test_visitor_time_order_is_a_stable_sort_with_its_tie_runs(rows):
     from engage_lab.engine.pages_kernel import visitor_time_order
 
-    code = np.array([c for c, _ in rows], np.int64)
+    code = np.array([c for c, _ in rows], np.int32)
     start = np.array([s for _, s in rows], np.int64)
-    order, ties = visitor_time_order(code, start)
+    order, ties = visitor_time_order(code, start, np.empty(len(rows), np.int32))
     expected = np.lexsort((start, code))  # stable
     assert order.tolist() == expected.tolist()
     keys = [(int(code[k]), int(start[k])) for k in expected]
@@ -431,3 +431,21 @@ def test_shared_instants_finds_every_row_sharing_page_instant_and_name(n_pages, 
         if key[0] >= 0 and groups[key] > 1
     ]
     assert shared_instants(pvi, changed, name_hash, n_pages).tolist() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**33 - 1), max_size=300),
+    st.sampled_from([np.int32, np.int64]),
+    st.integers(0, 3),
+)
+def test_radix_argsort_is_numpys_stable_argsort(keys, index_dtype, spread):
+    """Keys of up to 33 bits (three 11-bit digits, some digits all zero and skipped)."""
+    from engage_lab.engine.pages_kernel import radix_argsort
+
+    key = np.array(keys, np.int64) >> (11 * spread)  # fewer digits as the spread grows
+    bits = max(int(key.max()).bit_length(), 1) if len(key) else 1
+    order, sorted_keys = radix_argsort(key, bits, np.arange(len(key), dtype=index_dtype))
+    assert order.dtype == index_dtype
+    assert order.tolist() == np.argsort(key, kind="stable").tolist()
+    assert sorted_keys.tolist() == sorted(key.tolist())
