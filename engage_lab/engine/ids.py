@@ -39,7 +39,7 @@ def id_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, int]:
     return data, offsets, longest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _longest(offsets):
     top = 0
     for k in range(offsets.shape[0] - 1):
@@ -47,7 +47,7 @@ def _longest(offsets):
     return top
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def page_ranges(offsets, pos):
     """``(start, end)`` per page view of the ids at scan positions ``pos`` (``offsets``: of
     the scan-order buffer): the byte range :func:`page_draw` reads for that page view."""

@@ -125,7 +125,7 @@ def _aliased(table: str, alias: str) -> exp.Table:
 _SLOTS_PER_QUERY = 60
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _selection(vc_pvi, keep, cand_pvi, cand_lo, cand_hi, slots, n_pages, bits):
     """Per ``var_changes`` row (scan order): bit ``b`` (``bits[b]``, of the mask's type)
     set when the row is kept and its page view is a candidate of slot ``slots[b]``."""

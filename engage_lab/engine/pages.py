@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from engage_lab.data import schema
 from engage_lab.draws import in_sample_sql
+from engage_lab.engine.ahead import Ahead
 from engage_lab.engine.pages_kernel import (
     NEVER,
     assign_var_changes,
@@ -114,6 +115,9 @@ class Pages:
     #: per dictionary column, each page view's value code (int32, -1: null)
     _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _codes_of: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
+    #: reads started ahead while these facts were built (:mod:`engage_lab.engine.ahead`);
+    #: set by the replay's preparation for its duration only
+    ahead: Ahead | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -137,8 +141,9 @@ class Pages:
         is read as its items joined by U+001F (remembered)."""
         key = f"dict:{column}"
         if key not in self._tables:
-            value = _page_value(column)
-            distinct, scan_codes = _dictionary_codes(con, value, self.n_scan)
+            distinct, scan_codes = self.read(
+                con, ("dict", column), dictionary_read(column, self.n_scan)
+            )
             self._tables[key] = pa.table({"v": distinct})
             self._codes[column] = scan_codes[self.pos]
         return self._tables[key].column(0).combine_chunks(), self._codes[column]
@@ -146,9 +151,14 @@ class Pages:
     def scan_column(self, con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
         """One ``page_views`` column of every row, by scan position (remembered)."""
         if column not in self._strings:
-            query = exp.select(exp.column(column)).from_("page_views")
-            self._strings[column] = _arrow(con, query).column(0).combine_chunks()
+            self._strings[column] = self.read(con, ("column", column), column_read(column))
         return self._strings[column]
+
+    def read(self, con: duckdb.DuckDBPyConnection, key: Any, read: Any) -> Any:
+        """``read(con)`` of the history tables, or its result when it was started ahead."""
+        if self.ahead is None:
+            return read(con)
+        return self.ahead.take(key, read)
 
     def dense_codes(self) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Visit and visitor codes numbered 0, 1, … in pvi order, and their counts."""
@@ -234,6 +244,17 @@ def _page_value(column: str) -> exp.Expression:
         exp.func("coalesce", exp.column(column), empty),
         exp.Literal.string(PLACEHOLDER_SEPARATOR),
     )
+
+
+def dictionary_read(column: str, n_rows: int) -> Any:
+    """The read of :meth:`Pages.dictionary` (scan order), for a connection."""
+    return lambda con: _dictionary_codes(con, _page_value(column), n_rows)
+
+
+def column_read(column: str) -> Any:
+    """The read of :meth:`Pages.scan_column`, for a connection."""
+    query = exp.select(exp.column(column)).from_("page_views")
+    return lambda con: _arrow(con, query).column(0).combine_chunks()
 
 
 #: at most this many distinct values are coded by DuckDB (an ENUM cast, in parallel)
@@ -412,8 +433,14 @@ def detach_all(con: duckdb.DuckDBPyConnection) -> None:
         pages.detach(con)
 
 
-def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
-    """Compute the :class:`Pages` of ``key`` and register their SQL views."""
+def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey, ahead: Ahead | None = None) -> Pages:
+    """Compute the :class:`Pages` of ``key`` and register their SQL views (``ahead``: the
+    reads to run beside the compiled passes, :mod:`engage_lab.engine.ahead`; the variable
+    changes' page views are one)."""
+    if ahead is None:
+        with Ahead(con) as own:
+            return build_pages(con, key, own)
+    ahead.later("var", var_read)
     _execute(con, _VISITORS_SQL)
     n_visitors = int(_execute(con, "SELECT count(*) FROM _el_vr").fetchall()[0][0])
     params: dict[str, Any] = {"inferred": schema.INFERRED_PAGE_LENGTH_MS}
@@ -432,6 +459,7 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
     code[np.asarray(codes.pop("pos"), np.int64)] = codes.pop("code")
     start = np.asarray(scan.pop("s"), np.int64)
     end = np.asarray(scan.pop("e"), np.int64)
+    ahead.go()  # the compiled passes below leave DuckDB to the reads started ahead
     order = _engine_order(con, code, start)
     in_sample = np.ones(n_visitors, np.bool_)
     if key.sample is not None:
@@ -495,7 +523,7 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey) -> Pages:
     )
     _register(con, pages)
     _LIVE.setdefault(con, weakref.WeakSet()).add(pages)
-    _var_changes(con, pages, order, rec, seq_pvi)
+    _var_changes(con, pages, order, rec, seq_pvi, ahead.take("var", var_read))
     return pages
 
 
@@ -561,13 +589,13 @@ def _var_changes(
     order: np.ndarray,
     rec: np.ndarray,
     seq_pvi: np.ndarray,
+    read: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
 ) -> None:
     """Register ``_el_vcmap(pvi, c, keep)`` (one row per ``var_changes`` row, scan order)
-    and the view ``_el_vc`` over it."""
-    n_vc = int(_execute(con, "SELECT count(*) FROM var_changes").fetchall()[0][0])
-    fetched = _numpy(con, "SELECT epoch_ms(changed_at) AS c, hash(name) AS h FROM var_changes")
+    and the view ``_el_vc`` over it (``read``: :func:`var_read`)."""
+    fetched, rows = read
+    n_vc = len(fetched["c"])
     c = _int_column(fetched["c"], NEVER)
-    rows = _numpy(con, _VAR_SQL)
     ppos = np.full(n_vc, -1, np.int32)
     ppos[np.asarray(rows.pop("vpos"), np.int64)] = rows.pop("ppos")
     pvi = assign_var_changes(ppos, c, order, rec, seq_pvi)
@@ -590,6 +618,13 @@ def _var_changes(
     pages._tables["vcmap"] = vcmap
     con.register("_el_vcmap", vcmap)
     _execute(con, _VC_VIEW_SQL)
+
+
+def var_read(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, np.ndarray], ...]:
+    """Per ``var_changes`` row its instant and name hash (scan order), and the scan
+    positions of the variable changes and their page views (the history tables only)."""
+    fetched = _numpy(con, "SELECT epoch_ms(changed_at) AS c, hash(name) AS h FROM var_changes")
+    return fetched, _numpy(con, _VAR_SQL)
 
 
 def _int_column(values: np.ndarray, missing: int) -> np.ndarray:

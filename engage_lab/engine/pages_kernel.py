@@ -25,7 +25,7 @@ __all__ = [
 NEVER = 9_000_000_000_000_000
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def radix_argsort(key, bits, index):
     """A stable argsort of non-negative integer keys below ``2**bits`` (LSD radix sort,
     11-bit digits: the digit counts in one pass, then one scatter per digit). ``index``
@@ -60,7 +60,7 @@ def radix_argsort(key, bits, index):
     return i0, k0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def visitor_time_order(code, start, index):
     """A stable argsort by ``(code, start)`` (``code >= -1``): a radix sort by visitor
     code only, then each visitor's run sorted by start where it is not already (histories
@@ -111,14 +111,14 @@ def visitor_time_order(code, start, index):
     return order, ties[:m]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _step_value(at, values, t, default):
     """The value of a step function at ``t`` (``at`` sorted; before the first: ``default``)."""
     k = np.searchsorted(at, t, side="right") - 1
     return default if k < 0 else values[k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def page_records(code, start, end, page_change, embedded, seg):
     """Per scan position one record ``(code, start, end, flags)``: the pass reads page views
     in the engine's order, a random walk over scan positions, so one cache line a page
@@ -135,7 +135,7 @@ def page_records(code, start, end, page_change, embedded, seg):
     return rec
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def derive_pages(
     order, rec, in_sample, lo, hi, idle_at, idle_values, entry_at,
     status_t, status_off,
@@ -245,7 +245,7 @@ def derive_pages(
     )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def assign_var_changes(ppos, changed, order, rec, seq_pvi):
     """The kept page view (pvi) each variable change belongs to (-1: none).
 
@@ -278,7 +278,7 @@ def assign_var_changes(ppos, changed, order, rec, seq_pvi):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def shared_instants(pvi, changed, name_hash, n_pages):
     """The rows (ascending) whose ``(pvi, changed, name_hash)`` another row shares, among
     the rows with ``pvi >= 0``: the candidates of same-variable, same-instant ties (the
@@ -329,7 +329,7 @@ def shared_instants(pvi, changed, name_hash, n_pages):
     return np.flatnonzero(tied)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def dense_codes(visit, visitor):
     """Visit and visitor codes numbered 0, 1, … in order (runs of equal values of
     ``visit`` / ``visitor``), and the first index of each code's run."""

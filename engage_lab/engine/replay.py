@@ -33,6 +33,7 @@ from engage_lab.conditions.sql_common import warm_folds
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.actions import ACT_ITEM
+from engage_lab.engine.ahead import Ahead
 from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers, page_ranges
 from engage_lab.engine.inputs import SlotArrays, slot_arrays
@@ -40,9 +41,18 @@ from engage_lab.engine.kernel import move_left, run_pass
 from engage_lab.engine.leaves import leaf_arrays
 from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.output import FastRun, GatingContext
-from engage_lab.engine.pages import NEVER, Pages, PagesKey, build_pages, data_version, source_record
+from engage_lab.engine.pages import (
+    NEVER,
+    Pages,
+    PagesKey,
+    build_pages,
+    column_read,
+    data_version,
+    source_record,
+    var_read,
+)
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
-from engage_lab.engine.static import Candidates, candidates, candidates_key
+from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
 from engage_lab.errors import EngineError
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
@@ -260,12 +270,34 @@ def prepare(
     chosen_seed = str(seed) if seed is not None else source.get("seed")
     key = _pages_key(plan, con, time_range, sample, chosen_seed, segment)
     pages = cache.pages.get(key)
-    if pages is None:
-        cache.pages.clear()
-        cache.candidates.clear()
-        cache.rows.clear()
-        cache.engagements.clear()
-        pages = cache.pages[key] = build_pages(con, key)
+    with Ahead(con) as ahead:
+        if pages is None:
+            cache.pages.clear()
+            cache.candidates.clear()
+            cache.rows.clear()
+            cache.engagements.clear()
+            # history reads that wait for no pass: they run beside the page facts' passes
+            ahead.later("var", var_read)
+            for read_key, read in ahead_reads(plan, int(key.version[2])):
+                ahead.later(read_key, read)
+            if plan.any_gated:
+                ahead.later(("column", "page_view_id"), column_read("page_view_id"))
+            pages = cache.pages[key] = build_pages(con, key, ahead)
+        pages.ahead = ahead
+        try:
+            return _prepared(con, plan, pages, key, cache, chosen_seed)
+        finally:
+            pages.ahead = None
+
+
+def _prepared(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    pages: Pages,
+    key: PagesKey,
+    cache: _Cache,
+    chosen_seed: str | None,
+) -> Prepared:
     n_pages = len(pages)
     cand_key = (key, candidates_key(plan))
     cand = cache.candidates.get(cand_key)

@@ -32,7 +32,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.data import schema
-from engage_lab.engine.pages import Pages
+from engage_lab.engine.pages import Pages, dictionary_read
 from engage_lab.engine.pages_kernel import NEVER
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
@@ -47,7 +47,7 @@ from engage_lab.engine.sqlvalues import (
 from engage_lab.engine.static_kernel import fill_from_codes, fill_rows, scan_range
 from engage_lab.errors import EngineError
 
-__all__ = ["Candidates", "candidates", "candidates_key"]
+__all__ = ["Candidates", "ahead_reads", "candidates", "candidates_key"]
 
 
 @dataclass
@@ -291,14 +291,28 @@ def _truth_per_value(
     return truth
 
 
-def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> np.ndarray:
-    """Per page view and slot: a fixed button of the slot has no placeholder there (one
-    ``list_has_all`` per slot with fixed buttons, over ``page_views`` in scan order)."""
-    n_slots = len(plan.slots)
-    out = np.zeros((len(pages), max(n_slots, 1)), np.bool_)
+def ahead_reads(plan: Plan, n_scan: int) -> list[tuple[Any, Any]]:
+    """The history reads :func:`candidates` makes for ``plan``, to start ahead
+    (:mod:`engage_lab.engine.ahead`): the page columns its page tests code, the
+    placeholders of its fixed buttons."""
+    columns = dict.fromkeys(
+        _PAGE_COLUMNS[leaf.criterion]
+        for slot in plan.slots
+        for leaf in slot.leaves
+        if leaf.source == "page" and leaf.criterion in _PAGE_COLUMNS
+    )
+    reads = [(("dict", c), dictionary_read(c, n_scan)) for c in columns]
+    fixed = _fixed_read(plan)
+    return reads if fixed is None else [*reads, fixed]
+
+
+def _fixed_read(plan: Plan) -> tuple[Any, Any] | None:
+    """``(key, read)``: per ``page_views`` row (scan order), whether its placeholders hold
+    every fixed button of a slot (one ``list_has_all`` column ``f<slot>`` per slot with
+    fixed buttons); None without fixed buttons."""
     fixed = [(j, slot.fixed_items) for j, slot in enumerate(plan.slots) if slot.fixed_items]
     if not fixed:
-        return out
+        return None
     carried = exp.func(
         "coalesce", exp.column("placeholders"), exp.cast(exp.Array(expressions=[]), "VARCHAR[]")
     )
@@ -311,12 +325,27 @@ def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> 
             for j, _ in fixed
         )
     ).from_("page_views")
-    try:
-        rows = con.execute(query.sql("duckdb"), params).fetchnumpy()
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: reading the placeholders failed: {exc}") from exc
-    for j, _ in fixed:
-        out[:, j] = ~np.asarray(rows[f"f{j}"], np.bool_)[pages.pos]
+    sql = query.sql("duckdb")
+
+    def read(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+        try:
+            return con.execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise EngineError(f"fast engine: reading the placeholders failed: {exc}") from exc
+
+    return ("fixed", sql, repr(sorted(params.items()))), read
+
+
+def _fixed_missing(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> np.ndarray:
+    """Per page view and slot: a fixed button of the slot has no placeholder there."""
+    out = np.zeros((len(pages), max(len(plan.slots), 1)), np.bool_)
+    fixed = _fixed_read(plan)
+    if fixed is None:
+        return out
+    rows = pages.read(con, *fixed)
+    for j, slot in enumerate(plan.slots):
+        if slot.fixed_items:
+            out[:, j] = ~np.asarray(rows[f"f{j}"], np.bool_)[pages.pos]
     return out
 
 

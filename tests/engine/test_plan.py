@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from engage_lab.conditions.walking import first_ms_above, first_ms_at_least
 from engage_lab.config import ConfigHistory
 from engage_lab.engine import (
+    ahead,
     engagements,
     kernel,
     leaves,
@@ -119,7 +120,7 @@ def test_a_history_has_one_slot_per_enabled_trigger_per_entry() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [plan, pages, static, leaves, steps, kernel, engagements, output, memory]
+    "module", [plan, pages, static, leaves, steps, kernel, engagements, output, memory, ahead]
 )
 def test_doctests(module) -> None:
     result = doctest.testmod(module)
