@@ -391,9 +391,9 @@ WHERE m.keep
 
 #: the rows that may tie (same page view, instant and name hash): their names and ids
 _TIE_ROWS_SQL = """
-SELECT vpos, name, var_change_id
-FROM (SELECT row_number() OVER () - 1 AS vpos, name, var_change_id FROM var_changes)
-SEMI JOIN _el_tied t ON t.vpos = vpos
+SELECT v.vpos, v.name, v.var_change_id
+FROM (SELECT row_number() OVER () - 1 AS vpos, name, var_change_id FROM var_changes) v
+SEMI JOIN _el_tied t ON t.vpos = v.vpos
 """
 
 
@@ -564,7 +564,7 @@ def _identities(con: duckdb.DuckDBPyConnection, n_visitors: int) -> tuple[np.nda
 
 def _register(con: duckdb.DuckDBPyConnection, pages: Pages) -> None:
     n = len(pages)
-    pvi = np.arange(n, dtype=np.int64)
+    pvi = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     table = pa.table(
         {
             "pvi": pvi,

@@ -151,10 +151,10 @@ def derive_pages(
     # per page view of the current visitor: its visit and the position of the visit's first
     seq_visit = np.empty(16, np.int64)
     seq_first = np.empty(16, np.int64)
-    o_pos = np.empty(n, np.int64)
+    o_pos = np.empty(n, order.dtype)  # scan positions: int32 below 2**31 page views
     o_visitor = np.empty(n, np.int32)
     o_visit = np.empty(n, np.int32)
-    o_visit_pos = np.empty(n, np.int64)
+    o_visit_pos = np.empty(n, order.dtype)
     o_start = np.empty(n, np.int64)
     o_end = np.empty(n, np.int64)
     o_limit = np.empty(n, np.int64)
@@ -334,8 +334,8 @@ def dense_codes(visit, visitor):
     """Visit and visitor codes numbered 0, 1, … in order (runs of equal values of
     ``visit`` / ``visitor``), and the first index of each code's run."""
     n = visit.shape[0]
-    dense_visit = np.empty(n, np.int64)
-    dense_visitor = np.empty(n, np.int64)
+    dense_visit = np.empty(n, np.int32)
+    dense_visitor = np.empty(n, np.int32)
     first_visit = np.empty(n, np.int64)
     first_visitor = np.empty(n, np.int64)
     a = np.int64(-1)

@@ -186,16 +186,16 @@ def _run_chunks(
     t = np.empty(total, np.int64)
     pc = np.empty((total, 2), np.int32)
 
-    def run(k: int) -> int:
-        lo, hi = chunks[k]
-        region = slice(int(starts[k]), int(starts[k + 1]))
-        return run_pass(*args, lo, hi, (t[region], pc[region]), shared)
-
-    if len(chunks) == 1:
-        counts = [run(0)]
+    jobs = [
+        (args, chunks[k], t[starts[k] : starts[k + 1]], pc[starts[k] : starts[k + 1]], shared)
+        for k in range(len(chunks))
+    ]
+    if len(jobs) == 1:
+        counts = [_run_region(*jobs[0])]
     else:
-        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-            counts = list(pool.map(run, range(len(chunks))))
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            counts = list(pool.map(lambda job: _run_region(*job), jobs))
+    del jobs  # the region views: the buffers are resized below
     n = 0
     for k, count in enumerate(counts):
         if count > bounds[k]:
@@ -204,7 +204,24 @@ def _run_chunks(
         if first != n:  # close the gap left by the previous region
             move_left(t, pc, n, first, count)
         n += count
+    # give back the memory past the events (and the room kept for the outcomes): a gap
+    # closed above had been written, and a result keeps its buffers as long as it lives
+    try:
+        t.resize((n + 4 * n_eng,))
+        pc.resize((n + 4 * n_eng, 2))
+    except ValueError:  # another reference to a buffer (a tracer's): keep it whole
+        pass
     return t, pc, n, shared
+
+
+def _run_region(
+    args: tuple[Any, ...],
+    chunk: tuple[int, int],
+    t: np.ndarray,
+    pc: np.ndarray,
+    shared: tuple[np.ndarray, ...],
+) -> int:
+    return run_pass(*args, chunk[0], chunk[1], (t, pc), shared)
 
 
 #: threads of the pass (visitors are independent in a replay), the fewest page views per thread

@@ -438,7 +438,11 @@ def _scan(
     cuts = [n * w // workers for w in range(workers + 1)]
     ranges = list(itertools.pairwise(cuts))
 
-    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.bool_))
+    none = (
+        np.zeros(0, np.int32 if n < 2**31 else np.int64),
+        np.zeros(0, np.int64),
+        np.zeros(0, np.bool_),
+    )
 
     def scan(w: int, at: np.ndarray, out: tuple[np.ndarray, ...], fill: bool) -> np.ndarray:
         scan_range(table, fixed_missing, *page_arrays, *slot_arrays[:2], *leaves,
@@ -455,7 +459,9 @@ def _scan(
         hi = lo + per_slot
         starts = lo + np.cumsum(counts, axis=0) - counts  # range w of slot j starts here
         total = int(per_slot.sum())
-        out = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.bool_))
+        # candidate page views (int32: under 2**31 page views), active-leaf bits, fixed flag
+        pvi_type = np.int32 if n < 2**31 else np.int64
+        out = (np.empty(total, pvi_type), np.empty(total, np.int64), np.empty(total, np.bool_))
         list(pool.map(lambda w: scan(w, starts[w].copy(), out, True), range(workers)))
     return (lo, hi, *out)
 
