@@ -60,7 +60,7 @@ from engage_lab.conditions.expressions import parse_expression
 from engage_lab.conditions.walking import MINUTE_MS, TimeReads, time_reads
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan, Slot, UnsupportedByFastEngineError
-from engage_lab.engine.sqlvalues import col, deep_sql, num
+from engage_lab.engine.sqlvalues import aliased, col, deep_sql, num
 from engage_lab.engine.static import Candidates
 from engage_lab.errors import CompileError, EngineError, UnsupportedOperatorError
 
@@ -316,9 +316,7 @@ def _query(
             ]
         if pairs:
             roots.append((exp.Literal.string(root), _json_object(pairs)))
-    base = exp.Table(
-        this=exp.to_identifier(_TABLE), alias=exp.TableAlias(this=exp.to_identifier("b"))
-    )
+    base = aliased(_TABLE, "b")
     inner = exp.select(col("el_r", "b"), _json_object(roots).as_("el_doc")).from_(base)
     conditions: list[exp.Expression] = []
     for k, tree in enumerate(trees):

@@ -31,7 +31,7 @@ from engage_lab.conditions.evaluator import test_value
 from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
-from engage_lab.engine.sqlvalues import LeafCompiler, coerce_json, col, deep_sql, num
+from engage_lab.engine.sqlvalues import LeafCompiler, aliased, coerce_json, col, deep_sql, num
 from engage_lab.engine.static import Candidates
 from engage_lab.engine.steps import (
     CLOCK,
@@ -115,12 +115,6 @@ def _boolean_outcomes(node: nodes.Criterion) -> int:
     return (2 if on_true else 0) | (1 if on_false else 0)
 
 
-def _aliased(table: str, alias: str) -> exp.Table:
-    return exp.Table(
-        this=exp.to_identifier(table), alias=exp.TableAlias(this=exp.to_identifier(alias))
-    )
-
-
 #: slots whose variable leaves one query reads (one selection bit each)
 _SLOTS_PER_QUERY = 60
 
@@ -201,9 +195,9 @@ def _var_rows_of(
         exp.select(
             col("pvi", "m"), col("c", "m"), col("sel", "s"), col("name", "v"), col("value", "v")
         )
-        .from_(_aliased("var_changes", "v"))
-        .join(exp.Join(this=_aliased("_el_vcmap", "m"), method="POSITIONAL"))
-        .join(exp.Join(this=_aliased("_el_vsel", "s"), method="POSITIONAL"))
+        .from_(aliased("var_changes", "v"))
+        .join(exp.Join(this=aliased("_el_vcmap", "m"), method="POSITIONAL"))
+        .join(exp.Join(this=aliased("_el_vsel", "s"), method="POSITIONAL"))
         .where(
             exp.and_(
                 exp.NEQ(this=col("sel", "s"), expression=num(0)),
@@ -216,8 +210,8 @@ def _var_rows_of(
     same_value = exp.NullSafeEQ(this=col("value", "r"), expression=col("value", "d"))
     query = (
         exp.select(*outputs)
-        .from_(_aliased("r", "r"))
-        .join(_aliased("d", "d"), on=exp.and_(col("name", "r").eq(col("name", "d")), same_value))
+        .from_(aliased("r", "r"))
+        .join(aliased("d", "d"), on=exp.and_(col("name", "r").eq(col("name", "d")), same_value))
         .order_by(col("pvi", "r"), col("c", "r"))
         .with_("r", as_=rows)
         .with_("d", as_=tested)

@@ -399,18 +399,33 @@ SEMI JOIN _el_tied t ON t.vpos = v.vpos
 
 def _scan_query(segment: tuple[str, tuple[tuple[str, Any], ...]] | None) -> str:
     """Per ``page_views`` row: start, end, flags and the segment test (in scan order; with a
-    segment, which may join the visitor's country, with the scan position ``pos``)."""
-    columns = """epoch_ms(started_at) AS s,
+    segment, which may join the visitor's country, with the scan position ``pos``).
+
+    The segment arrives as the SQL text its compiler generated
+    (:func:`engage_lab.replay.segment_sql`, values bound as parameters) and is placed in a
+    fixed template as it is: parsing it back into sqlglot would not give the same text
+    (a ``json_extract`` would come back as ``->``, which DuckDB reads as a lambda inside
+    ``list_transform``)."""
+    if segment is None:
+        return _SCAN_SQL
+    return _SEGMENT_SCAN_SQL.replace("{segment}", segment[0])
+
+
+_SCAN_COLUMNS = """epoch_ms(started_at) AS s,
        coalesce(epoch_ms(ended_at), epoch_ms(started_at) + $inferred) AS e,
        coalesce(embedded, false) AS embedded,
        coalesce(page_change, false) AS page_change"""
-    if segment is None:
-        return f"SELECT {columns}, true AS seg FROM page_views"
-    return f"""
-SELECT pos, {columns}, coalesce({segment[0]}, false) AS seg
+
+_SCAN_SQL = "SELECT " + _SCAN_COLUMNS + ", true AS seg FROM page_views"
+
+_SEGMENT_SCAN_SQL = (
+    "SELECT pos, "
+    + _SCAN_COLUMNS
+    + """, coalesce({segment}, false) AS seg
 FROM (SELECT row_number() OVER () - 1 AS pos, * FROM page_views) p
 LEFT JOIN (SELECT visitor_id AS _vid, country FROM visitors) v ON v._vid = p.visitor_id
 """
+)
 
 
 _CODES_SQL = """

@@ -24,6 +24,7 @@ from engage_lab.conditions.vocabulary import DAYS
 
 __all__ = [
     "LeafCompiler",
+    "aliased",
     "coerce_json",
     "col",
     "deep_sql",
@@ -35,6 +36,13 @@ __all__ = [
 
 def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
+
+
+def aliased(table: str, alias: str) -> exp.Table:
+    """``table AS alias``."""
+    return exp.Table(
+        this=exp.to_identifier(table), alias=exp.TableAlias(this=exp.to_identifier(alias))
+    )
 
 
 def num(value: int | float) -> exp.Expression:

@@ -37,6 +37,7 @@ from engage_lab.engine.pages_kernel import NEVER
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
+    aliased,
     coerce_json,
     col,
     deep_sql,
@@ -134,14 +135,8 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
     (``v<k>``: a criterion's final value, normalized for string tests). Returns the SQL,
     its parameters, ``(slot, leaf, column)`` per test and (no longer) fixed slots."""
     compiler = LeafCompiler(param_prefix="st_p")
-    inner = exp.select(col("pvi", "f")).from_(
-        exp.Table(
-            this=exp.to_identifier("page_views"), alias=exp.TableAlias(this=exp.to_identifier("p"))
-        )
-    )
-    scan = exp.Table(
-        this=exp.to_identifier("_el_scan"), alias=exp.TableAlias(this=exp.to_identifier("f"))
-    )
+    inner = exp.select(col("pvi", "f")).from_(aliased("page_views", "p"))
+    scan = aliased("_el_scan", "f")
     inner = inner.join(exp.Join(this=scan, method="POSITIONAL"))
     params: dict[str, Any] = {}
     tests: list[tuple[int, int, int]] = []

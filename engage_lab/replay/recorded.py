@@ -11,30 +11,76 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from engage_lab.engine.pages import Pages
+from engage_lab.engine.sqlvalues import aliased
 from engage_lab.errors import EngineError
 from engage_lab.kpis.coded import EVENTS, CodedEvents, pack
 from engage_lab.kpis.fidelity import infer_stages
 
 __all__ = ["has_recorded_events", "recorded_codes"]
 
-_EVENT_CASE = " ".join(f"WHEN '{e}' THEN {k}" for k, e in enumerate(EVENTS))  # fixed names
 
-_SQL = f"""
-SELECT p.pos, epoch_ms(c.event_at) AS t,
-       CASE c.event {_EVENT_CASE} ELSE -1 END AS event,
-       coalesce(tv.code, -1) AS trigger, coalesce(iv.code, -1) AS item,
-       CASE c.mode WHEN 'online' THEN 1 WHEN 'offline' THEN 2 ELSE 0 END AS mode,
-       coalesce(c.trigger_continuation, false) AS continuation
-FROM (SELECT row_number() OVER () - 1 AS cpos, * FROM chat_events) c
-JOIN (SELECT row_number() OVER () - 1 AS pos, page_view_id FROM page_views) p
-  USING (page_view_id)
-LEFT JOIN _el_tvoc tv ON tv.id = c.trigger_id
-LEFT JOIN _el_ivoc iv ON iv.id = c.item_id
-WHERE c.event <> 'started' AND c.event_at IS NOT NULL
-ORDER BY c.cpos
-"""
+def _recorded_query() -> str:
+    """The recorded decision events with their page view's scan position, coded (event
+    and mode as numbers; trigger and item through the registered vocabularies)."""
+
+    def chat(name: str) -> exp.Column:
+        return exp.column(name, "c")
+
+    def cases(column: exp.Expression, codes: dict[str, int], default: int) -> exp.Case:
+        ifs = [
+            exp.If(this=exp.Literal.string(k), true=exp.Literal.number(v)) for k, v in codes.items()
+        ]
+        return exp.Case(this=column, ifs=ifs, default=exp.Literal.number(default))
+
+    def code(vocabulary: str) -> exp.Expression:
+        return exp.func("coalesce", exp.column("code", vocabulary), exp.Literal.number(-1))
+
+    def numbered(table: str, position: str, *columns: str) -> exp.Subquery:
+        row = sqlglot.parse_one("row_number() OVER () - 1", read="duckdb")
+        return exp.select(row.as_(position), *columns).from_(table).subquery()
+
+    chats = numbered("chat_events", "cpos", "*")
+    chats.set("alias", exp.TableAlias(this=exp.to_identifier("c")))
+    pages = numbered("page_views", "pos", "page_view_id")
+    pages.set("alias", exp.TableAlias(this=exp.to_identifier("p")))
+    query = (
+        exp.select(
+            exp.column("pos", "p"),
+            exp.func("epoch_ms", chat("event_at")).as_("t"),
+            cases(chat("event"), {e: k for k, e in enumerate(EVENTS)}, -1).as_("event"),
+            code("tv").as_("trigger"),
+            code("iv").as_("item"),
+            cases(chat("mode"), {"online": 1, "offline": 2}, 0).as_("mode"),
+            exp.func("coalesce", chat("trigger_continuation"), exp.false()).as_("continuation"),
+        )
+        .from_(chats)
+        .join(pages, using=["page_view_id"])
+        .join(
+            aliased("_el_tvoc", "tv"),
+            on=exp.column("id", "tv").eq(chat("trigger_id")),
+            join_type="left",
+        )
+        .join(
+            aliased("_el_ivoc", "iv"),
+            on=exp.column("id", "iv").eq(chat("item_id")),
+            join_type="left",
+        )
+        .where(
+            exp.and_(
+                exp.NEQ(this=chat("event"), expression=exp.Literal.string("started")),
+                exp.not_(exp.Is(this=chat("event_at"), expression=exp.null())),
+            )
+        )
+        .order_by(chat("cpos"))
+    )
+    return query.sql("duckdb")
+
+
+_SQL = _recorded_query()
 
 
 def has_recorded_events(con: duckdb.DuckDBPyConnection) -> bool:
@@ -46,10 +92,14 @@ def has_recorded_events(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, column: str) -> list[str]:
-    rows = con.execute(
-        f"SELECT DISTINCT {column} FROM chat_events WHERE {column} IS NOT NULL ORDER BY {column}"
-    ).fetchall()
-    return [r[0] for r in rows]
+    query = (
+        exp.select(exp.column(column))
+        .distinct()
+        .from_("chat_events")
+        .where(exp.not_(exp.Is(this=exp.column(column), expression=exp.null())))
+        .order_by(exp.column(column))
+    )
+    return [r[0] for r in con.execute(query.sql("duckdb")).fetchall()]
 
 
 def recorded_codes(
