@@ -16,11 +16,15 @@ Public API
     Raised for what the fast engine does not replay (see :func:`make_plan`).
 
 Modules: :mod:`~engage_lab.engine.plan`, :mod:`~engage_lab.engine.pages` (page-view
-facts), :mod:`~engage_lab.engine.static` (page-fixed criteria, candidates),
-:mod:`~engage_lab.engine.leaves` and :mod:`~engage_lab.engine.steps` (dynamic criteria
-as step functions), :mod:`~engage_lab.engine.expressions`,
+facts; their kernels in :mod:`~engage_lab.engine.pages_kernel`),
+:mod:`~engage_lab.engine.static` (page-fixed criteria, candidates; the scan in
+:mod:`~engage_lab.engine.static_kernel`), :mod:`~engage_lab.engine.leaves` and
+:mod:`~engage_lab.engine.steps` (dynamic criteria as step functions),
+:mod:`~engage_lab.engine.expressions` (with :mod:`~engage_lab.engine.expression_sql`),
 :mod:`~engage_lab.engine.engagements`, :mod:`~engage_lab.engine.kernel` (the pass),
-:mod:`~engage_lab.engine.output`, :mod:`~engage_lab.engine.replay`.
+:mod:`~engage_lab.engine.output`, :mod:`~engage_lab.engine.replay`; how the engine runs
+beside DuckDB and asks for memory: :mod:`~engage_lab.engine.ahead`,
+:mod:`~engage_lab.engine.memory`.
 """
 
 from __future__ import annotations

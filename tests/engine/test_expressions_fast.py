@@ -26,7 +26,8 @@ from engage_lab.conditions.checks import check_expression
 from engage_lab.conditions.expressions import parse_expression
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import UnsupportedByFastEngineError, make_plan, run_fast
-from engage_lab.engine.expressions import _collect, expression_rows
+from engage_lab.engine.expression_sql import collect_reads
+from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.static import candidates
 from tests.engine.support import assert_same, memory_db, replayed_both
 from tests.reference.builders import T0, World, crit
@@ -465,16 +466,16 @@ def test_rows_are_cached_and_mask_packs_chat_states():
 def test_reads_the_reference_does_not_follow_are_refused(expression):
     tree = parse_expression(expression, strict=False)
     with pytest.raises(UnsupportedByFastEngineError):
-        _collect(tree, {})
+        collect_reads(tree, {})
 
 
 def test_saved_group_attribute_keys_are_read():
     groups = {"g": {"type": "list", "attributeKey": "vars.plan", "values": ["x"]}}
-    reads = _collect(nodes.SavedGroupRef("g"), groups)
+    reads = collect_reads(nodes.SavedGroupRef("g"), groups)
     assert reads.variables == ["plan"]
     timed = {"g": {"type": "list", "attributeKey": "page.duration", "values": [1]}}
     with pytest.raises(UnsupportedByFastEngineError):
-        _collect(nodes.SavedGroupRef("g"), timed)
+        collect_reads(nodes.SavedGroupRef("g"), timed)
 
 
 # ----------------------------------------------------------------------------- generated
