@@ -41,20 +41,25 @@ with span as (
     union all select 'talk', 0, since, until from talks
     union all select 'talk_on_available', 0, since, until from talks_on_available
 ), weighted as (
+    -- overlaps in integer microseconds: their sums are exact in any order DuckDB's
+    -- threads add them (sums of fractional weights were not: the last digit moved)
     select b.bucket_start, p.what, p.soft_limit,
-           epoch(least(p.until, b.bucket_start + to_seconds($bucket_s))
-                 - greatest(p.since, b.bucket_start)) / $bucket_s as weight
+           epoch_us(least(p.until, b.bucket_start + to_seconds($bucket_s)))
+               - epoch_us(greatest(p.since, b.bucket_start)) as overlap_us
     from buckets as b join pieces as p
       on p.since < b.bucket_start + to_seconds($bucket_s) and b.bucket_start < p.until
 )
 select b.bucket_start,
-       coalesce(sum(weight) filter (where what = 'state:available'), 0) as agents_available,
-       coalesce(sum(weight) filter (where what = 'state:away'), 0) as agents_away,
-       coalesce(sum(weight * soft_limit) filter (where what = 'state:available'), 0)
-           as capacity,
-       coalesce(sum(weight) filter (where what = 'talk'), 0) as conversations,
-       coalesce(sum(weight) filter (where what = 'talk_on_available'), 0)
-           as conversations_on_available
+       coalesce(sum(overlap_us) filter (where what = 'state:available'), 0)
+           / ($bucket_s * 1e6) as agents_available,
+       coalesce(sum(overlap_us) filter (where what = 'state:away'), 0)
+           / ($bucket_s * 1e6) as agents_away,
+       coalesce(sum(overlap_us * soft_limit) filter (where what = 'state:available'), 0)
+           / ($bucket_s * 1e6) as capacity,
+       coalesce(sum(overlap_us) filter (where what = 'talk'), 0)
+           / ($bucket_s * 1e6) as conversations,
+       coalesce(sum(overlap_us) filter (where what = 'talk_on_available'), 0)
+           / ($bucket_s * 1e6) as conversations_on_available
 from buckets as b left join weighted as o using (bucket_start)
 group by b.bucket_start
 order by b.bucket_start

@@ -6,11 +6,13 @@ Expected numbers are worked out by hand from the fixture rows; the comments show
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
+import engage_lab as el
 from engage_lab import explore
 from engage_lab.data import schema
 from engage_lab.errors import DatabaseError, EngageLabError
@@ -250,3 +252,18 @@ def test_conversation_summary(con):
     assert by_key.loc[("web_chat", "served"), "median_wait_s"] == 60.0  # 10:19 -> 10:20
     assert by_key.loc[("email", "-"), "median_length_s"] == 900.0  # 10:35 -> 10:50
     assert pd.isna(by_key.loc[("web_chat", "unserved"), "median_wait_s"])
+
+
+def test_agent_load_is_the_same_whatever_the_threads(tmp_path):
+    """Time-weighted means are sums of integer overlaps: one thread and several add them
+    in different orders and give the same bytes (the notebooks' figures depend on it)."""
+    lab = el.open(tmp_path / "sample.duckdb")
+    lab.load(Path(__file__).resolve().parents[2] / "data" / "sample", progress=False)
+    frames = []
+    for threads in (1, 2, 4):
+        lab.con.execute(f"SET threads = {threads}")  # test-only setting, fixed numbers
+        frames.append(explore.agent_load(lab, "15 minutes"))
+    lab.close()
+    assert len(frames[0]) > 100 and frames[0]["capacity"].sum() > 0
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], other, check_exact=True)
