@@ -117,6 +117,7 @@ def measure(db: Path, reference_visitors: int) -> dict[str, float]:
         "recorded_chat_events": float(n_chat),
         "continuation_displays": float(result.kpis["displays_by_stage"]["continuation"]),
         "activations": float(result.kpis["activations"]),
+        "fidelity": float(result.kpis.get("fidelity", float("nan"))),
         "first_s": first_s,
         "second_s": second_s,
         "threshold_s": tuning_s,
@@ -179,6 +180,8 @@ def _report(n: dict[str, float]) -> None:
     print(
         f"  first replay        {n['first_s']:8.2f} s  {pages / n['first_s']:12,.0f} page views/s"
     )
+    if n["recorded_chat_events"]:
+        print(f"  fidelity            {n['fidelity']:8.4f}  (replayed vs recorded decision events)")
     print(
         f"  same config again   {n['second_s']:8.2f} s  {pages / n['second_s']:12,.0f} page views/s"
     )
