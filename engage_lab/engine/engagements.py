@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numba
 import numpy as np
 import pandas as pd
 
@@ -208,20 +209,20 @@ def outcome_rows(
         rows["own_pos"].astype("Float64").fillna(-1).to_numpy(dtype=np.float64).astype(np.int64)
     )
     own = np.where(own_pos >= 0, scan_pvi[np.maximum(own_pos, 0)], -1)
-    at = _page_at(pages.visitor.astype(np.int64), pages.start, code, x)
+    at = _page_at(pages.visitor, pages.start, code.astype(pages.visitor.dtype), x)
     pvi = np.where(own >= 0, own, np.where(at >= 0, at, engaged))
     return pvi, x, rows["event"].to_numpy(dtype=object)
 
 
-def _page_at(visitor: np.ndarray, start: np.ndarray, code: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The latest replayed page view of visitor ``code`` started at or before ``x`` (-1)."""
-    out = np.full(len(x), -1, np.int64)
-    # pages are sorted by (visitor, start): search the visitor's block
-    lo = np.searchsorted(visitor, code, side="left")
-    hi = np.searchsorted(visitor, code, side="right")
-    for i in range(len(x)):
-        block = start[lo[i] : hi[i]]
-        j = np.searchsorted(block, x[i], side="right") - 1
+@numba.njit(cache=True, nogil=True)
+def _page_at(visitor, start, code, x):
+    """The latest replayed page view of visitor ``code`` started at or before ``x`` (-1);
+    pages are sorted by (visitor, start): a binary search in the visitor's block."""
+    out = np.full(x.shape[0], -1, np.int64)
+    for i in range(x.shape[0]):
+        lo = np.searchsorted(visitor, code[i], side="left")
+        hi = np.searchsorted(visitor, code[i], side="right")
+        j = np.searchsorted(start[lo:hi], x[i], side="right") - 1
         if j >= 0:
-            out[i] = lo[i] + j
+            out[i] = lo + j
     return out

@@ -115,6 +115,9 @@ class Pages:
     #: per dictionary column, each page view's value code (int32, -1: null)
     _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _codes_of: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
+    #: what other modules derive from these page views alone, kept with them (the coded
+    #: recorded chat events of :mod:`engage_lab.replay.recorded`)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     #: reads started ahead while these facts were built (:mod:`engage_lab.engine.ahead`);
     #: set by the replay's preparation for its duration only
     ahead: Ahead | None = field(default=None, repr=False)

@@ -415,9 +415,9 @@ def run_fast(
             raise EngineError("fast engine: more outcome events than the room kept for them")
         t[n : n + m] = o_t
         pc[n : n + m, 0] = o_pvi
-        pc[n : n + m, 1] = pack(
-            [code_of(e) for e in o_event], STAGES.index("engagement"), 0, -1, -1
-        )
+        names, which = np.unique(o_event.astype(str), return_inverse=True)
+        events = np.array([code_of(e) for e in names], np.int64)[which]  # a few names
+        pc[n : n + m, 1] = pack(events, STAGES.index("engagement"), 0, -1, -1)
         n += m
     gating_context = GatingContext(
         plan=plan, seed=prep.seed_bytes, ids=prep.id_bytes, timeline=timeline,

@@ -109,7 +109,20 @@ def recorded_codes(
     item_ids: tuple[str, ...],
 ) -> CodedEvents:
     """The recorded events of ``pages``, coded with vocabularies that start with
-    ``trigger_ids`` / ``item_ids`` (page view codes are ``pvi``)."""
+    ``trigger_ids`` / ``item_ids`` (page view codes are ``pvi``). Kept with the page facts:
+    a tuning replay over the same page views compares with them again without reading."""
+    key = ("recorded_codes", tuple(trigger_ids), tuple(item_ids))
+    if key not in pages.memo:
+        pages.memo[key] = _recorded_codes(con, pages, tuple(trigger_ids), tuple(item_ids))
+    return pages.memo[key]
+
+
+def _recorded_codes(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    trigger_ids: tuple[str, ...],
+    item_ids: tuple[str, ...],
+) -> CodedEvents:
     triggers = list(trigger_ids) + [t for t in _distinct(con, "trigger_id") if t not in trigger_ids]
     items = list(item_ids) + [i for i in _distinct(con, "item_id") if i not in item_ids]
     vocab_t = pa.table({"id": pa.array(triggers, pa.string()), "code": np.arange(len(triggers))})
