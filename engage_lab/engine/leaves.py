@@ -171,6 +171,21 @@ def _var_rows_of(
     scope: str,
     cache: dict[str, Any],
 ) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
+    # the rows depend on the leaves' tests and the candidates (the SQL is made from them
+    # alone, so the key needs no SQL text: building it is most of a remembered call)
+    key = f"{scope}|{slots}|{[(j, k, repr(leaf.node)) for j, k, leaf in leaves]!r}"
+    if key not in cache:
+        cache[key] = _var_rows_query(con, pages, cand, slots, leaves)
+    return cache[key]
+
+
+def _var_rows_query(
+    con: duckdb.DuckDBPyConnection,
+    pages: Pages,
+    cand: Candidates | None,
+    slots: list[int],
+    leaves: list[tuple[int, int, Leaf]],
+) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
     # the candidates' changes of these variables; each distinct (name, value) tested once
     params: dict[str, Any] = {}
     names: list[exp.Expression] = []
@@ -218,42 +233,37 @@ def _var_rows_of(
     )
     with deep_sql():
         sql = query.sql("duckdb")
-    key = f"{scope}|{slots}|{sql}{sorted(params.items())!r}"
-    if key not in cache:
-        vcmap = pages._tables["vcmap"]
-        bits = np.array(
-            [1 << b for b in range(len(slots))], np.uint8 if len(slots) <= 8 else np.uint64
-        )
-        if cand is None:
-            every = np.arange(len(pages), dtype=np.int64)
-            cand_pvi = np.concatenate([every] * len(slots)) if slots else every[:0]
-            cand_lo = np.zeros(max(slots, default=-1) + 1, np.int64)
-            cand_hi = np.zeros_like(cand_lo)
-            for b, j in enumerate(slots):
-                cand_lo[j], cand_hi[j] = b * len(pages), (b + 1) * len(pages)
-        else:
-            cand_pvi, cand_lo, cand_hi = cand.pvi, cand.lo, cand.hi
-        sel = _selection(
-            vcmap.column("pvi").to_numpy(), vcmap.column("keep").to_numpy(zero_copy_only=False),
-            cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
-        )  # fmt: skip
-        con.register("_el_vsel", pa.table({"sel": sel}))
-        try:
-            rows = con.execute(sql, params).fetchnumpy()
-        except duckdb.Error as exc:
-            what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
-            raise EngineError(f"fast engine: evaluating {what} failed: {exc}") from exc
-        finally:
-            con.unregister("_el_vsel")
-        pvi = np.asarray(rows["pvi"], np.int64)
-        c = np.asarray(rows["c"], np.int64)
-        found = {}
-        for q, (j, k, _) in enumerate(leaves):
-            mine = np.asarray(rows[f"m{q}"], np.bool_)
-            holds = np.ma.getdata(rows[f"t{q}"])[mine].astype(np.int64)
-            found[(j, k)] = (pvi[mine], c[mine], holds)
-        cache[key] = found
-    return cache[key]
+    vcmap = pages._tables["vcmap"]
+    bits = np.array([1 << b for b in range(len(slots))], np.uint8 if len(slots) <= 8 else np.uint64)
+    if cand is None:
+        every = np.arange(len(pages), dtype=np.int64)
+        cand_pvi = np.concatenate([every] * len(slots)) if slots else every[:0]
+        cand_lo = np.zeros(max(slots, default=-1) + 1, np.int64)
+        cand_hi = np.zeros_like(cand_lo)
+        for b, j in enumerate(slots):
+            cand_lo[j], cand_hi[j] = b * len(pages), (b + 1) * len(pages)
+    else:
+        cand_pvi, cand_lo, cand_hi = cand.pvi, cand.lo, cand.hi
+    sel = _selection(
+        vcmap.column("pvi").to_numpy(), vcmap.column("keep").to_numpy(zero_copy_only=False),
+        cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
+    )  # fmt: skip
+    con.register("_el_vsel", pa.table({"sel": sel}))
+    try:
+        rows = con.execute(sql, params).fetchnumpy()
+    except duckdb.Error as exc:
+        what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
+        raise EngineError(f"fast engine: evaluating {what} failed: {exc}") from exc
+    finally:
+        con.unregister("_el_vsel")
+    pvi = np.asarray(rows["pvi"], np.int64)
+    c = np.asarray(rows["c"], np.int64)
+    found = {}
+    for q, (j, k, _) in enumerate(leaves):
+        mine = np.asarray(rows[f"m{q}"], np.bool_)
+        holds = np.ma.getdata(rows[f"t{q}"])[mine].astype(np.int64)
+        found[(j, k)] = (pvi[mine], c[mine], holds)
+    return found
 
 
 def leaf_arrays(
