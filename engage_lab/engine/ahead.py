@@ -23,13 +23,17 @@ caller's connection at that point, with the same result.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import duckdb
 
-__all__ = ["Ahead"]
+__all__ = ["ENGINE_THREADS", "Ahead"]
+
+#: threads the engine's compiled passes split page views between (the scan, the pass)
+ENGINE_THREADS = max(1, min(os.cpu_count() or 1, 8))
 
 
 class Ahead:

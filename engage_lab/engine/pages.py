@@ -48,6 +48,7 @@ from engage_lab.engine.pages_kernel import (
     dense_codes,
     derive_pages,
     page_records,
+    position_type,
     shared_instants,
     visitor_time_order,
 )
@@ -114,9 +115,8 @@ class Pages:
     _tables: dict[str, pa.Table] = field(default_factory=dict, repr=False)
     #: per dictionary column, each page view's value code (int32, -1: null)
     _codes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _codes_of: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
-    #: what other modules derive from these page views alone, kept with them (the coded
-    #: recorded chat events of :mod:`engage_lab.replay.recorded`)
+    #: what is derived from these page views alone, kept with them (dense codes; the
+    #: coded recorded chat events of :mod:`engage_lab.replay.recorded`)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     #: reads started ahead while these facts were built (:mod:`engage_lab.engine.ahead`);
     #: set by the replay's preparation for its duration only
@@ -169,9 +169,9 @@ class Pages:
         return visit, visitor, len(first_visit), len(first_visitor)
 
     def _dense(self) -> tuple[np.ndarray, ...]:
-        if "dense" not in self._codes_of:
-            self._codes_of["dense"] = dense_codes(self.visit, self.visitor)
-        return self._codes_of["dense"]
+        if "dense" not in self.memo:
+            self.memo["dense"] = dense_codes(self.visit, self.visitor)
+        return self.memo["dense"]
 
     def page_table(self, con: duckdb.DuckDBPyConnection) -> PageTable:
         """The :class:`~engage_lab.kpis.PageTable` of these page views (ids on demand)."""
@@ -552,7 +552,7 @@ def _engine_order(
     are read only for the rare ties of visitor and start)."""
     if len(code) == 0:
         return np.zeros(0, np.int32)
-    index = np.empty(len(code), np.int32 if len(code) < 2**31 else np.int64)
+    index = np.empty(len(code), position_type(len(code)))
     order, ties = visitor_time_order(code, start, index)
     if len(ties):
         ids = _arrow(con, exp.select("page_view_id").from_("page_views")).column(0)
@@ -582,7 +582,7 @@ def _identities(con: duckdb.DuckDBPyConnection, n_visitors: int) -> tuple[np.nda
 
 def _register(con: duckdb.DuckDBPyConnection, pages: Pages) -> None:
     n = len(pages)
-    pvi = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    pvi = np.arange(n, dtype=position_type(n))
     table = pa.table(
         {
             "pvi": pvi,

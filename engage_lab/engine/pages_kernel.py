@@ -16,6 +16,7 @@ __all__ = [
     "dense_codes",
     "derive_pages",
     "page_records",
+    "position_type",
     "radix_argsort",
     "shared_instants",
     "visitor_time_order",
@@ -23,6 +24,12 @@ __all__ = [
 
 #: Stands for "never" (an instant after every other); also minus it for "always".
 NEVER = 9_000_000_000_000_000
+
+
+def position_type(n: int) -> type[np.signedinteger]:
+    """The integer type of positions among ``n`` rows: int32 below 2**31 (half the memory
+    and memory traffic of int64), else int64."""
+    return np.int32 if n < 2**31 else np.int64
 
 
 @numba.njit(cache=True, nogil=True)

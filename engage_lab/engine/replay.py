@@ -18,7 +18,6 @@ everything needed to name them (:meth:`FastRun.frame` builds the events frame).
 from __future__ import annotations
 
 import itertools
-import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from engage_lab.conditions.sql_common import warm_folds
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine import engagements as eng_sql
 from engage_lab.engine.actions import ACT_ITEM
-from engage_lab.engine.ahead import Ahead
+from engage_lab.engine.ahead import ENGINE_THREADS, Ahead
 from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers, page_ranges
 from engage_lab.engine.inputs import SlotArrays, slot_arrays
@@ -225,7 +224,7 @@ def _run_region(
 
 
 #: threads of the pass (visitors are independent in a replay), the fewest page views per thread
-_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_THREADS = ENGINE_THREADS
 _PAGES_PER_THREAD = 20_000
 
 

@@ -21,7 +21,6 @@ Chat-state criteria are the pass's (:mod:`engage_lab.engine.kernel`).
 from __future__ import annotations
 
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +31,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engage_lab.data import schema
+from engage_lab.engine.ahead import ENGINE_THREADS
 from engage_lab.engine.pages import Pages, dictionary_read
-from engage_lab.engine.pages_kernel import NEVER
+from engage_lab.engine.pages_kernel import NEVER, position_type
 from engage_lab.engine.plan import Leaf, Plan
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
@@ -433,11 +433,9 @@ def _scan(
     cuts = [n * w // workers for w in range(workers + 1)]
     ranges = list(itertools.pairwise(cuts))
 
-    none = (
-        np.zeros(0, np.int32 if n < 2**31 else np.int64),
-        np.zeros(0, np.int64),
-        np.zeros(0, np.bool_),
-    )
+    # candidate page views, active-leaf bits, fixed flag (none: the counting pass's)
+    pvi_type = position_type(n)
+    none = (np.zeros(0, pvi_type), np.zeros(0, np.int64), np.zeros(0, np.bool_))
 
     def scan(w: int, at: np.ndarray, out: tuple[np.ndarray, ...], fill: bool) -> np.ndarray:
         scan_range(table, fixed_missing, *page_arrays, *slot_arrays[:2], *leaves,
@@ -454,13 +452,11 @@ def _scan(
         hi = lo + per_slot
         starts = lo + np.cumsum(counts, axis=0) - counts  # range w of slot j starts here
         total = int(per_slot.sum())
-        # candidate page views (int32: under 2**31 page views), active-leaf bits, fixed flag
-        pvi_type = np.int32 if n < 2**31 else np.int64
         out = (np.empty(total, pvi_type), np.empty(total, np.int64), np.empty(total, np.bool_))
         list(pool.map(lambda w: scan(w, starts[w].copy(), out, True), range(workers)))
     return (lo, hi, *out)
 
 
 #: threads of the scan, and the fewest page views worth a thread
-_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_THREADS = ENGINE_THREADS
 _PAGES_PER_THREAD = 200_000

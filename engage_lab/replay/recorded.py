@@ -39,14 +39,12 @@ def _recorded_query() -> str:
     def code(vocabulary: str) -> exp.Expression:
         return exp.func("coalesce", exp.column("code", vocabulary), exp.Literal.number(-1))
 
-    def numbered(table: str, position: str, *columns: str) -> exp.Subquery:
+    def numbered(table: str, alias: str, position: str, *columns: str) -> exp.Subquery:
         row = sqlglot.parse_one("row_number() OVER () - 1", read="duckdb")
-        return exp.select(row.as_(position), *columns).from_(table).subquery()
+        return exp.select(row.as_(position), *columns).from_(table).subquery(alias)
 
-    chats = numbered("chat_events", "cpos", "*")
-    chats.set("alias", exp.TableAlias(this=exp.to_identifier("c")))
-    pages = numbered("page_views", "pos", "page_view_id")
-    pages.set("alias", exp.TableAlias(this=exp.to_identifier("p")))
+    chats = numbered("chat_events", "c", "cpos", "*")
+    pages = numbered("page_views", "p", "pos", "page_view_id")
     query = (
         exp.select(
             exp.column("pos", "p"),
