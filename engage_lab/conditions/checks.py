@@ -20,14 +20,20 @@ from typing import Any
 from engage_lab.conditions.criteria import allowed_operators
 from engage_lab.conditions.expressions import CONDITION_KEYS, is_operator_object, key_path
 from engage_lab.conditions.nodes import CRITERIA_OPERATORS, EXPRESSION_OPERATORS
+from engage_lab.conditions.registry import (
+    CRITERIA,
+    CRITERION_HINT,
+    VARIABLE_KINDS,
+    CriterionFacts,
+    is_custom,
+    unknown_criterion_message,
+)
 from engage_lab.conditions.vocabulary import (
     ATTRIBUTE_ROOTS,
-    BUILTIN_CRITERIA,
     DAYS,
     EXPRESSION_ATTRIBUTES,
     POSITIONS,
     TIME_GROWING_ATTRIBUTES,
-    TIME_GROWING_CRITERIA,
     custom_declaration,
 )
 
@@ -88,13 +94,12 @@ def _check_criterion(item: Any, declared: Mapping[str, str], p: str) -> list[str
     ]
     criterion = item.get("criterion")
     kind: str | None = None
+    facts = CRITERIA.get(criterion) if isinstance(criterion, str) else None
     if not isinstance(criterion, str) or not criterion:
-        problems.append(
-            f"{p}.criterion: missing criterion; use one of {', '.join(BUILTIN_CRITERIA)} or custom_<name>"
-        )
-    elif criterion in BUILTIN_CRITERIA:
-        kind = BUILTIN_CRITERIA[criterion]
-    elif criterion.startswith("custom_") and len(criterion) > len("custom_"):
+        problems.append(f"{p}.criterion: missing criterion; {CRITERION_HINT}")
+    elif facts is not None:
+        kind = facts.kind
+    elif is_custom(criterion):
         kind = custom_declaration(criterion, declared)
         if kind is None:
             name = criterion[len("custom_") :]
@@ -102,15 +107,13 @@ def _check_criterion(item: Any, declared: Mapping[str, str], p: str) -> list[str
                 f"{p}.criterion: custom variable {name!r} is not declared; declare it in "
                 f"custom_variables with a type (string, number or boolean)"
             )
-        elif kind not in ("string", "number", "boolean"):
+        elif kind not in VARIABLE_KINDS:
             problems.append(
                 f"{p}.criterion: custom variable type {kind!r} is not string, number or boolean"
             )
             kind = None
     else:
-        problems.append(
-            f"{p}.criterion: unknown criterion {criterion!r}; use one of {', '.join(BUILTIN_CRITERIA)} or custom_<name>"
-        )
+        problems.append(f"{p}.criterion: {unknown_criterion_message(criterion)}")
     position = item.get("when", "current")
     if position not in POSITIONS:
         problems.append(
@@ -123,7 +126,7 @@ def _check_criterion(item: Any, declared: Mapping[str, str], p: str) -> list[str
             f"{p}.operator: unknown operator {operator!r}; use one of {', '.join(CRITERIA_OPERATORS)}"
         )
         return problems
-    if criterion in TIME_GROWING_CRITERIA and operator not in ("gte", "lte"):
+    if facts is not None and facts.grows_with_time and operator not in facts.operators:
         problems.append(
             f"{p}: {criterion} grows with time, so it takes only gte or lte "
             f"(the instant it becomes true is then exact)"
@@ -143,13 +146,13 @@ def _check_criterion(item: Any, declared: Mapping[str, str], p: str) -> list[str
     if "value" not in item:
         problems.append(f"{p}.value: {operator} needs a value")
         return problems
-    problem = _check_value(item["value"], kind, criterion)  # type: ignore[arg-type]
+    problem = _check_value(item["value"], kind, facts)
     if problem:
         problems.append(f"{p}.value: {problem}")
     return problems
 
 
-def _check_value(value: Any, kind: str, criterion: str) -> str | None:
+def _check_value(value: Any, kind: str, facts: CriterionFacts | None) -> str | None:
     if kind == "string":
         if not isinstance(value, str):
             return f"{value!r} is not a string; write it in quotes (a comma separates list entries)"
@@ -158,11 +161,7 @@ def _check_value(value: Any, kind: str, criterion: str) -> str | None:
         if not _is_number(value):
             hint = " without quotes" if isinstance(value, str) else ""
             return f"{value!r} is not a number; write a number{hint}"
-        if criterion == "hour" and not (float(value).is_integer() and 0 <= value <= 23):
-            return f"{value!r} is not an hour; use a whole number from 0 to 23"
-        if criterion in ("page_visit_count", "visit_count", *TIME_GROWING_CRITERIA) and value < 0:
-            return f"{value!r} is negative; {criterion} is never below 0"
-        return None
+        return None if facts is None else _check_range(value, facts)
     if kind == "boolean":
         if not isinstance(value, bool):
             return f"{value!r} is not a boolean; use true or false (no quotes)"
@@ -179,6 +178,20 @@ def _check_value(value: Any, kind: str, criterion: str) -> str | None:
         up_total = hours * 60 + minutes - minutes % 15 + 15
         up = f"{up_total // 60:02d}:{up_total % 60:02d}" if up_total < 24 * 60 else None
         return f"{value} is not on a 15-minute slot; use {down}" + (f" or {up}" if up else "")
+    return None
+
+
+def _check_range(value: float, facts: CriterionFacts) -> str | None:
+    """The registry's bounds of a number criterion (``hour``: a whole number 0–23)."""
+    low, high = facts.minimum, facts.maximum
+    if high is not None:
+        whole = float(value).is_integer() or not facts.whole
+        if not (whole and (low is None or low <= value) and value <= high):
+            what = "a whole number" if facts.whole else "a number"
+            return f"{value!r} is not {facts.value_name}; use {what} from {low:g} to {high:g}"
+        return None
+    if low is not None and value < low:
+        return f"{value!r} is {'negative' if low == 0 else 'too small'}; {facts.id} is never below {low:g}"
     return None
 
 

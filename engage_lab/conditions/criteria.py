@@ -25,8 +25,13 @@ from engage_lab.conditions.nodes import (
     Lte,
     Node,
 )
+from engage_lab.conditions.registry import (
+    CRITERIA,
+    VARIABLE_KINDS,
+    is_custom,
+    unknown_criterion_message,
+)
 from engage_lab.conditions.vocabulary import (
-    BUILTIN_CRITERIA,
     POSITIONS,
     custom_declaration,
     js_number_text,
@@ -43,8 +48,6 @@ __all__ = [
     "parse_criteria",
     "read_page_value",
 ]
-
-_KIND_NAMES = {"string", "number", "boolean"}
 
 
 def allowed_operators(kind: str) -> list[str]:
@@ -171,11 +174,11 @@ def infer_kind(operator: str, value: Any, page_values: Sequence[Any] = ()) -> st
 
 
 def _criterion_kind(criterion: Any, custom_variables: Mapping[str, str] | None, item: dict) -> str:
-    if criterion in BUILTIN_CRITERIA:
-        return BUILTIN_CRITERIA[criterion]
+    if criterion in CRITERIA:
+        return CRITERIA[criterion].kind
     declared = custom_declaration(criterion, custom_variables)
     if declared is not None:
-        if declared not in _KIND_NAMES:
+        if declared not in VARIABLE_KINDS:
             raise ConditionError(
                 f"custom variable type {declared!r} is not string, number or boolean"
             )
@@ -230,13 +233,9 @@ def _parse_one(item: Any, custom_variables: Mapping[str, str] | None, path: str)
             "a criterion must be an object {criterion, when, operator, value}", path
         )
     criterion = item.get("criterion")
-    if not isinstance(criterion, str) or (
-        criterion not in BUILTIN_CRITERIA and not criterion.startswith("custom_")
-    ):
-        raise ConditionError(
-            f"unknown criterion {criterion!r}; use one of {', '.join(BUILTIN_CRITERIA)} or custom_<name>",
-            f"{path}.criterion",
-        )
+    if not isinstance(criterion, str) or (criterion not in CRITERIA and not is_custom(criterion)):
+        # only custom_<name> reads a variable: any other unknown name is refused here
+        raise ConditionError(unknown_criterion_message(criterion), f"{path}.criterion")
     try:
         kind = _criterion_kind(criterion, custom_variables, item)
     except ConditionError as error:

@@ -36,7 +36,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from engage_lab.conditions.registry import CriterionFacts
 
 __all__ = [
     "CRITERIA_OPERATORS",
@@ -299,6 +302,14 @@ class Criterion(Node):
     kind: str
     test: CriterionTest
     source: Json = field(default=Json("null"), compare=True)
+
+    @property
+    def facts(self) -> CriterionFacts:
+        """The criterion's facts (:mod:`engage_lab.conditions.registry`): its source, the
+        page column it reads, whether a past page's end matters …"""
+        from engage_lab.conditions.registry import facts_of  # the registry reads this module
+
+        return facts_of(self.criterion, self.kind)
 
 
 CRITERIA_OPERATORS: dict[str, type[CriterionTest]] = {

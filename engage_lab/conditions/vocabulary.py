@@ -2,7 +2,8 @@
 
 Criteria (the product's form, DESIGN.md section 4)
 ---------------------------------------------------
-``BUILTIN_CRITERIA`` maps each built-in criterion id to the kind its values are read as:
+``BUILTIN_CRITERIA`` maps each built-in criterion id to the kind its values are read as
+(every other fact about a criterion is in :mod:`engage_lab.conditions.registry`):
 ``string`` (normalized, comma lists), ``number``, ``boolean``, ``day`` (Monday … Sunday,
 ordered Monday first) and ``time`` (``"HH:MM"``, read as its 15-minute slot). The
 legacy ``hour`` criterion is a ``number`` from 0 to 23. A custom variable ``<name>`` is
@@ -64,6 +65,8 @@ import re
 import unicodedata
 from typing import Any
 
+from engage_lab.conditions.registry import CRITERIA, CUSTOM_PREFIX
+
 __all__ = [
     "ATTRIBUTE_ROOTS",
     "BUILTIN_CRITERIA",
@@ -84,24 +87,10 @@ __all__ = [
     "time_slot",
 ]
 
-BUILTIN_CRITERIA: dict[str, str] = {
-    "chat_opened": "boolean",
-    "chat_shown": "boolean",
-    "day_of_week": "day",
-    "time": "time",
-    "hour": "number",
-    "identity": "boolean",
-    "signed_identity": "boolean",
-    "page_path": "string",
-    "page_url": "string",
-    "page_title": "string",
-    "page_visit_count": "number",
-    "page_visit_duration": "number",
-    "visit_count": "number",
-    "visit_duration": "number",
-}
+#: Built-in criterion id -> value kind (the registry's, :mod:`engage_lab.conditions.registry`).
+BUILTIN_CRITERIA: dict[str, str] = {c.id: c.kind for c in CRITERIA.values()}
 
-TIME_GROWING_CRITERIA = frozenset({"page_visit_duration", "visit_duration"})
+TIME_GROWING_CRITERIA = frozenset(c.id for c in CRITERIA.values() if c.grows_with_time)
 TIME_GROWING_ATTRIBUTES = frozenset({"page.duration", "visit.duration"})
 
 EXPRESSION_ATTRIBUTES: dict[str, str] = {
@@ -227,9 +216,9 @@ def time_slot(value: Any) -> int | None:
 
 def custom_declaration(criterion: str, declarations: Any) -> str | None:
     """The declared kind of ``custom_<name>``: key ``<name>`` first, then ``custom_<name>``."""
-    if declarations is None or not criterion.startswith("custom_"):
+    if declarations is None or not criterion.startswith(CUSTOM_PREFIX):
         return None
-    bare = criterion[len("custom_") :]
+    bare = criterion[len(CUSTOM_PREFIX) :]
     if bare in declarations:
         return declarations[bare]
     return declarations.get(criterion)

@@ -19,12 +19,11 @@ the exact instant a condition turns true can be computed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from engage_lab.conditions import nodes as n
-from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES, TIME_GROWING_CRITERIA
+from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES
 
 __all__ = [
     "MINUTE_MS",
@@ -42,7 +41,6 @@ __all__ = [
 #: is a whole quarter of an hour) and the exact minute an expression's ``time.time`` reads.
 QUARTER_MS = 15 * 60 * 1000
 MINUTE_MS = 60 * 1000
-_CLOCK_CRITERIA = frozenset({"time", "hour", "day_of_week"})
 
 _EXPRESSION_THRESHOLDS = (n.OpGt, n.OpGte, n.OpLt, n.OpLte)
 
@@ -72,7 +70,7 @@ def time_thresholds(tree: n.Node) -> list[TimeThreshold]:
     """Every threshold on an attribute that grows with time, in tree order."""
     out: list[TimeThreshold] = []
     for node in n.walk(tree):
-        if isinstance(node, n.Criterion) and node.criterion in TIME_GROWING_CRITERIA:
+        if isinstance(node, n.Criterion) and node.facts.grows_with_time:
             if isinstance(node.test, n.Gte | n.Lte):
                 out.append(
                     TimeThreshold(node.criterion, node.test.op, node.test.value, node.position)
@@ -130,27 +128,28 @@ class TimeReads:
     clock_step: int
 
 
-def time_reads(criteria: Sequence[Mapping[str, Any]], expression: n.Node | None) -> TimeReads:
-    """The :class:`TimeReads` of a criteria list and a parsed expression (or None).
+def time_reads(criteria: Sequence[n.Criterion], expression: n.Node | None) -> TimeReads:
+    """The :class:`TimeReads` of parsed criteria and a parsed expression (or None).
 
     Both engines compute their candidate instants from this one function.
 
-    >>> time_reads([{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
-    ...             {"criterion": "time", "operator": "lte", "value": "19:45"}], None)
+    >>> from engage_lab.conditions import parse_criteria
+    >>> tree = parse_criteria([{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
+    ...                        {"criterion": "time", "operator": "lte", "value": "19:45"}])
+    >>> time_reads(criteria_nodes(tree), None)
     TimeReads(page_offsets=(45000, 45001), visit_offsets=(), clock_step=900000)
     """
     page: set[int] = set()
     visit: set[int] = set()
     step = 0
-    for item in criteria:
-        criterion = item.get("criterion")
-        if criterion in _CLOCK_CRITERIA:
+    for node in criteria:
+        facts = node.facts
+        if facts.source == "clock":
             step = step or QUARTER_MS
-        if criterion in TIME_GROWING_CRITERIA:
-            value = item.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                target = page if criterion == "page_visit_duration" else visit
-                target.update((first_ms_at_least(value), first_ms_above(value)))
+        if facts.grows_with_time and isinstance(node.test, n.Gte | n.Lte):
+            target = page if facts.reads == "page" else visit
+            value = node.test.value
+            target.update((first_ms_at_least(value), first_ms_above(value)))
     if expression is not None:
         for th in time_thresholds(expression):
             target = page if th.attribute == "page.duration" else visit

@@ -21,8 +21,9 @@ import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import ValidationError, ValidationInfo, model_validator
+from pydantic import PrivateAttr, ValidationError, ValidationInfo, model_validator
 
+from engage_lab.conditions.parsed import TriggerConditions, parse_trigger_conditions
 from engage_lab.config.jsontext import canonical_json, parse_json
 from engage_lab.config.models import (
     AutomaticMessage,
@@ -33,7 +34,7 @@ from engage_lab.config.models import (
 )
 from engage_lab.config.problems import problems_from_validation_error, sort_problems
 from engage_lab.config.validate import semantic_problems
-from engage_lab.errors import ConfigError
+from engage_lab.errors import ConditionError, ConfigError
 
 if TYPE_CHECKING:
     from engage_lab.availability import Policy
@@ -64,15 +65,63 @@ class Config(ConfigFields):
     file round-trips byte for byte.
     """
 
+    #: The triggers' parsed conditions (:meth:`conditions`) and the fields they were
+    #: parsed from (a copy that replaces those fields parses again).
+    _parsed: tuple[Any, Any, tuple[TriggerConditions, ...]] | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _check_across_fields(self, info: ValidationInfo) -> Self:
         # Direct pydantic use (Config.model_validate) gets the same checks as from_dict.
         if info.context and info.context.get(_STRUCTURE_ONLY):
+            # the caller checked the raw data: a configuration it keeps parses; one it
+            # discards may not, and is not parsed here
+            try:
+                self._parse_conditions()
+            except ConditionError:
+                pass
             return self
         problems = semantic_problems(self.to_dict())
         if problems:
             raise ConfigError(sort_problems(problems, ConfigFields))
+        self._parse_conditions()  # once, when it loads
         return self
+
+    def _parse_conditions(self) -> tuple[TriggerConditions, ...]:
+        parsed = self._parsed
+        if (
+            parsed is None
+            or parsed[0] is not self.triggers
+            or parsed[1] is not self.custom_variables
+        ):
+            declared = self.custom_variable_types
+            trees = tuple(
+                parse_trigger_conditions(t.criteria, t.expression, declared, f"triggers[{k}]")
+                for k, t in enumerate(self.triggers)
+            )
+            parsed = self._parsed = (self.triggers, self.custom_variables, trees)
+        return parsed[2]
+
+    def conditions(self, trigger: Trigger | str) -> TriggerConditions:
+        """The trigger's criteria and expression, parsed once when the configuration
+        loaded (:class:`~engage_lab.conditions.parsed.TriggerConditions`): what the
+        engines, the world generator and the reference read instead of the JSON.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}],
+        ...                   "criteria": [{"criterion": "page_url", "operator": "contains",
+        ...                                 "value": "Cart"}]}]})
+        >>> cfg.conditions("t").criteria[0].test
+        Contains(values=('cart',))
+        """
+        parsed = self._parse_conditions()
+        for k, candidate in enumerate(self.triggers):
+            if candidate is trigger:
+                return parsed[k]
+        wanted = trigger if isinstance(trigger, str) else trigger.id
+        for k, candidate in enumerate(self.triggers):
+            if candidate.id == wanted:
+                return parsed[k]
+        raise KeyError(f"no trigger {wanted!r} in this configuration")
 
     def __hash__(self) -> int:
         # Equal configurations hash alike, so engines and widgets can cache by Config

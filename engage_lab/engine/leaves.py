@@ -96,11 +96,11 @@ def clock_table(
     for k, key in enumerate(keys.tolist()):
         if key not in cache:
             minute, hour, day = key % 60, (key // 60) % 24, key // 1440
-            raw: Any = {
+            raw: Any = {  # the reading the registry names
                 "time": f"{hour:02d}:{minute:02d}",
                 "hour": hour,
                 "day_of_week": _DAY_NAMES[day],
-            }[node.criterion]
+            }[node.facts.reads]
             cache[key] = test_value(node.test, read_page_value(raw, node.kind), node.kind)
         values[k] = 15 if cache[key] else 0
     keep = np.ones(len(values), np.bool_)
@@ -301,9 +301,7 @@ def leaf_arrays(
             table, leaf_rows = empty, no_rows
             d = ge = r = 0
             if leaf.source == "duration":
-                kind = (
-                    THRESHOLD_PAGE if node.criterion == "page_visit_duration" else THRESHOLD_VISIT
-                )
+                kind = THRESHOLD_PAGE if node.facts.reads == "page" else THRESHOLD_VISIT
                 if isinstance(node.test, nodes.Gte):
                     d, ge = first_ms_at_least(node.test.value), 1
                 else:
@@ -314,14 +312,16 @@ def leaf_arrays(
                 table = clock_table(node, slot.config.source.timezone, t0, t1)
                 slot_bound += longest // QUARTER_MS + 2
             elif leaf.source == "identity":
-                kind = IDENTITY if node.criterion == "identity" else SIGNED
+                kind = IDENTITY if node.facts.reads == "identity" else SIGNED
                 r = _boolean_outcomes(node)
                 slot_bound += 1
-            else:
+            elif leaf.source == "var":
                 kind = VAR
                 r = int(type(node.test).not_found)
                 leaf_rows = var_rows[(j, k)]
                 slot_bound += _max_per_page(leaf_rows[0])
+            else:  # a registered source this engine does not replay: never a variable
+                raise EngineError(f"fast engine: no dynamic leaf for {leaf.criterion!r}")
             kinds.append(kind)
             ds.append(d)
             ges.append(ge)

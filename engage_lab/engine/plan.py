@@ -2,7 +2,8 @@
 
 A :class:`Plan` is computed once per configuration (or configuration history). Each
 enabled trigger of each configuration entry is a *slot*; a slot's criteria are its
-*leaves*, classified by what their value depends on (:data:`SOURCES`):
+*leaves*, classified by what their value depends on (the criterion's source in the
+registry, :mod:`engage_lab.conditions.registry`):
 
 ``page``      path, URL, title, page and visit counts: fixed for the whole page view;
 ``duration``  page / visit duration: a threshold crossed at one instant;
@@ -36,9 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage_lab.conditions import nodes
-from engage_lab.conditions.evaluator import parse_criteria_for_pages
-from engage_lab.conditions.expressions import parse_expression
-from engage_lab.conditions.vocabulary import POSITIONS, custom_declaration
+from engage_lab.conditions.registry import SOURCES
+from engage_lab.conditions.vocabulary import POSITIONS
 from engage_lab.config import Config, ConfigHistory, Trigger
 from engage_lab.config.models import (
     HideOtherElementsAction,
@@ -57,24 +57,6 @@ from engage_lab.errors import EngineError
 
 __all__ = ["SOURCES", "Entry", "Leaf", "Plan", "Slot", "UnsupportedByFastEngineError", "make_plan"]
 
-SOURCES = ("page", "duration", "clock", "identity", "var", "chat")
-_SOURCE_OF = {
-    "page_path": "page",
-    "page_url": "page",
-    "page_title": "page",
-    "page_visit_count": "page",
-    "visit_count": "page",
-    "page_visit_duration": "duration",
-    "visit_duration": "duration",
-    "time": "clock",
-    "hour": "clock",
-    "day_of_week": "clock",
-    "identity": "identity",
-    "signed_identity": "identity",
-    "chat_shown": "chat",
-    "chat_opened": "chat",
-}
-
 
 class UnsupportedByFastEngineError(EngineError):
     """A configuration uses something the fast engine does not replay (use the reference)."""
@@ -85,7 +67,11 @@ class Leaf:
     """One criterion of a slot."""
 
     node: nodes.Criterion
-    source: str
+
+    @property
+    def source(self) -> str:
+        """Where its value comes from (:data:`SOURCES`: the registry's)."""
+        return self.node.facts.source
 
     @property
     def criterion(self) -> str:
@@ -189,8 +175,8 @@ def make_plan(config: Config | ConfigHistory) -> Plan:
     Raises
     ------
     UnsupportedByFastEngineError
-        For criteria the engine cannot type (undeclared custom variables) or that the
-        validator refuses (a duration with an operator other than ``gte`` / ``lte``).
+        For criteria the validator refuses (a duration with an operator other than
+        ``gte`` / ``lte``).
     """
     if isinstance(config, Config):
         entries = (Entry(config, -_NEVER),)
@@ -236,32 +222,15 @@ def _slot(
     trigger_ids: list[str],
     item_index: dict[tuple[str, str], int],
 ) -> Slot:
-    declared = config.custom_variable_types
+    parsed = config.conditions(trigger)
     leaves: list[Leaf] = []
-    if trigger.criteria:
-        for c in trigger.criteria:
-            name = c.get("criterion")
-            if (
-                isinstance(name, str)
-                and name.startswith("custom_")
-                and custom_declaration(name, declared) is None
-            ):
-                raise UnsupportedByFastEngineError(
-                    f"trigger {trigger.id!r}: custom variable {name!r} is not declared; "
-                    "the fast engine needs its type"
-                )
-        tree = parse_criteria_for_pages(list(trigger.criteria), [], declared)
-        for node in nodes.children(tree):
-            assert isinstance(node, nodes.Criterion)
-            source = _SOURCE_OF.get(node.criterion, "var")
-            if source == "duration" and not isinstance(node.test, nodes.Gte | nodes.Lte):
-                raise UnsupportedByFastEngineError(
-                    f"trigger {trigger.id!r}: {node.criterion} takes only gte or lte"
-                )
-            leaves.append(Leaf(node, source))
-    expression = None
-    if trigger.expression is not None:
-        expression = parse_expression(trigger.expression, f"triggers[{trigger.id}].expression")
+    for node in parsed.criteria:
+        if node.facts.grows_with_time and not isinstance(node.test, nodes.Gte | nodes.Lte):
+            raise UnsupportedByFastEngineError(
+                f"trigger {trigger.id!r}: {node.criterion} takes only gte or lte"
+            )
+        leaves.append(Leaf(node))
+    expression = parsed.expression
     program: list[tuple[int, int]] = []
     for action in trigger.actions:
         if isinstance(action, ShowItemAction):

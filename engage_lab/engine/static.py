@@ -87,36 +87,43 @@ def _page_timezone(
 
 def _final_value(leaf: Leaf, var_alias: str | None, tz: exp.Expression) -> exp.Expression:
     """The leaf criterion's value on a page as a past page (its final state) or, for page
-    criteria, at any instant; ``tz`` the page's timezone (:func:`_page_timezone`)."""
-    name = leaf.criterion
+    criteria, at any instant; ``tz`` the page's timezone (:func:`_page_timezone`).
+
+    Dispatched on the criterion's source and what it reads in the registry
+    (:mod:`engage_lab.conditions.registry`); a registered criterion this function does not
+    know is an error, never a variable read."""
+    facts = leaf.node.facts
+    source, reads = facts.source, facts.reads
     s = exp.func("epoch_ms", col("started_at", "p"))
     e = exp.func(
         "coalesce",
         exp.func("epoch_ms", col("ended_at", "p")),
         exp.Add(this=s, expression=num(schema.INFERRED_PAGE_LENGTH_MS)),
     )
-    if name in ("page_path", "page_url", "page_title"):
-        return col(name[len("page_") :], "p")
-    if name == "page_visit_count":
-        return exp.cast(col("idx", "f"), "DOUBLE")
-    if name == "visit_count":
-        return exp.cast(col("vcount", "f"), "DOUBLE")
-    if name == "page_visit_duration":
-        return exp.Div(this=exp.cast(exp.Sub(this=e, expression=s), "DOUBLE"), expression=num(1000))
-    if name == "visit_duration":
+    if facts.page_column is not None:
+        return col(facts.page_column, "p")
+    if source == "page" and reads in _PAGE_COUNTS:
+        return exp.cast(col(_PAGE_COUNTS[reads], "f"), "DOUBLE")
+    if source == "duration":
+        start = s if reads == "page" else col("vstart", "f")
         return exp.Div(
-            this=exp.cast(exp.Sub(this=e, expression=col("vstart", "f")), "DOUBLE"),
-            expression=num(1000),
+            this=exp.cast(exp.Sub(this=e, expression=start), "DOUBLE"), expression=num(1000)
         )
-    if name in ("time", "hour", "day_of_week"):
-        return local_clock(e, name, tz)
-    if name in ("identity", "signed_identity"):
-        at = col("id_at" if name == "identity" else "signed_at", "ids")
+    if source == "clock":
+        return local_clock(e, reads, tz)
+    if source == "identity":
+        at = col("id_at" if reads == "identity" else "signed_at", "ids")
         return exp.func(
             "coalesce", exp.LTE(this=at, expression=exp.Sub(this=e, expression=num(1))), exp.false()
         )
-    assert var_alias is not None
-    return coerce_json(col("value", var_alias), leaf.node.kind)
+    if source == "var":
+        assert var_alias is not None
+        return coerce_json(col("value", var_alias), leaf.node.kind)
+    raise EngineError(f"fast engine: no final value for the criterion {leaf.criterion!r}")
+
+
+#: page criteria that count (registry ``reads``) -> their column of the page facts scan
+_PAGE_COUNTS = {"page_index": "idx", "visit_index": "vcount"}
 
 
 def _needs_column(leaf: Leaf) -> bool:
@@ -232,9 +239,6 @@ def candidates_key(plan: Plan) -> str:
     return repr(parts)
 
 
-_PAGE_COLUMNS = {"page_path": "path", "page_url": "url", "page_title": "title"}
-
-
 def _page_tests(
     con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages
 ) -> tuple[dict[tuple[int, int], int], list[tuple[np.ndarray, np.ndarray, bool]]]:
@@ -250,11 +254,12 @@ def _page_tests(
             if leaf.source != "page":
                 continue
             name = leaf.criterion
-            if name in _PAGE_COLUMNS:
-                values, codes = pages.dictionary(con, _PAGE_COLUMNS[name])
+            column = leaf.node.facts.page_column
+            if column is not None:
+                values, codes = pages.dictionary(con, column)
                 table = pa.table({"v": values})
             else:  # counts: the values are small integers, their own codes
-                codes = pages.idx if name == "page_visit_count" else pages.vcount
+                codes = getattr(pages, _PAGE_COUNTS[leaf.node.facts.reads])
                 top = int(codes.max()) if len(codes) else 0
                 table = pa.table({"v": np.arange(top + 1, dtype=np.float64)})
             compiler = LeafCompiler(param_prefix="pg_p")  # one test, its own parameters
@@ -291,10 +296,10 @@ def ahead_reads(plan: Plan, n_scan: int) -> list[tuple[Any, Any]]:
     (:mod:`engage_lab.engine.ahead`): the page columns its page tests code, the
     placeholders of its fixed buttons."""
     columns = dict.fromkeys(
-        _PAGE_COLUMNS[leaf.criterion]
+        leaf.node.facts.page_column
         for slot in plan.slots
         for leaf in slot.leaves
-        if leaf.source == "page" and leaf.criterion in _PAGE_COLUMNS
+        if leaf.node.facts.page_column is not None
     )
     reads = [(("dict", c), dictionary_read(c, n_scan)) for c in columns]
     fixed = _fixed_read(plan)

@@ -89,7 +89,7 @@ class ConfigPlan:
                     trigger,
                     position,
                     conditions,
-                    compute_reads(trigger),
+                    compute_reads(trigger, config),
                     shown,
                     any(isinstance(a, HideOtherElementsAction) for a in trigger.actions),
                     None if ext is None else ext.min_ms_between_executions,

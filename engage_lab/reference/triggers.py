@@ -12,19 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engage_lab.conditions import evaluate_criteria, nodes, parse_expression
-from engage_lab.conditions.evaluator import (
-    evaluate_node,
-    evaluate_on_pages,
-    parse_criteria_for_pages,
-)
-from engage_lab.conditions.vocabulary import custom_declaration, position_range
-from engage_lab.conditions.walking import (
-    TimeReads,
-    first_ms_above,
-    first_ms_at_least,
-    time_reads,
-)
+from engage_lab.conditions import nodes
+from engage_lab.conditions.evaluator import evaluate_node, evaluate_on_pages
+from engage_lab.conditions.registry import CRITERIA
+from engage_lab.conditions.vocabulary import position_range
+from engage_lab.conditions.walking import TimeReads, first_ms_above, first_ms_at_least
 from engage_lab.config import Config, Trigger
 
 __all__ = [
@@ -46,20 +38,18 @@ __all__ = [
 TriggerReads = TimeReads
 
 
-def compute_reads(trigger: Trigger) -> TriggerReads:
-    """Compute :class:`TriggerReads` from the trigger's criteria and expression.
+def compute_reads(trigger: Trigger, config: Config) -> TriggerReads:
+    """The :class:`TriggerReads` of the trigger's criteria and expression (parsed once by
+    the configuration: :meth:`~engage_lab.config.Config.conditions`).
 
-    >>> from engage_lab.config import Trigger
-    >>> t = Trigger(id="t", label="T", actions=[{"type": "show_chat_minimized"}],
-    ...             criteria=[{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
-    ...                       {"criterion": "time", "operator": "lte", "value": "19:45"}])
-    >>> compute_reads(t)
+    >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+    ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}],
+    ...     "criteria": [{"criterion": "page_visit_duration", "operator": "gte", "value": 45},
+    ...                  {"criterion": "time", "operator": "lte", "value": "19:45"}]}]})
+    >>> compute_reads(cfg.triggers[0], cfg)
     TimeReads(page_offsets=(45000, 45001), visit_offsets=(), clock_step=900000)
     """
-    tree = None
-    if trigger.expression is not None:
-        tree = parse_expression(trigger.expression, strict=False)
-    return time_reads(trigger.criteria, tree)
+    return config.conditions(trigger).time_reads
 
 
 def clock_boundaries(start: int, end: int, step: int) -> list[int]:
@@ -77,12 +67,12 @@ def clock_boundaries(start: int, end: int, step: int) -> list[int]:
 
 @dataclass(frozen=True)
 class ParsedConditions:
-    """A trigger's conditions parsed once: the criteria tree (None when a custom variable
-    is undeclared: its kind is then inferred from the pages at each evaluation) and the
-    expression tree."""
+    """A trigger's conditions as the Chat Manager evaluates them: the criteria tree and
+    the expression tree (the configuration's, parsed once when it loaded), and the part
+    of the criteria that cannot change during a page view."""
 
-    criteria: list[dict[str, Any]]
-    criteria_tree: nodes.Node | None
+    criteria: tuple[nodes.Criterion, ...]
+    criteria_tree: nodes.Node
     expression_tree: nodes.Node | None
     #: The criteria that cannot change during a page view (page path, URL, title, counts,
     #: positions on past pages only): false at the page's start means false all along.
@@ -93,29 +83,19 @@ class ParsedConditions:
 
 
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
-    """Parse a trigger's conditions for repeated evaluation."""
-    declared = config.custom_variable_types
-    criteria = list(trigger.criteria)
-    undeclared = any(
-        isinstance(c.get("criterion"), str)
-        and c["criterion"].startswith("custom_")
-        and custom_declaration(c["criterion"], declared) is None
-        for c in criteria
+    """A trigger's conditions for repeated evaluation (from :meth:`Config.conditions`)."""
+    parsed = config.conditions(trigger)
+    static = tuple(c for c in parsed.criteria if _is_static(c))
+    current_only = all(c.position == "current" and c.facts.fixed_in_page for c in static)
+    return ParsedConditions(
+        parsed.criteria,
+        parsed.criteria_tree,
+        parsed.expression,
+        nodes.And(static) if static else None,
+        current_only,
     )
-    tree = None if undeclared else parse_criteria_for_pages(criteria, [], declared)
-    expression = (
-        None if trigger.expression is None else parse_expression(trigger.expression, strict=False)
-    )
-    static = [c for c in criteria if _is_static(c, declared)]
-    static_tree = parse_criteria_for_pages(static, [], declared) if static else None
-    current_only = all(
-        c.get("when", "current") == "current" and c["criterion"] in _PAGE_FIXED for c in static
-    )
-    return ParsedConditions(criteria, tree, expression, static_tree, current_only)
 
 
-#: Criteria whose value on the current page is fixed for the whole page view.
-_PAGE_FIXED = frozenset({"page_path", "page_url", "page_title", "page_visit_count", "visit_count"})
 #: Positions that never include the current page (past pages are final).
 _PAST_ONLY = frozenset(
     {"previous", "any_previous"}
@@ -124,13 +104,8 @@ _PAST_ONLY = frozenset(
 )
 
 
-def _is_static(item: Any, declared: Mapping[str, str]) -> bool:
-    if not isinstance(item, dict) or not isinstance(item.get("criterion"), str):
-        return False
-    criterion = item["criterion"]
-    if criterion.startswith("custom_") and custom_declaration(criterion, declared) is None:
-        return False  # its kind is inferred from the pages: evaluated with them
-    return criterion in _PAGE_FIXED or item.get("when", "current") in _PAST_ONLY
+def _is_static(node: nodes.Criterion) -> bool:
+    return node.facts.fixed_in_page or node.position in _PAST_ONLY
 
 
 def possible_on_page(
@@ -155,7 +130,8 @@ def possible_on_page(
     return memo[key]
 
 
-_PAGE_FIXED_ORDER = tuple(sorted(_PAGE_FIXED))
+#: Criteria whose value on the current page is fixed for the whole page view (a memo key).
+_PAGE_FIXED_ORDER = tuple(sorted(c.id for c in CRITERIA.values() if c.fixed_in_page))
 
 
 def criterion_nodes(tree: nodes.Node) -> tuple[nodes.Criterion, ...]:
@@ -171,9 +147,9 @@ def criteria_reads(
     ``evaluate_on_pages(tree, pages)`` depends on nothing else, so two page lists with
     equal reads give the same result (a memo key).
 
-    >>> from engage_lab.conditions.evaluator import parse_criteria_for_pages
-    >>> tree = parse_criteria_for_pages([{"criterion": "page_path", "when": "previous",
-    ...     "operator": "is", "value": "/a"}], [], {})
+    >>> from engage_lab.conditions import parse_criteria
+    >>> tree = parse_criteria([{"criterion": "page_path", "when": "previous",
+    ...     "operator": "is", "value": "/a"}], {})
     >>> criteria_reads(criterion_nodes(tree), [{"page_path": "/a"}, {"page_path": "/b"}])
     (('/a',),)
     """
@@ -192,12 +168,8 @@ def conditions_hold(
 ) -> bool:
     """Whether the criteria and the expression hold (``attributes`` is only called when
     there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``."""
-    if parsed.criteria:
-        if parsed.criteria_tree is not None:
-            if not evaluate_on_pages(parsed.criteria_tree, pages):
-                return False
-        elif not evaluate_criteria(parsed.criteria, pages, config.custom_variable_types):
-            return False
+    if parsed.criteria and not evaluate_on_pages(parsed.criteria_tree, pages):
+        return False
     if parsed.expression_tree is not None:
         return evaluate_node(parsed.expression_tree, attributes(), config.saved_groups)
     return True

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engage_lab.conditions import nodes
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.data import schema
 from engage_lab.reference import History, config_resolver
@@ -29,8 +30,6 @@ from engage_lab.world.chat import WorldView
 __all__ = ["PageEnds", "last_event_per_page", "reads_past_page_ends"]
 
 _INACTIVE = ("inactive", "maintenance")
-#: Criteria whose value on a past page does not depend on when that page ended.
-_END_FREE = frozenset({"page_path", "page_url", "page_title", "page_visit_count", "visit_count"})
 
 
 def _ms(series: pd.Series) -> np.ndarray:
@@ -51,23 +50,17 @@ def _step_values(points: np.ndarray, fn: Callable[[int], Any], at: np.ndarray) -
 
 def reads_past_page_ends(configs: list[Config]) -> bool:
     """Whether a configuration reads a past page's final state that its end could change
-    (a duration, a variable, an identity, the chat state at a non-current position), or
-    has an expression (not analysed: assumed to)."""
-
-    def walk(node: Any) -> bool:
-        if isinstance(node, dict):
-            if node.get("expression"):
+    (a criterion whose registry facts say the end matters — a duration, a variable, an
+    identity, the clock, the chat state — at a non-current position), or has an
+    expression (not analysed: assumed to)."""
+    for config in configs:
+        for trigger in config.triggers:
+            parsed = config.conditions(trigger)
+            if parsed.expression not in (None, nodes.And(())):  # an empty one reads nothing
                 return True
-            criterion = node.get("criterion")
-            past = isinstance(criterion, str) and node.get("when", "current") != "current"
-            if past and criterion not in _END_FREE:
+            if any(c.position != "current" and c.facts.end_matters for c in parsed.criteria):
                 return True
-            return any(walk(v) for v in node.values())
-        if isinstance(node, list):
-            return any(walk(v) for v in node)
-        return False
-
-    return any(walk(c.to_dict().get("triggers", [])) for c in configs)
+    return False
 
 
 def last_event_per_page(events: pd.DataFrame) -> pd.Series:
