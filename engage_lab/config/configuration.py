@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
@@ -75,10 +76,8 @@ class Config(ConfigFields):
         if info.context and info.context.get(_STRUCTURE_ONLY):
             # the caller checked the raw data: a configuration it keeps parses; one it
             # discards may not, and is not parsed here
-            try:
+            with contextlib.suppress(ConditionError):
                 self._parse_conditions()
-            except ConditionError:
-                pass
             return self
         problems = semantic_problems(self.to_dict())
         if problems:
