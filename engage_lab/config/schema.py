@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engage_lab.conditions import vocabulary
+from engage_lab.conditions.nodes import CRITERIA_OPERATORS
+from engage_lab.conditions.registry import CRITERIA
 from engage_lab.config.configuration import Config
 from engage_lab.config.history import ConfigHistory
 from engage_lab.config.jsontext import canonical_json
@@ -32,56 +35,12 @@ __all__ = [
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-#: Built-in criterion ids (DESIGN.md section 4); custom variables add ``custom_<name>``.
-CRITERION_IDS = (
-    "chat_opened",
-    "chat_shown",
-    "day_of_week",
-    "time",
-    "hour",
-    "identity",
-    "signed_identity",
-    "page_path",
-    "page_url",
-    "page_title",
-    "page_visit_count",
-    "page_visit_duration",
-    "visit_count",
-    "visit_duration",
-)
+#: Built-in criterion ids, from the criteria registry; custom variables add ``custom_<name>``.
+CRITERION_IDS: tuple[str, ...] = tuple(CRITERIA)
 #: Historical positions (``when``), default ``current``.
-POSITIONS = (
-    "current",
-    "previous",
-    "previous_2",
-    "previous_3",
-    "previous_4",
-    "previous_5",
-    "any_of_previous_2",
-    "any_of_previous_3",
-    "any_of_previous_4",
-    "any_of_previous_5",
-    "current_or_previous",
-    "current_or_any_of_previous_2",
-    "current_or_any_of_previous_3",
-    "current_or_any_of_previous_4",
-    "any",
-    "any_previous",
-    "first",
-)
+POSITIONS: tuple[str, ...] = tuple(vocabulary.POSITIONS)
 #: Criteria operators.
-OPERATORS = (
-    "is",
-    "is_not",
-    "is_present",
-    "is_not_present",
-    "gte",
-    "lte",
-    "contains",
-    "does_not_contain",
-    "starts_with",
-    "ends_with",
-)
+OPERATORS: tuple[str, ...] = tuple(CRITERIA_OPERATORS)
 
 _CRITERION_SCHEMA: dict[str, Any] = {
     "type": "object",

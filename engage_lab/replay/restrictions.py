@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -86,7 +87,7 @@ def check_segment(segment: Any) -> dict[str, Any] | None:
             raise ConditionError(f"segment is not JSON: {exc}", "segment") from exc
     if not isinstance(segment, Mapping):
         raise ConditionError("a segment is a JSON object (a condition)", "segment")
-    tree = parse_expression(dict(segment), "segment")
+    tree = _segment_tree(segment)
     for path in sorted(_field_paths(tree)):
         if path not in SEGMENT_ATTRIBUTES:
             known = ", ".join(SEGMENT_ATTRIBUTES)
@@ -94,6 +95,17 @@ def check_segment(segment: Any) -> dict[str, Any] | None:
                 f"segment reads {path!r}; a segment may read {known}", f"segment[{path!r}]"
             )
     return dict(segment)
+
+
+def _segment_tree(segment: Mapping[str, Any]) -> nodes.Node:
+    """The segment's condition tree, parsed once per distinct segment (checking it and
+    compiling it read the same tree)."""
+    return _parse_segment(json.dumps(segment, sort_keys=False, separators=(",", ":")))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_segment(text: str) -> nodes.Node:
+    return parse_expression(json.loads(text), "segment")
 
 
 def _field_paths(node: Any) -> set[str]:
@@ -124,7 +136,7 @@ def _attributes() -> exp.Expression:
 def segment_sql(segment: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
     """The segment as a boolean SQL expression over a ``page_views`` row with the
     visitor's ``country`` (parameters prefixed ``seg_``), and its parameters."""
-    compiled = compile_condition(parse_expression(dict(segment), "segment"))
+    compiled = compile_condition(_segment_tree(segment))
     document = _attributes()
 
     def rewrite(node: exp.Expression) -> exp.Expression:
