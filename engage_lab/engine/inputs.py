@@ -93,7 +93,7 @@ def slot_arrays(plan: Plan) -> SlotArrays:
             )
             chat_code.append(code)
             chat_back.append((back_first, back_last))
-            chat_which.append(0 if leaf.criterion == "chat_shown" else 1)
+            chat_which.append(0 if leaf.node.facts.reads == "shown" else 1)
             chat_r.append(r)
         chat_hi.append(len(chat_code))
         row[A.S_KEY_LO] = len(keys)

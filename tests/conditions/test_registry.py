@@ -219,3 +219,11 @@ def test_a_copy_with_other_triggers_reads_its_own_conditions():
     copied = cfg.model_copy(update={"triggers": other.triggers})
     assert copied.conditions("t").criteria[0].test.values == ("/b",)
     assert cfg.conditions("t").criteria[0].test.values == ("/a",)
+
+
+def test_the_documentation_gives_each_criterion_its_registry_kind():
+    import pathlib
+
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    for criterion, facts in CRITERIA.items():
+        assert f"| `{criterion}` | {facts.kind} |" in doc, criterion
