@@ -17,6 +17,7 @@ from engage_lab.conditions import nodes
 from engage_lab.conditions.compiler import DuckDBCompiler
 from engage_lab.conditions.evaluator import evaluate_node
 from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.vocabulary import EXPRESSION_ATTRIBUTES, TIME_GROWING_ATTRIBUTES
 from engage_lab.conditions.walking import MINUTE_MS
 from engage_lab.engine.plan import Slot, UnsupportedByFastEngineError
 from engage_lab.engine.sqlvalues import aliased, col, deep_sql, num
@@ -32,20 +33,17 @@ __all__ = [
     "trees_by_chat_state",
 ]
 
-#: The attribute document's objects and their keys, in the reference's order
-#: (:func:`engage_lab.reference.state.attributes`).
+#: The attribute document's objects and their keys, in the vocabulary's order (the
+#: reference's, :func:`engage_lab.reference.state.attributes`).
 _ROOT_KEYS: dict[str, tuple[str, ...]] = {
-    "page": ("url", "path", "title", "referrer", "device", "count", "duration"),
-    "visit": ("count", "duration", "urls", "paths"),
-    "visitor": ("id", "identity", "signed_identity"),
-    "time": ("day_of_week", "time", "hour"),
-    "chat": ("shown", "opened"),
+    root: tuple(p.split(".", 1)[1] for p in EXPRESSION_ATTRIBUTES if p.startswith(root + "."))
+    for root in dict.fromkeys(p.split(".", 1)[0] for p in EXPRESSION_ATTRIBUTES)
 }
-_ROOTS = ("page", "visit", "visitor", "time", "chat", "vars")
+_ROOTS = (*_ROOT_KEYS, "vars")
 PAGE_FIELDS = ("url", "path", "title", "referrer", "device")
 LISTS = {"urls": "url", "paths": "path"}
 _THRESHOLDS = (nodes.OpGt, nodes.OpGte, nodes.OpLt, nodes.OpLte)
-_GROWING = ("page.duration", "visit.duration")
+_GROWING = TIME_GROWING_ATTRIBUTES
 #: chat states in mask bit order (bit ``2 * shown + opened``)
 _CHAT_STATES = ((False, False), (False, True), (True, False), (True, True))
 TABLE = "_el_xb"

@@ -334,7 +334,7 @@ def _slot_rows(
     assert slot.expression is not None
     # the compiled SQL depends on the expression, the saved groups and the timezone
     source = json.dumps(
-        [j, slot.trigger.expression, slot.config.saved_groups, slot.config.source.timezone],
+        [j, repr(slot.expression), slot.config.saved_groups, slot.config.source.timezone],
         sort_keys=False,
         default=repr,
     )
