@@ -27,6 +27,8 @@ MODULES = [
     "engage_lab.conditions.evaluator",
     "engage_lab.conditions.checks",
     "engage_lab.conditions.walking",
+    "engage_lab.conditions.registry",
+    "engage_lab.conditions.parsed",
     "engage_lab.conditions.compiler",
     "engage_lab.conditions.sql_common",
     "engage_lab.conditions.sql_criteria",
@@ -43,9 +45,10 @@ def test_docstring_examples_run(module):
 def test_public_surface_is_what_we_mean_to_export():
     assert conditions.__all__ == sorted(conditions.__all__)
     assert set(conditions.__all__) == {
-        "Node", "TimeThreshold", "check_criteria", "check_expression", "check_regex",
-        "criteria_nodes", "evaluate", "evaluate_criteria", "nodes", "parse_criteria",
-        "parse_expression", "time_thresholds",
+        "CRITERIA", "CriterionFacts", "Node", "TimeThreshold", "TriggerConditions",
+        "check_criteria", "check_expression", "check_regex", "criteria_nodes", "evaluate",
+        "evaluate_criteria", "nodes", "parse_criteria", "parse_expression",
+        "parse_trigger_conditions", "time_thresholds",
     }  # fmt: skip
 
 
