@@ -122,6 +122,13 @@ class Config(ConfigFields):
                 return parsed[k]
         raise KeyError(f"no trigger {wanted!r} in this configuration")
 
+    def __eq__(self, other: object) -> bool:
+        # Equal fields, equal configurations: the parsed conditions (private, derived from
+        # the fields, possibly not parsed yet on a copy) do not count.
+        if not isinstance(other, Config):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
     def __hash__(self) -> int:
         # Equal configurations hash alike, so engines and widgets can cache by Config
         # (pydantic's frozen hash fails on the list fields).

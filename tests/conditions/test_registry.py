@@ -217,7 +217,9 @@ def test_a_copy_with_other_triggers_reads_its_own_conditions():
     cfg = config(trig("t", criteria=[crit("page_path", "is", "/a")]))
     other = config(trig("t", criteria=[crit("page_path", "is", "/b")]))
     copied = cfg.model_copy(update={"triggers": other.triggers})
+    assert copied == other and copied != cfg  # before and after it parses its own
     assert copied.conditions("t").criteria[0].test.values == ("/b",)
+    assert copied == other
     assert cfg.conditions("t").criteria[0].test.values == ("/a",)
 
 
