@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from engage_lab.config.configuration import Config
-from engage_lab.config.durations import duration_ms
+from engage_lab.durations import duration_ms
 from engage_lab.config.history import (
     ConfigHistory,
     HistoryEntry,
