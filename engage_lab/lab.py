@@ -28,7 +28,7 @@ from engage_lab.data.loading import LoadReport
 from engage_lab.data.quality import Quality
 from engage_lab.data.sqltext import ident, sql
 from engage_lab.durations import DurationError, duration_ms
-from engage_lab.errors import ConfigError, DatabaseError, EngageLabError
+from engage_lab.errors import ConfigError, DatabaseError, EngageLabError, translate_duckdb
 
 if TYPE_CHECKING:
     from engage_lab.replay import ReplayResult
@@ -157,10 +157,8 @@ class Lab:
         EngageLabError
             The query failed (DuckDB's message, one line).
         """
-        try:
+        with translate_duckdb(EngageLabError, "query failed", first_line=True):
             return self.con.execute(query, params).df()
-        except duckdb.Error as exc:
-            raise EngageLabError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
 def _visit_idle_ms(value: str | float) -> int:

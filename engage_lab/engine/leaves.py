@@ -42,7 +42,7 @@ from engage_lab.engine.steps import (
     THRESHOLD_VISIT,
     VAR,
 )
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["LeafArrays", "clock_table", "leaf_arrays"]
 
@@ -249,11 +249,10 @@ def _var_rows_query(
         cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
     )  # fmt: skip
     con.register("_el_vsel", pa.table({"sel": sel}))
+    what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
     try:
-        rows = con.execute(sql, params).fetchnumpy()
-    except duckdb.Error as exc:
-        what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
-        raise EngineError(f"fast engine: evaluating {what} failed: {exc}") from exc
+        with translate_duckdb(EngineError, f"fast engine: evaluating {what} failed"):
+            rows = con.execute(sql, params).fetchnumpy()
     finally:
         con.unregister("_el_vsel")
     pvi = np.asarray(rows["pvi"], np.int64)

@@ -52,7 +52,7 @@ from engage_lab.engine.pages import (
 )
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
 
@@ -88,10 +88,8 @@ def _cache_of(con: duckdb.DuckDBPyConnection) -> _Cache:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
-    try:
+    with translate_duckdb(EngineError, "fast engine: query failed"):
         return con.execute(sql, params or {})
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: query failed: {exc}") from exc
 
 
 def _pages_key(

@@ -19,7 +19,7 @@ from engage_lab.config import Config, ConfigHistory, load_any
 from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.pages import Pages, PagesKey, build_pages, data_version, source_record
 from engage_lab.engine.plan import make_plan
-from engage_lab.errors import DatabaseError, EngineError
+from engage_lab.errors import DatabaseError, EngineError, translate_duckdb
 from engage_lab.kpis import (
     CodedEvents,
     PageTable,
@@ -200,10 +200,8 @@ def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
 
 def _read(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     query = exp.select("*").from_(exp.to_identifier(table, quoted=True))
-    try:
+    with translate_duckdb(DatabaseError, f"cannot read table {table}", first_line=True):
         return con.cursor().execute(query.sql("duckdb")).df()
-    except duckdb.Error as exc:
-        raise DatabaseError(f"cannot read table {table}: {str(exc).splitlines()[0]}") from exc
 
 
 def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -316,10 +314,8 @@ def _timeline_from_logs(con: duckdb.DuckDBPyConnection) -> Timeline:
 
 
 def _conversations(con: duckdb.DuckDBPyConnection, pages: Pages) -> dict[str, Any]:
-    try:
+    with translate_duckdb(DatabaseError, "cannot read table conversations"):
         rows = con.execute(_CONVERSATIONS_SQL).fetchnumpy()
-    except duckdb.Error as exc:
-        raise DatabaseError(f"cannot read table conversations: {exc}") from exc
     scan_pvi = np.full(pages.n_scan, -1, np.int64)
     scan_pvi[pages.pos] = np.arange(len(pages), dtype=np.int64)
     keep = scan_pvi[rows["pos"].astype(np.int64)] >= 0 if len(rows["pos"]) else np.zeros(0, bool)
