@@ -66,8 +66,10 @@ __all__ = [
     "to_ms_array",
 ]
 
-#: Stands for a missing instant (an open end, a start that never happened).
-NEVER = np.iinfo(np.int64).max
+#: The one "never" of every package: an instant after every other, in int64 ms (an open
+#: end, a start that never happened); minus it stands for "always". Not int64's maximum:
+#: an instant plus a duration, or the value through a float64 column, must not overflow.
+NEVER = 9_000_000_000_000_000
 #: The channel of this source's conversations (the only ones that wait in its queue).
 WEB_CHAT = "web_chat"
 

@@ -28,6 +28,7 @@ from sqlglot import exp
 from engage_lab.conditions import nodes
 from engage_lab.conditions.criteria import read_page_value
 from engage_lab.conditions.evaluator import test_value
+from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
@@ -45,8 +46,6 @@ from engage_lab.engine.steps import (
 from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["LeafArrays", "clock_table", "leaf_arrays"]
-
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass
@@ -99,7 +98,7 @@ def clock_table(
             raw: Any = {
                 "time": f"{hour:02d}:{minute:02d}",
                 "hour": hour,
-                "day_of_week": _DAY_NAMES[day],
+                "day_of_week": DAY_NAMES[day],
             }[node.criterion]
             cache[key] = test_value(node.test, read_page_value(raw, node.kind), node.kind)
         values[k] = 15 if cache[key] else 0
