@@ -25,7 +25,6 @@ from engage_lab.engine.pages import Pages, source_record
 from engage_lab.errors import DatabaseError, EngineError, translate_duckdb
 from engage_lab.kpis import (
     CodedEvents,
-    PageTable,
     compare_codes,
     conversation_stats,
     kpis_from_codes,
@@ -124,7 +123,7 @@ def replay(
         codes = replayed
 
         def recorded() -> pd.DataFrame:
-            return _decode(rec, table)
+            return rec.frame(table)
 
     timezone = _timezone(cfg)
     kpis = kpis_from_codes(
@@ -238,31 +237,3 @@ def _aligned(codes: CodedEvents, rec: CodedEvents) -> CodedEvents:
     assert rec.trigger_ids[: len(codes.trigger_ids)] == codes.trigger_ids
     assert rec.item_ids[: len(codes.item_ids)] == codes.item_ids
     return replace(codes, trigger_ids=rec.trigger_ids, item_ids=rec.item_ids)
-
-
-def _decode(codes: CodedEvents, table: PageTable) -> pd.DataFrame:
-    """Coded events as an events frame (sorted by visitor, instant, page view)."""
-    from engage_lab.events import EVENT_COLUMNS, STAGES
-    from engage_lab.kpis.coded import EVENTS
-
-    order = np.lexsort((codes.pvi, codes.t, table.visitor[codes.pvi])) if len(codes) else []
-    c = codes.where(np.asarray(order, np.int64)) if len(codes) else codes
-    nulls = np.array([None], dtype=object)
-    triggers = np.concatenate([np.array(c.trigger_ids, dtype=object), nulls])
-    items = np.concatenate([np.array(c.item_ids, dtype=object), nulls])
-    data = {
-        "visitor_id": table.ids("visitor")[table.visitor[c.pvi]],
-        "visit_id": table.ids("visit")[table.visit[c.pvi]],
-        "page_view_id": table.ids("page_view")[c.pvi],
-        "event_at": pd.to_datetime(c.t, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
-        "event": np.array(EVENTS, dtype=object)[c.event.astype(np.int64)],
-        "stage": np.array(STAGES, dtype=object)[c.stage.astype(np.int64)],
-        "trigger_id": triggers[c.trigger],
-        "item_id": items[c.item],
-        "item_type": None,
-        "mode": np.array([None, "online", "offline"], dtype=object)[c.mode.astype(np.int64)],
-        "server_probability": np.nan,
-        "draw": np.nan,
-    }
-    frame = pd.DataFrame(data)
-    return frame[list(EVENT_COLUMNS)]

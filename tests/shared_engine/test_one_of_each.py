@@ -92,3 +92,42 @@ def test_day_names_are_listed_once():
     assert WEEKDAYS == WORLD_WEEKDAYS == DAY_NAMES
     monday_noon = int(dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC).timestamp() * 1000)
     assert local_clock(monday_noon, "UTC")[2] == "Monday"
+
+
+def test_codes_are_decoded_in_one_place():
+    decoding = [
+        name
+        for name, text in _sources().items()
+        if re.search(r"np\.array\(\s*(EVENTS|STAGES)\s*,\s*dtype=object\)", text)
+        or re.search(r'\[\s*None,\s*"online",\s*"offline"\s*\]', text)
+        or re.search(r"pd\.array\(\[\*values", text)
+    ]
+    assert decoding == []
+
+
+def test_a_coded_events_frame_round_trips():
+    import pandas as pd
+
+    from engage_lab.events import EventRecord, events_to_frame
+    from engage_lab.kpis.coded import CodedEvents, decode
+
+    pages = pd.DataFrame(
+        {"page_view_id": ["p1", "p2"], "visitor_id": ["v", "w"], "visit_id": ["a", "b"]}
+    )
+    frame = events_to_frame(
+        [
+            EventRecord("w", "b", "p2", 9, "chat_shown", "messaging"),
+            EventRecord("v", "a", "p1", 7, "trigger_executed", "configured", "t1", mode="offline"),
+            EventRecord("v", "a", "p1", 7, "item_shown", "configured", "t1", "i1", mode="online"),
+        ]
+    )
+    coded, table = CodedEvents.from_frames(frame, pages)
+    back = coded.frame(table)
+    assert back["page_view_id"].tolist() == ["p1", "p1", "p2"]
+    assert back["event"].tolist() == ["trigger_executed", "item_shown", "chat_shown"]
+    assert back["trigger_id"].tolist() == ["t1", "t1", None]
+    assert back["item_id"].tolist() == [None, "i1", None]
+    assert back["mode"].tolist() == ["offline", "online", None]
+    assert back["stage"].tolist() == ["configured", "configured", "messaging"]
+    text = decode(["x", None], [0, 1, -1], text=True)
+    assert str(text.dtype) == "str" and text.isna().tolist() == [False, True, True]
