@@ -44,6 +44,7 @@ import bisect
 import datetime as dt
 import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,38 @@ def to_ms_array(values: Any) -> np.ndarray:
         out = naive.to_numpy().view(np.int64).copy()
     out[missing] = NEVER
     return out
+
+
+def presence_changes(
+    presence: pd.DataFrame | Iterable[tuple[str, TimeLike, str]],
+) -> list[tuple[int, str, Any, str]]:
+    """Presence changes ``(instant ms, presence_id, agent_id, status)`` in the order they
+    apply: by instant, then presence id (at one instant the greatest id is applied last).
+
+    ``presence`` is a frame (``changed_at, agent_id, status``, optionally
+    ``presence_id``) or ``(agent_id, instant, status)`` tuples.
+
+    >>> presence_changes([("a", 20, "away"), ("a", 10, "available")])
+    [(10, '', 'a', 'available'), (20, '', 'a', 'away')]
+    """
+    if isinstance(presence, pd.DataFrame):
+        ids = (
+            presence["presence_id"].astype(str).tolist()
+            if "presence_id" in presence
+            else [""] * len(presence)
+        )
+        rows = list(
+            zip(
+                to_ms_array(presence["changed_at"]).tolist(),
+                ids,
+                presence["agent_id"].tolist(),
+                presence["status"].tolist(),
+                strict=True,
+            )
+        )
+    else:
+        rows = [(to_ms(t), "", agent, status) for agent, t, status in presence]
+    return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
 def _text_column(frame: pd.DataFrame, name: str) -> list[Any]:

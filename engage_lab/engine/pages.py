@@ -85,6 +85,30 @@ class PagesKey:
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None
     version: tuple[Any, ...]
 
+    @classmethod
+    def of_plan(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        plan: Any,
+        *,
+        time_range: tuple[int, int] | None,
+        sample: float | None,
+        seed: str | None,
+        segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    ) -> PagesKey:
+        """The key of the page views a replay of ``plan`` (an
+        :class:`~engage_lab.engine.plan.Plan`) runs under these restrictions, on the data
+        loaded now (``seed`` keys the sample)."""
+        return cls(
+            idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
+            entry_starts=tuple(e.effective_at for e in plan.entries),
+            time_range=time_range,
+            sample=sample,
+            sample_seed=seed if sample is not None else None,
+            segment=segment,
+            version=data_version(con),
+        )
+
 
 @dataclass(eq=False)
 class Pages:

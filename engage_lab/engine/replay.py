@@ -100,14 +100,8 @@ def _pages_key(
     seed: str | None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
 ) -> PagesKey:
-    return PagesKey(
-        idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
-        entry_starts=tuple(e.effective_at for e in plan.entries),
-        time_range=time_range,
-        sample=sample,
-        sample_seed=seed if sample is not None else None,
-        segment=segment,
-        version=data_version(con),
+    return PagesKey.of_plan(
+        con, plan, time_range=time_range, sample=sample, seed=seed, segment=segment
     )
 
 

@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from engage_lab.availability.state import Timeline
 from engage_lab.config import Config, ConfigHistory
-from engage_lab.engine.pages import Pages, PagesKey, build_pages, data_version
+from engage_lab.engine.pages import Pages, PagesKey, build_pages
 from engage_lab.engine.plan import make_plan
 from engage_lab.errors import DatabaseError, EngineError, translate_duckdb
 from engage_lab.kpis import CodedEvents, PageTable
@@ -93,15 +93,13 @@ def replayed_pages(
 ) -> Pages:
     """The page views a replay of ``config`` under ``options`` runs (visits re-derived
     with the configuration's visit idle durations)."""
-    plan = make_plan(config)
-    key = PagesKey(
-        idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
-        entry_starts=tuple(e.effective_at for e in plan.entries),
+    key = PagesKey.of_plan(
+        con,
+        make_plan(config),
         time_range=options.time_range,
         sample=options.sample,
-        sample_seed=options.seed if options.sample is not None else None,
+        seed=options.seed,
         segment=options.segment,
-        version=data_version(con),
     )
     return build_pages(con, key)
 
