@@ -17,27 +17,16 @@ difference. The relative difference is ``(B - A) / |A|`` (null when A is 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from engage_lab.kpis import jsonable
+from engage_lab.replay.result import flatten
 
 __all__ = ["compare_results", "comparison_to_dict"]
 
 _COLUMNS = ["a", "b", "difference", "relative_difference"]
-
-
-def _flatten(kpis: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in kpis.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def _number(value: Any) -> bool:
@@ -57,7 +46,7 @@ def compare_results(a: Any, b: Any) -> pd.DataFrame:
         Index ``kpi`` (A's KPIs in order, then those only B has); columns ``a``, ``b``,
         ``difference`` (B − A) and ``relative_difference`` ((B − A) / |A|).
     """
-    flat_a, flat_b = _flatten(a.kpis), _flatten(b.kpis)
+    flat_a, flat_b = flatten(a.kpis), flatten(b.kpis)
     names = list(flat_a) + [k for k in flat_b if k not in flat_a]
     rows = []
     for name in names:

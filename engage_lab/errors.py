@@ -14,12 +14,26 @@ Every error the library raises on purpose derives from one root, so callers can 
     └── NotBuiltError          a command that exists in the interface but is not built yet
 
 Errors from DuckDB, sqlglot or pydantic are translated at the boundary with
-``raise ... from``, so the original stays available as ``__cause__``.
+``raise ... from``, so the original stays available as ``__cause__``. DuckDB's are
+translated in one place, :func:`translate_duckdb`, a context manager (as httpx maps its
+transport errors): each call site names the error to raise and the context of the
+message (the file, the table, what was being read), the manager adds DuckDB's words.
+
+>>> import duckdb
+>>> try:
+...     with translate_duckdb(DatabaseError, "cannot read table agents", first_line=True):
+...         duckdb.connect().execute("SELECT * FROM agents")
+... except DatabaseError as error:
+...     print(error)
+cannot read table agents: Catalog Error: Table with name agents does not exist!
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+
+import duckdb
 
 __all__ = [
     "CompileError",
@@ -31,6 +45,8 @@ __all__ = [
     "LoadError",
     "NotBuiltError",
     "UnsupportedOperatorError",
+    "duckdb_message",
+    "translate_duckdb",
 ]
 
 #: How many problems an error message lists before it only counts the rest.
@@ -98,3 +114,60 @@ class EngineError(EngageLabError):
 
 class NotBuiltError(EngageLabError):
     """A command of the stable interface that is not built yet."""
+
+
+def duckdb_message(error: BaseException, *, first_line: bool = False) -> str:
+    """DuckDB's words for ``error``: whole, or its first non-blank line.
+
+    DuckDB appends hints and "LINE 1: ..." excerpts of the SQL after the first line; the
+    first line alone suits a message about the user's data or database file.
+
+    >>> duckdb_message(duckdb.Error("Catalog Error: no table\\n\\nDid you mean?"), first_line=True)
+    'Catalog Error: no table'
+    """
+    text = str(error)
+    if not first_line:
+        return text
+    return next((line for line in text.splitlines() if line.strip()), text)
+
+
+@contextmanager
+def translate_duckdb(
+    error: Callable[[str], EngageLabError],
+    context: str | None = None,
+    *,
+    first_line: bool = False,
+    by_kind: Mapping[type[duckdb.Error], Callable[[duckdb.Error], str]] | None = None,
+) -> Iterator[None]:
+    """Raise ``error(message)`` from any DuckDB error raised in the block.
+
+    Parameters
+    ----------
+    error
+        The engage_lab error class, or a function of the message that builds the error
+        (e.g. a :class:`LoadError` listing the problems found so far).
+    context
+        What was being done (``"cannot read table agents"``); the message is
+        ``"{context}: {DuckDB's words}"``, or DuckDB's words alone when None.
+    first_line
+        Keep only the first non-blank line of DuckDB's words (:func:`duckdb_message`).
+    by_kind
+        Whole messages for particular DuckDB error classes (checked in order, before the
+        general message), e.g. a connection closed under a lazy frame.
+
+    >>> closed = {duckdb.ConnectionException: lambda exc: "read the frames before closing"}
+    >>> try:
+    ...     with translate_duckdb(EngineError, "reading the page views failed", by_kind=closed):
+    ...         raise duckdb.ConnectionException("Connection already closed!")
+    ... except EngineError as error:
+    ...     print(error)
+    read the frames before closing
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        for kind, message in (by_kind or {}).items():
+            if isinstance(exc, kind):
+                raise error(message(exc)) from exc
+        words = duckdb_message(exc, first_line=first_line)
+        raise error(words if context is None else f"{context}: {words}") from exc

@@ -82,30 +82,17 @@ __all__ = [
 
 #: Stages in their order at one instant.
 STAGES = ("embedded", "continuation", "messaging", "configured", "engagement")
-#: Rank of each event at one instant within one stage and trigger.
-EVENT_RANK: dict[str, int] = {
-    "started": 0,
-    "trigger_activated": 1,
-    "trigger_executed": 2,
-    "item_shown": 3,
-    "button_shown": 4,
-    "invitation_shown": 4,
-    "chat_shown": 5,
-    "chat_engaged": 6,
-    "message_sent": 7,
-    "message_received": 8,
-    "chat_closed": 9,
-}
-assert set(EVENT_RANK) == set(CHAT_EVENTS), "event ranks must cover the schema vocabulary"
-#: Events that fidelity compares (the Chat Manager's decisions).
-DECISION_EVENTS = (
-    "trigger_activated",
-    "trigger_executed",
-    "item_shown",
-    "button_shown",
-    "invitation_shown",
-    "chat_shown",
-)
+# The event names are listed once, in the data schema (CHAT_EVENTS, the product's
+# vocabulary), in their order at one instant; everything here derives from that list.
+_INVITATION = CHAT_EVENTS.index("invitation_shown")
+#: Rank of each event at one instant within one stage and trigger: the vocabulary's order,
+#: ``button_shown`` and ``invitation_shown`` (an item's kind event) sharing one rank.
+EVENT_RANK: dict[str, int] = {e: k - (k >= _INVITATION) for k, e in enumerate(CHAT_EVENTS)}
+#: Events that fidelity compares (the Chat Manager's decisions): ``trigger_activated``
+#: through ``chat_shown``.
+DECISION_EVENTS = CHAT_EVENTS[
+    CHAT_EVENTS.index("trigger_activated") : CHAT_EVENTS.index("chat_shown") + 1
+]
 
 EVENTS_SCHEMA = pa.schema(
     [

@@ -24,11 +24,11 @@ import pandas as pd
 
 from engage_lab.data import database, loading
 from engage_lab.data import quality as _quality
-from engage_lab.data.durations import parse_duration
 from engage_lab.data.loading import LoadReport
 from engage_lab.data.quality import Quality
 from engage_lab.data.sqltext import ident, sql
-from engage_lab.errors import DatabaseError, EngageLabError
+from engage_lab.durations import DurationError, duration_ms
+from engage_lab.errors import ConfigError, DatabaseError, EngageLabError, translate_duckdb
 
 if TYPE_CHECKING:
     from engage_lab.replay import ReplayResult
@@ -93,8 +93,10 @@ class Lab:
         *paths
             Files, or folders whose data files (top level only) are read.
         visit_idle
-            Visit idle duration (``"24h"``, ``"30m"``, ``"1h30m"`` or milliseconds).
-            None keeps the database's (24 h for a new one); another value re-derives the
+            Visit idle duration: ``"24h"``, ``"30m"``, ``"1h30m"``, or a bare number of
+            **seconds** (``1800`` is 30 minutes), read as a configuration's ``visit_idle``
+            is (:func:`engage_lab.durations.duration_ms`). None keeps the database's
+            (24 h for a new one); another value re-derives the
             visits of every visitor.
         progress
             Show a progress bar on stderr for long loads (default: when it is a terminal).
@@ -108,8 +110,10 @@ class Lab:
         ------
         LoadError
             Any problem in any file; every problem is listed and nothing is loaded.
+        ConfigError
+            ``visit_idle`` is not a positive duration.
         """
-        idle = None if visit_idle is None else parse_duration(visit_idle)
+        idle = None if visit_idle is None else _visit_idle_ms(visit_idle)
         return loading.load(self.con, paths, visit_idle_ms=idle, progress=progress)
 
     def unload(self, load_id: str) -> dict[str, int]:
@@ -153,10 +157,19 @@ class Lab:
         EngageLabError
             The query failed (DuckDB's message, one line).
         """
-        try:
+        with translate_duckdb(EngageLabError, "query failed", first_line=True):
             return self.con.execute(query, params).df()
-        except duckdb.Error as exc:
-            raise EngageLabError(f"query failed: {str(exc).splitlines()[0]}") from exc
+
+
+def _visit_idle_ms(value: str | float) -> int:
+    """The visit idle duration in ms, refused (as a configuration's is) unless positive."""
+    try:
+        ms = duration_ms(value)
+    except DurationError as exc:
+        raise ConfigError([f"visit_idle: {exc}"]) from exc
+    if ms == 0:
+        raise ConfigError(['visit_idle: must be longer than 0, e.g. "24h" (the default)'])
+    return ms
 
 
 def open(path: str | Path) -> Lab:

@@ -88,7 +88,9 @@ with el.open("data/engage.duckdb") as lab:
   database) is refused: {references}.
 * **Derived at load** (never read from the input; marked *derived* below): visits
   (`page_views.visit_id`: a visitor's page views with no gap longer than the visit idle
-  duration, {idle_hours} h by default, `--visit-idle`), `page_views.path` when absent
+  duration, {idle_hours} h by default, `--visit-idle` / `lab.load(..., visit_idle=...)`: a
+  duration such as `"30m"` or `"1h30m"`, or a bare number of **seconds**, `1800` being
+  30 minutes, exactly as a configuration's `visit_idle` reads), `page_views.path` when absent
   (the URL without scheme, host and anchor), `page_views.end_recorded`, and
   `var_changes.value_type`. A page view whose end was not recorded ends at its last
   recorded event, or {inferred_minutes} minutes after it started if it has none: the

@@ -48,7 +48,14 @@ import numpy as np
 import pandas as pd
 
 from engage_lab.availability.policies import AvailabilityState
-from engage_lab.availability.state import NEVER, WEB_CHAT, TimeLike, to_ms, to_ms_array
+from engage_lab.availability.state import (
+    NEVER,
+    WEB_CHAT,
+    TimeLike,
+    presence_changes,
+    to_ms,
+    to_ms_array,
+)
 from engage_lab.errors import EngineError
 
 __all__ = ["AgentPool", "ConversationRecord", "simulate_conversations"]
@@ -148,25 +155,7 @@ class AgentPool:
         self._seq += 1
 
     def _load_presence(self, presence: pd.DataFrame | Iterable[tuple[str, TimeLike, str]]) -> None:
-        if isinstance(presence, pd.DataFrame):
-            ids = (
-                presence["presence_id"].astype(str).tolist()
-                if "presence_id" in presence
-                else [""] * len(presence)
-            )
-            rows = list(
-                zip(
-                    to_ms_array(presence["changed_at"]).tolist(),
-                    ids,
-                    presence["agent_id"].tolist(),
-                    presence["status"].tolist(),
-                    strict=True,
-                )
-            )
-        else:
-            rows = [(to_ms(t), "", agent, status) for agent, t, status in presence]
-        # Sorted by (instant, presence_id): the last applied at an instant is the greatest id.
-        for changed_at, _, agent_id, status in sorted(rows, key=lambda r: (r[0], r[1])):
+        for changed_at, _, agent_id, status in presence_changes(presence):
             if agent_id in self.soft_limit and changed_at != NEVER:
                 self._push(changed_at, PRESENCE, ("presence", agent_id, status))
 

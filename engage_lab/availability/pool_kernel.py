@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from engage_lab.availability.pool import BACKGROUND, END, PRESENCE, TIMER, _agents_mapping
-from engage_lab.availability.state import NEVER, TimeLike, to_ms, to_ms_array
+from engage_lab.availability.state import NEVER, TimeLike, presence_changes, to_ms_array
 from engage_lab.errors import EngineError
 
 __all__ = [
@@ -330,25 +330,8 @@ def build_pool_from_tables(
     limits = _agents_mapping(agents)
     agent_ids = sorted(limits)
     index = {a: i for i, a in enumerate(agent_ids)}
-    if isinstance(presence, pd.DataFrame):
-        ids = (
-            presence["presence_id"].astype(str).tolist()
-            if "presence_id" in presence
-            else [""] * len(presence)
-        )
-        rows = list(
-            zip(
-                to_ms_array(presence["changed_at"]).tolist(),
-                ids,
-                presence["agent_id"].tolist(),
-                presence["status"].tolist(),
-                strict=True,
-            )
-        )
-    else:
-        rows = [(to_ms(t), "", agent, status) for agent, t, status in presence]
-    # Like AgentPool: sorted by (instant, presence_id), the agent looked up as given.
-    kept = [r for r in sorted(rows, key=lambda r: (r[0], r[1])) if r[2] in limits]
+    # Like AgentPool: the changes in the order they apply, the agent looked up as given.
+    kept = [r for r in presence_changes(presence) if r[2] in limits]
     p_agent = [index[r[2]] for r in kept]
     p_t = [r[0] for r in kept]
     p_av = [r[3] == "available" for r in kept]

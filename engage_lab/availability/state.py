@@ -44,6 +44,7 @@ import bisect
 import datetime as dt
 import functools
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,10 @@ __all__ = [
     "to_ms_array",
 ]
 
-#: Stands for a missing instant (an open end, a start that never happened).
-NEVER = np.iinfo(np.int64).max
+#: The one "never" of every package: an instant after every other, in int64 ms (an open
+#: end, a start that never happened); minus it stands for "always". Not int64's maximum:
+#: an instant plus a duration, or the value through a float64 column, must not overflow.
+NEVER = 9_000_000_000_000_000
 #: The channel of this source's conversations (the only ones that wait in its queue).
 WEB_CHAT = "web_chat"
 
@@ -109,6 +112,38 @@ def to_ms_array(values: Any) -> np.ndarray:
         out = naive.to_numpy().view(np.int64).copy()
     out[missing] = NEVER
     return out
+
+
+def presence_changes(
+    presence: pd.DataFrame | Iterable[tuple[str, TimeLike, str]],
+) -> list[tuple[int, str, Any, str]]:
+    """Presence changes ``(instant ms, presence_id, agent_id, status)`` in the order they
+    apply: by instant, then presence id (at one instant the greatest id is applied last).
+
+    ``presence`` is a frame (``changed_at, agent_id, status``, optionally
+    ``presence_id``) or ``(agent_id, instant, status)`` tuples.
+
+    >>> presence_changes([("a", 20, "away"), ("a", 10, "available")])
+    [(10, '', 'a', 'available'), (20, '', 'a', 'away')]
+    """
+    if isinstance(presence, pd.DataFrame):
+        ids = (
+            presence["presence_id"].astype(str).tolist()
+            if "presence_id" in presence
+            else [""] * len(presence)
+        )
+        rows = list(
+            zip(
+                to_ms_array(presence["changed_at"]).tolist(),
+                ids,
+                presence["agent_id"].tolist(),
+                presence["status"].tolist(),
+                strict=True,
+            )
+        )
+    else:
+        rows = [(to_ms(t), "", agent, status) for agent, t, status in presence]
+    return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
 def _text_column(frame: pd.DataFrame, name: str) -> list[Any]:

@@ -37,7 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--visit-idle",
         default=None,
         metavar="DURATION",
-        help="visit idle duration (24h, 30m, 90s, 1h30m); default: the database's (24h)",
+        help="visit idle duration (24h, 30m, 1h30m, or a bare number of seconds: 1800 is 30m); "
+        "default: the database's (24h)",
     )
     load.set_defaults(func=_load)
     unload = commands.add_parser("unload", help="undo one load as a whole")

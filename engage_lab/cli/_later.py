@@ -24,7 +24,7 @@ from engage_lab.compare import compare_results, comparison_to_dict
 from engage_lab.errors import EngageLabError, NotBuiltError
 from engage_lab.events import write_events
 from engage_lab.kpis import JSON_KPIS
-from engage_lab.replay import ReplayResult, replay
+from engage_lab.replay import ENGINES, ReplayResult, replay
 
 #: Rows of the first-mismatches table printed by ``replay`` (the JSON holds more).
 MISMATCH_ROWS = 30
@@ -176,7 +176,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _restriction_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    parser.add_argument("--engine", choices=list(ENGINES), default="fast")
     parser.add_argument("--seed", help="seed of the gating draws (default: the history's)")
     parser.add_argument("--since", help="replay page views starting at or after this instant")
     parser.add_argument("--until", help="... and before this instant (with --since)")

@@ -205,13 +205,16 @@ def _re2_error(pattern: str) -> str | None:
     global _duckdb_connection
     import duckdb
 
+    from engage_lab.errors import duckdb_message
+
     with _duckdb_lock:
         if _duckdb_connection is None:
             _duckdb_connection = duckdb.connect(":memory:")
         try:
             _duckdb_connection.execute("SELECT regexp_matches('', $p)", {"p": pattern}).fetchone()
         except duckdb.Error as error:
-            return str(error).split("\n")[0].removeprefix("Invalid Input Error: ")
+            # an invalid pattern is the answer here, not a failure to translate
+            return duckdb_message(error, first_line=True).removeprefix("Invalid Input Error: ")
     return None
 
 

@@ -116,7 +116,10 @@ EXPRESSION_ATTRIBUTES: dict[str, str] = {
 }
 ATTRIBUTE_ROOTS = frozenset({"page", "visit", "visitor", "time", "chat", "vars"})
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The days of the week, Monday first (weeks run Monday to Sunday): the one list of
+#: day names; ``DAYS`` is their normalized (lowercase) form, as criteria compare them.
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAYS = tuple(day.lower() for day in DAY_NAMES)
 
 #: Positions: name -> (first, last) page offsets back from the current page
 #: (0 = current), or ``None`` for the two open-ended ones and the first page.

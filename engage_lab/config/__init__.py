@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from engage_lab.config.configuration import Config
-from engage_lab.config.durations import duration_ms
 from engage_lab.config.history import (
     ConfigHistory,
     HistoryEntry,
@@ -37,6 +36,7 @@ from engage_lab.config.packaged import (
     production,
 )
 from engage_lab.config.schema import config_schema, history_schema, schema_json
+from engage_lab.durations import duration_ms
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from engage_lab.config.durations import DURATION_PATTERN, DurationError, duration_ms
+from engage_lab.durations import DURATION_PATTERN, DurationError, duration_ms
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -102,7 +102,7 @@ def _source_problems(source: dict[str, Any]) -> list[str]:
         )
     visit_idle = source.get("visit_idle")
     if visit_idle is not None:
-        from engage_lab.config.durations import DurationError, duration_ms
+        from engage_lab.durations import DurationError, duration_ms
 
         try:
             if duration_ms(visit_idle) == 0:

@@ -17,7 +17,7 @@ import duckdb
 
 from engage_lab.data import schema
 from engage_lab.data.sqltext import Sql, ident, join, sql
-from engage_lab.errors import DatabaseError
+from engage_lab.errors import DatabaseError, duckdb_message, translate_duckdb
 
 __all__ = [
     "connect",
@@ -41,31 +41,37 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with translate_duckdb(
+        DatabaseError,
+        f"{path}: cannot open",
+        first_line=True,
+        by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc)},
+    ):
         con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            found = _LOCK_PID.search(text)
-            pid = f" (pid {found.group(1)})" if found else ""
-            raise DatabaseError(
-                f"{path} is in use by another process{pid}; close it there first"
-            ) from exc
-        raise DatabaseError(f"{path}: cannot open: {text.splitlines()[0]}") from exc
-    except duckdb.Error as exc:
-        raise DatabaseError(f"{path}: cannot open: {str(exc).splitlines()[0]}") from exc
     try:
-        # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
-        # machine's zone.
-        con.execute("SET TimeZone = 'UTC'")
-        # Our own progress bar (stderr, on long loads) replaces DuckDB's, which would print
-        # into the output of the CLI and of notebooks.
-        con.execute("SET enable_progress_bar = false")
-        create_tables(con)
-    except duckdb.Error as exc:
+        with translate_duckdb(DatabaseError, f"{path}: cannot use", first_line=True):
+            # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
+            # machine's zone.
+            con.execute("SET TimeZone = 'UTC'")
+            # Our own progress bar (stderr, on long loads) replaces DuckDB's, which would
+            # print into the output of the CLI and of notebooks.
+            con.execute("SET enable_progress_bar = false")
+            create_tables(con)
+    except DatabaseError:
         con.close()
-        raise DatabaseError(f"{path}: cannot use: {str(exc).splitlines()[0]}") from exc
+        raise
     return con
+
+
+def _cannot_open(path: Path, exc: duckdb.Error) -> str:
+    """Why DuckDB could not open ``path``: another process's lock (with its pid), or its
+    own words."""
+    text = str(exc)
+    if "lock" in text.lower():
+        found = _LOCK_PID.search(text)
+        pid = f" (pid {found.group(1)})" if found else ""
+        return f"{path} is in use by another process{pid}; close it there first"
+    return f"{path}: cannot open: {duckdb_message(exc, first_line=True)}"
 
 
 def _column_defs(columns: tuple[schema.Column, ...]) -> Sql:

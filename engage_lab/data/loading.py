@@ -27,7 +27,7 @@ from engage_lab.data import database, derive, integrity, readers, schema, valida
 from engage_lab.data.files import discover, prepass
 from engage_lab.data.progress import StepProgress
 from engage_lab.data.sqltext import Sql, ident, join, sql
-from engage_lab.errors import LoadError
+from engage_lab.errors import LoadError, translate_duckdb
 
 __all__ = ["MAX_KEPT_PROBLEMS", "LoadReport", "UnloadError", "load", "unload"]
 
@@ -218,7 +218,15 @@ def load(
         raise LoadError(problems or ["nothing to load"], headline="load refused:")
     current_idle = _current_idle(con)
     idle = current_idle if visit_idle_ms is None else visit_idle_ms
-    with StepProgress(total=2 * len(files) + 4, enabled=progress) as bar:
+    # A DuckDB error we did not diagnose: say what DuckDB said (after the rollback below).
+    refused = "load refused, the database is unchanged:"
+    with (
+        StepProgress(total=2 * len(files) + 4, enabled=progress) as bar,
+        translate_duckdb(
+            lambda words: LoadError([*problems, f"database error: {words}"], headline=refused),
+            first_line=True,
+        ),
+    ):
         bad_files = set()
         byte_problems: list[tuple[int, int, str, str]] = []
         for source in files:
@@ -250,7 +258,7 @@ def load(
             present = _check(con, bar)
             problems += _fetch_problems(con)
             if problems:
-                raise LoadError(problems, headline="load refused, the database is unchanged:")
+                raise LoadError(problems, headline=refused)
             bar.step("writing")
             load_id = _next_load_id(con)
             counts = _insert(con, load_id, present)
@@ -301,13 +309,6 @@ def load(
             )
             _drop_temp(con)
             con.execute("COMMIT")
-        except duckdb.Error as exc:  # not a problem we diagnosed: say what DuckDB said
-            _rollback(con)
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), str(exc))
-            raise LoadError(
-                [*problems, f"database error: {first}"],
-                headline="load refused, the database is unchanged:",
-            ) from exc
         except BaseException:
             _rollback(con)
             raise

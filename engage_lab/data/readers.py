@@ -29,6 +29,7 @@ import duckdb
 from engage_lab.data import schema
 from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
+from engage_lab.errors import duckdb_message
 
 __all__ = [
     "create_staging",
@@ -199,8 +200,7 @@ def _header_problems(
 
 
 def _first_line(exc: duckdb.Error) -> str:
-    text = str(exc)
-    return next((ln for ln in text.splitlines() if ln.strip()), text)
+    return duckdb_message(exc, first_line=True)
 
 
 #: CSV: the header names the columns (read by Python's csv module), every cell is text.

@@ -23,6 +23,7 @@ import numpy as np
 
 from engage_lab.availability.policy_kernel import policy_p
 from engage_lab.engine.ids import page_draw
+from engage_lab.events import DECISION_EVENTS
 from engage_lab.kpis.coded import ITEM_SHIFT, MODE_SHIFT, STAGE_SHIFT, TRIGGER_SHIFT, code_of
 
 __all__ = [
@@ -39,17 +40,7 @@ __all__ = [
 ACT_ITEM, ACT_CHAT, ACT_OPEN_CHAT = 1, 2, 3
 #: ``shows`` entry for the chat window (items are their index)
 CHAT_SHOW = -2
-_ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT = (
-    code_of(e)
-    for e in (
-        "trigger_activated",
-        "trigger_executed",
-        "item_shown",
-        "button_shown",
-        "invitation_shown",
-        "chat_shown",
-    )
-)
+_ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT = (code_of(e) for e in DECISION_EVENTS)
 _CONFIGURED = 3
 _ONLINE, _OFFLINE = 1, 2
 

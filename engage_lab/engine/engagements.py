@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from engage_lab.engine.pages import NEVER, Pages
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["Engagements", "engagements", "open_threads", "outcome_rows"]
 
@@ -125,10 +125,8 @@ class Engagements:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
-    try:
+    with translate_duckdb(EngineError, "fast engine: reading the engagements failed"):
         return con.execute(sql, params or {})
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: reading the engagements failed: {exc}") from exc
 
 
 def engagements(

@@ -69,7 +69,7 @@ from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan, Slot, UnsupportedByFastEngineError
 from engage_lab.engine.sqlvalues import col
 from engage_lab.engine.static import Candidates
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["expression_rows"]
 
@@ -87,10 +87,8 @@ def _page_column(
 ) -> tuple[pa.Array, np.ndarray]:
     """A ``page_views`` column's distinct values and, per ``pvi``, the index of its value
     (-1: null): :meth:`~engage_lab.engine.pages.Pages.dictionary`."""
-    try:
+    with translate_duckdb(EngineError, "fast engine: reading the page views failed"):
         values, codes = pages.dictionary(con, name)
-    except duckdb.Error as error:
-        raise EngineError(f"fast engine: reading the page views failed: {error}") from error
     return values, np.asarray(codes, np.int64)
 
 
@@ -147,10 +145,8 @@ def _changes(
             .where(col("name").eq(exp.Placeholder(this="name")))
             .order_by("pvi", "c")
         )
-        try:
+        with translate_duckdb(EngineError, "fast engine: reading variable changes failed"):
             table = con.sql(query.sql("duckdb"), params={"name": name}).to_arrow_table()
-        except duckdb.Error as error:
-            raise EngineError(f"fast engine: reading variable changes failed: {error}") from error
         texts = table.column("v").combine_chunks().cast(pa.large_string())
         cache[key] = (
             np.asarray(table.column("pvi").to_numpy(), np.int64),
@@ -440,11 +436,10 @@ def _evaluate(
         table[f"el_var{k}"] = _take(var_texts, at)
     con.register(TABLE, pa.table(table))
     try:
-        result = con.execute(sql, params).fetchnumpy()
-    except duckdb.Error as error:
-        raise EngineError(
-            f"fast engine: evaluating the expression of trigger {slot.id!r} failed: {error}"
-        ) from error
+        with translate_duckdb(
+            EngineError, f"fast engine: evaluating the expression of trigger {slot.id!r} failed"
+        ):
+            result = con.execute(sql, params).fetchnumpy()
     finally:
         con.unregister(TABLE)
     r = np.asarray(result["el_r"], np.int64)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from engage_lab.availability.state import NEVER
 from engage_lab.engine.actions import (
     ACTIVATED,
     CHAT_MASK,
@@ -45,6 +46,7 @@ from engage_lab.engine.actions import (
 )
 from engage_lab.engine.borrow import borrowed_all
 from engage_lab.engine.steps import slot_steps, sort_by_time
+from engage_lab.events import DECISION_EVENTS, STAGES
 from engage_lab.kpis.coded import code_of
 
 __all__ = [
@@ -58,23 +60,16 @@ __all__ = [
     "static_steps",
 ]
 
-EVENT_NAMES = (
-    "trigger_activated",
-    "trigger_executed",
-    "item_shown",
-    "button_shown",
-    "invitation_shown",
-    "chat_shown",
-    "chat_engaged",
-)
-STAGE_NAMES = ("embedded", "continuation", "messaging", "configured", "engagement")
+#: The events the pass writes: the decisions and the engagement.
+EVENT_NAMES = (*DECISION_EVENTS, "chat_engaged")
+STAGE_NAMES = STAGES
 # event codes: those of the shared vocabulary (engage_lab.kpis.coded), packed as it packs
 _ACTIVATED, _EXECUTED, _ITEM, _BUTTON, _INVITATION, _CHAT, _ENGAGED = (
     code_of(e) for e in EVENT_NAMES
 )
 _EMBEDDED, _CONTINUATION, _MESSAGING, _CONFIGURED, _ENGAGEMENT = range(5)
 _ONLINE, _OFFLINE = 1, 2
-_NEVER = np.int64(9_000_000_000_000_000)
+_NEVER = np.int64(NEVER)
 
 # position codes of chat-state criteria (see engage_lab.conditions.vocabulary.position_range)
 POS_ANY, POS_ANY_PREVIOUS, POS_FIRST, POS_BACK = 0, 1, 2, 3

@@ -28,6 +28,7 @@ from sqlglot import exp
 from engage_lab.conditions import nodes
 from engage_lab.conditions.criteria import read_page_value
 from engage_lab.conditions.evaluator import test_value
+from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
@@ -42,11 +43,9 @@ from engage_lab.engine.steps import (
     THRESHOLD_VISIT,
     VAR,
 )
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["LeafArrays", "clock_table", "leaf_arrays"]
-
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass
@@ -99,7 +98,7 @@ def clock_table(
             raw: Any = {  # the reading the registry names
                 "time": f"{hour:02d}:{minute:02d}",
                 "hour": hour,
-                "day_of_week": _DAY_NAMES[day],
+                "day_of_week": DAY_NAMES[day],
             }[node.facts.reads]
             cache[key] = test_value(node.test, read_page_value(raw, node.kind), node.kind)
         values[k] = 15 if cache[key] else 0
@@ -249,11 +248,10 @@ def _var_rows_query(
         cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
     )  # fmt: skip
     con.register("_el_vsel", pa.table({"sel": sel}))
+    what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
     try:
-        rows = con.execute(sql, params).fetchnumpy()
-    except duckdb.Error as exc:
-        what = ", ".join(sorted({leaf.criterion for _, _, leaf in leaves}))
-        raise EngineError(f"fast engine: evaluating {what} failed: {exc}") from exc
+        with translate_duckdb(EngineError, f"fast engine: evaluating {what} failed"):
+            rows = con.execute(sql, params).fetchnumpy()
     finally:
         con.unregister("_el_vsel")
     pvi = np.asarray(rows["pvi"], np.int64)

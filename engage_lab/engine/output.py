@@ -30,7 +30,7 @@ from engage_lab.engine.inputs import SlotArrays
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan
 from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
-from engage_lab.kpis.coded import EVENTS, CodedEvents
+from engage_lab.kpis.coded import EVENTS, MODES, CodedEvents, decode
 
 __all__ = ["FastRun", "GatingContext"]
 
@@ -145,35 +145,22 @@ class FastRun:
         p, u = self.gated_values(order)
         item = c.item.astype(np.int64)[order]
         data: dict[str, Any] = {
-            "visitor_id": _strings(pages.visitor_ids(con), pages.visitor.astype(np.int64)[pvi]),
-            "visit_id": _strings(scan_ids, pages.visit_pos[pvi]),
-            "page_view_id": _strings(scan_ids, pages.pos[pvi]),
+            "visitor_id": decode(pages.visitor_ids(con), pages.visitor[pvi], text=True),
+            "visit_id": decode(scan_ids, pages.visit_pos[pvi], text=True),
+            "page_view_id": decode(scan_ids, pages.pos[pvi], text=True),
             "event_at": pd.Series(
                 pd.to_datetime(c.t[order], unit="ms", utc=True).astype("datetime64[ms, UTC]")
             ),
-            "event": _vocabulary(list(EVENTS), c.event.astype(np.int64)[order]),
-            "stage": _vocabulary(list(STAGES), c.stage.astype(np.int64)[order]),
-            "trigger_id": _vocabulary(
-                list(self.plan.trigger_ids), c.trigger.astype(np.int64)[order]
-            ),
-            "item_id": _vocabulary([i for i, _ in self.plan.items], item),
-            "item_type": _vocabulary([k for _, k in self.plan.items], item),
-            "mode": _vocabulary(["online", "offline"], c.mode.astype(np.int64)[order] - 1),
+            "event": decode(EVENTS, c.event[order], text=True),
+            "stage": decode(STAGES, c.stage[order], text=True),
+            "trigger_id": decode(self.plan.trigger_ids, c.trigger[order], text=True),
+            "item_id": decode([i for i, _ in self.plan.items], item, text=True),
+            "item_type": decode([k for _, k in self.plan.items], item, text=True),
+            "mode": decode(MODES, c.mode[order], text=True),
             "server_probability": pd.Series(p),
             "draw": pd.Series(u),
         }
         return pd.DataFrame({name: data[name] for name in EVENT_COLUMNS})
-
-
-def _strings(values: pa.Array, take: np.ndarray) -> pd.Series:
-    return pd.Series(values.take(pa.array(take)).to_pandas(), dtype="str")
-
-
-def _vocabulary(values: list[str], codes: np.ndarray) -> pd.Series:
-    """Codes to strings (``-1`` and below: null)."""
-    vocab = pd.array([*values, ""], dtype="str")
-    out = pd.Series(vocab.take(np.where(codes >= 0, codes, -1), allow_fill=True))
-    return out.astype("str")
 
 
 def _states_at(

@@ -52,7 +52,7 @@ from engage_lab.engine.pages_kernel import (
     shared_instants,
     visitor_time_order,
 )
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.kpis.coded import PageTable
 
 __all__ = [
@@ -84,6 +84,30 @@ class PagesKey:
     #: segment condition as (SQL text, parameters), or None
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None
     version: tuple[Any, ...]
+
+    @classmethod
+    def of_plan(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        plan: Any,
+        *,
+        time_range: tuple[int, int] | None,
+        sample: float | None,
+        seed: str | None,
+        segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    ) -> PagesKey:
+        """The key of the page views a replay of ``plan`` (an
+        :class:`~engage_lab.engine.plan.Plan`) runs under these restrictions, on the data
+        loaded now (``seed`` keys the sample)."""
+        return cls(
+            idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
+            entry_starts=tuple(e.effective_at for e in plan.entries),
+            time_range=time_range,
+            sample=sample,
+            sample_seed=seed if sample is not None else None,
+            segment=segment,
+            version=data_version(con),
+        )
 
 
 @dataclass(eq=False)
@@ -306,24 +330,25 @@ def _dictionary_codes(
     return encoded.dictionary.take(order), codes
 
 
+_READING = "fast engine: reading the page views failed"
+#: A lazy frame read after its connection was closed.
+_CLOSED = {
+    duckdb.ConnectionException: lambda exc: (
+        "the database was closed before this replay's frames were read: read them "
+        "before closing the connection, or replay through a Lab (Lab.close keeps them "
+        "readable)"
+    )
+}
+
+
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
-    try:
+    with translate_duckdb(EngineError, _READING):
         return con.execute(sql, params or {})
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: reading the page views failed: {exc}") from exc
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pa.Table:
-    try:
+    with translate_duckdb(EngineError, _READING, by_kind=_CLOSED):
         return con.sql(query.sql("duckdb")).to_arrow_table()
-    except duckdb.ConnectionException as exc:
-        raise EngineError(
-            "the database was closed before this replay's frames were read: read them "
-            "before closing the connection, or replay through a Lab (Lab.close keeps them "
-            "readable)"
-        ) from exc
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: reading the page views failed: {exc}") from exc
 
 
 def _numpy(
@@ -334,23 +359,19 @@ def _numpy(
 
 def data_version(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """A fingerprint of the loaded data (the loads recorded, the row counts)."""
-    try:
+    with translate_duckdb(EngineError, "cannot read the history tables"):
         rows = con.execute(
             "SELECT (SELECT count(*) FROM loads), (SELECT max(load_id) FROM loads), "
             "(SELECT count(*) FROM page_views), (SELECT count(*) FROM var_changes), "
             "(SELECT count(*) FROM chat_events)"
         ).fetchall()
-    except duckdb.Error as exc:
-        raise EngineError(f"cannot read the history tables: {exc}") from exc
     return tuple(rows[0])
 
 
 def source_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The ``source`` record (mode, timezone, seed), empty when none."""
-    try:
+    with translate_duckdb(EngineError, "cannot read the source table"):
         frame = con.execute(exp.select("*").from_("source").limit(1).sql("duckdb")).df()
-    except duckdb.Error as exc:
-        raise EngineError(f"cannot read the source table: {exc}") from exc
     if len(frame) == 0:
         return {}
     return {k: (None if v is None or v != v else v) for k, v in frame.iloc[0].to_dict().items()}

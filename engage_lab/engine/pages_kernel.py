@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from engage_lab.availability.state import NEVER
+
 __all__ = [
     "NEVER",
     "assign_var_changes",
@@ -21,9 +23,6 @@ __all__ = [
     "shared_instants",
     "visitor_time_order",
 ]
-
-#: Stands for "never" (an instant after every other); also minus it for "always".
-NEVER = 9_000_000_000_000_000
 
 
 def position_type(n: int) -> type[np.signedinteger]:

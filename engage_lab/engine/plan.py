@@ -36,6 +36,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from engage_lab.availability.state import NEVER
 from engage_lab.conditions import nodes
 from engage_lab.conditions.registry import SOURCES
 from engage_lab.conditions.vocabulary import POSITIONS
@@ -166,9 +167,6 @@ def _threshold_free(data: Any) -> Any:
     return {k: _threshold_free(v) for k, v in data.items()}
 
 
-_NEVER = 9_000_000_000_000_000
-
-
 def make_plan(config: Config | ConfigHistory) -> Plan:
     """Build the :class:`Plan` of a configuration or configuration history.
 
@@ -179,7 +177,7 @@ def make_plan(config: Config | ConfigHistory) -> Plan:
         ``gte`` / ``lte``).
     """
     if isinstance(config, Config):
-        entries = (Entry(config, -_NEVER),)
+        entries = (Entry(config, -NEVER),)
     else:
         entries = tuple(Entry(e.config, e.effective_at_ms) for e in config.history)
     modes = {e.config.source.mode for e in entries}

@@ -52,7 +52,7 @@ from engage_lab.engine.pages import (
 )
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
 
@@ -88,10 +88,8 @@ def _cache_of(con: duckdb.DuckDBPyConnection) -> _Cache:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
-    try:
+    with translate_duckdb(EngineError, "fast engine: query failed"):
         return con.execute(sql, params or {})
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: query failed: {exc}") from exc
 
 
 def _pages_key(
@@ -102,14 +100,8 @@ def _pages_key(
     seed: str | None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
 ) -> PagesKey:
-    return PagesKey(
-        idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
-        entry_starts=tuple(e.effective_at for e in plan.entries),
-        time_range=time_range,
-        sample=sample,
-        sample_seed=seed if sample is not None else None,
-        segment=segment,
-        version=data_version(con),
+    return PagesKey.of_plan(
+        con, plan, time_range=time_range, sample=sample, seed=seed, segment=segment
     )
 
 

@@ -46,7 +46,7 @@ from engage_lab.engine.sqlvalues import (
     num,
 )
 from engage_lab.engine.static_kernel import fill_from_codes, fill_rows, scan_range
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 
 __all__ = ["Candidates", "ahead_reads", "candidates", "candidates_key"]
 
@@ -281,9 +281,8 @@ def _truth_per_value(
     try:
         with deep_sql():
             sql = exp.select(col("k"), test.as_("t")).from_("_el_values").sql("duckdb")
-        rows = con.execute(sql, params).fetchnumpy()
-    except duckdb.Error as exc:
-        raise EngineError(f"fast engine: evaluating a page criterion failed: {exc}") from exc
+        with translate_duckdb(EngineError, "fast engine: evaluating a page criterion failed"):
+            rows = con.execute(sql, params).fetchnumpy()
     finally:
         con.unregister("_el_values")
     truth = np.zeros(table.num_rows, np.bool_)
@@ -328,10 +327,8 @@ def _fixed_read(plan: Plan) -> tuple[Any, Any] | None:
     sql = query.sql("duckdb")
 
     def read(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-        try:
+        with translate_duckdb(EngineError, "fast engine: reading the placeholders failed"):
             return con.execute(sql, params).fetchnumpy()
-        except duckdb.Error as exc:
-            raise EngineError(f"fast engine: reading the placeholders failed: {exc}") from exc
 
     return ("fixed", sql, repr(sorted(params.items()))), read
 
@@ -361,10 +358,8 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
         fill_from_codes(table, c, codes, truth, not_found)
     if n_sql:
         pages.scan_table(con)
-        try:
+        with translate_duckdb(EngineError, "fast engine: evaluating the page criteria failed"):
             rows = con.execute(sql, params).fetchnumpy()
-        except duckdb.Error as exc:
-            raise EngineError(f"fast engine: evaluating the page criteria failed: {exc}") from exc
         pvi = np.asarray(rows["pvi"], np.int64)
         for c in range(n_sql):
             values = np.asarray(np.ma.getdata(rows[f"t{c}"]), np.bool_)

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlglot import exp
 
 from engage_lab.data import schema
-from engage_lab.errors import DatabaseError, EngageLabError
+from engage_lab.errors import DatabaseError, EngageLabError, translate_duckdb
 
 if TYPE_CHECKING:
     from engage_lab.lab import Lab
@@ -45,15 +45,14 @@ def connection(db: Database) -> duckdb.DuckDBPyConnection:
     raise ExploreArgumentError(f"not a Lab or a DuckDB connection: {type(db).__name__}")
 
 
+_MISSING = {duckdb.CatalogException: lambda exc: f"the database lacks a table or column: {exc}"}
+
+
 def run(db: Database, query: str, params: dict[str, object] | None = None) -> pd.DataFrame:
     """Run constant SQL text with bound parameters; DuckDB errors become ours."""
     con = connection(db)
-    try:
+    with translate_duckdb(DatabaseError, "query failed", by_kind=_MISSING):
         return con.execute(query, params or {}).df()
-    except duckdb.CatalogException as error:
-        raise DatabaseError(f"the database lacks a table or column: {error}") from error
-    except duckdb.Error as error:
-        raise DatabaseError(f"query failed: {error}") from error
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:

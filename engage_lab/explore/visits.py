@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlglot import exp
 
+from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.data import schema
 from engage_lab.explore._db import (  # create_tables: used by the examples
     Database,
@@ -25,7 +26,8 @@ __all__ = [
     "traffic_by_weekday",
 ]
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Day names, Monday first (the ``day`` column of :func:`traffic_by_weekday`).
+WEEKDAYS = DAY_NAMES
 
 
 def loaded_summary(db: Database) -> pd.DataFrame:

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engage_lab.availability.state import to_ms_array
-from engage_lab.events import EVENT_RANK, STAGES
+from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
 
 __all__ = [
     "EVENTS",
@@ -42,6 +43,7 @@ __all__ = [
     "CodedEvents",
     "PageTable",
     "code_of",
+    "decode",
     "pack",
 ]
 
@@ -75,6 +77,36 @@ def pack(event: Any, stage: Any, mode: Any, trigger: Any, item: Any) -> Any:
         | ((np.asarray(item, np.int64) + 1) << ITEM_SHIFT)
     )
     return code.astype(np.int32)
+
+
+def decode(
+    values: Sequence[str | None] | pa.Array | pa.ChunkedArray, codes: Any, *, text: bool = False
+) -> Any:
+    """The values that ``codes`` index; a negative code (or a None value) is null.
+
+    The one decoding of codes to names (events, stages, modes, trigger and item ids, page
+    ids). ``text=False``: an object array, None for null (small frames). ``text=True``: a
+    pandas ``str`` Series, NaN for null, built with one Arrow take (the fast engine's
+    events frame, tens of millions of rows).
+
+    >>> decode(["a", "b"], np.array([1, -1, 0])).tolist()
+    ['b', None, 'a']
+    >>> decode(["a", "b"], np.array([1, -1])).tolist(), str(decode(["a"], [0], text=True).dtype)
+    (['b', None], 'str')
+    """
+    codes = np.asarray(codes, np.int64)
+    if not text:
+        table = np.array([*values, None], dtype=object)
+        return table[np.where(codes >= 0, codes, len(table) - 1)]
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    array = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    array = pa.concat_arrays([array.cast(pa.string()), pa.nulls(1, pa.string())])
+    taken = array.take(pa.array(np.where(codes >= 0, codes, len(array) - 1)))
+    return pd.Series(taken.to_pandas(types_mapper=_STR.get))
+
+
+_STR = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
 
 
 def code_of(name: str) -> int:
@@ -209,6 +241,42 @@ class CodedEvents:
             imap[self.item],
         )
         return CodedEvents(self.pvi, self.t, code, tuple(trigger_ids), tuple(item_ids))
+
+    def names(self) -> dict[str, np.ndarray]:
+        """The codes as names (object arrays, None for null): ``event``, ``stage``,
+        ``trigger_id``, ``item_id``, ``mode``.
+
+        >>> c = CodedEvents(np.array([0]), np.array([5]), np.array([pack(2, 3, 1, 0, -1)]),
+        ...                 ("t",), ())
+        >>> {k: v.tolist() for k, v in c.names().items()}  # doctest: +NORMALIZE_WHITESPACE
+        {'event': ['trigger_executed'], 'stage': ['configured'], 'trigger_id': ['t'],
+         'item_id': [None], 'mode': ['online']}
+        """
+        return {
+            "event": decode(EVENTS, self.event),
+            "stage": decode(STAGES, self.stage),
+            "trigger_id": decode(self.trigger_ids, self.trigger),
+            "item_id": decode(self.item_ids, self.item),
+            "mode": decode(MODES, self.mode),
+        }
+
+    def frame(self, table: PageTable) -> pd.DataFrame:
+        """The events as an events frame (:mod:`engage_lab.events` columns) over the
+        page table their ``pvi`` index, sorted by visitor, instant and page view; the
+        codes hold no item kinds nor gating values (null)."""
+        order = np.lexsort((self.pvi, self.t, table.visitor[self.pvi])) if len(self) else []
+        c = self.where(np.asarray(order, np.int64)) if len(self) else self
+        data = {
+            "visitor_id": table.ids("visitor")[table.visitor[c.pvi]],
+            "visit_id": table.ids("visit")[table.visit[c.pvi]],
+            "page_view_id": table.ids("page_view")[c.pvi],
+            "event_at": pd.to_datetime(c.t, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
+            **c.names(),
+            "item_type": None,
+            "server_probability": np.nan,
+            "draw": np.nan,
+        }
+        return pd.DataFrame(data)[list(EVENT_COLUMNS)]
 
     def is_event(self, *names: str) -> np.ndarray:
         """Rows whose event is one of ``names``."""

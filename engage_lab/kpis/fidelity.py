@@ -19,7 +19,15 @@ import pandas as pd
 
 from engage_lab.availability.state import to_ms_array
 from engage_lab.events import DECISION_EVENTS, EVENT_RANK, STAGES
-from engage_lab.kpis.coded import EVENTS, STAGE_SHIFT, CodedEvents, PageTable, code_of
+from engage_lab.kpis.coded import (
+    EVENTS,
+    MODES,
+    STAGE_SHIFT,
+    CodedEvents,
+    PageTable,
+    code_of,
+    decode,
+)
 
 __all__ = [
     "Comparison",
@@ -75,7 +83,7 @@ def recorded_as_events(chat_events: pd.DataFrame, pages: pd.DataFrame) -> pd.Dat
         else np.zeros(len(frame), bool)
     )
     codes = frame["event"].map({e: k for k, e in enumerate(EVENTS)}).to_numpy(dtype=np.int64)
-    stage = np.array(STAGES, dtype=object)[infer_stages(codes, has_trigger, continuation, embedded)]
+    stage = decode(STAGES, infer_stages(codes, has_trigger, continuation, embedded))
     frame["stage"] = stage
     for name in EVENT_COLUMNS:
         if name not in frame:
@@ -233,17 +241,14 @@ class Comparison:
         counts = counts.reset_index()
         diff = counts[counts["a"] != counts["b"]]
         ids = self.pages.ids("page_view")
-        triggers = np.array([*self.a.trigger_ids, None], dtype=object)
-        items = np.array([*self.a.item_ids, None], dtype=object)
-        modes = np.array([None, "online", "offline"], dtype=object)
         out = pd.DataFrame(
             {
                 "page_view_id": ids[diff["pvi"].to_numpy(np.int64)],
                 "event_at": diff["event_at"].to_numpy(np.int64),
-                "event": np.array(EVENTS, dtype=object)[diff["event"].to_numpy(np.int64)],
-                "trigger_id": triggers[diff["trigger"].to_numpy(np.int64)],
-                "item_id": items[diff["item"].to_numpy(np.int64)],
-                "mode": modes[diff["mode"].to_numpy(np.int64)],
+                "event": decode(EVENTS, diff["event"]),
+                "trigger_id": decode(self.a.trigger_ids, diff["trigger"]),
+                "item_id": decode(self.a.item_ids, diff["item"]),
+                "mode": decode(MODES, diff["mode"]),
                 "count_a": diff["a"].to_numpy(np.int64),
                 "count_b": diff["b"].to_numpy(np.int64),
             }
@@ -282,26 +287,23 @@ class Comparison:
                 ["page_view_id", "event_at", "event", "trigger_id", "item_id", "mode"]
             ].itertuples(index=False)
         }
-        triggers = np.array([*self.a.trigger_ids, None], dtype=object)
-        items = np.array([*self.a.item_ids, None], dtype=object)
-        modes = np.array([None, "online", "offline"], dtype=object)
-        stages = np.array(STAGES, dtype=object)
         parts = []
         for side, ev in (("replay", self.a), ("recorded", self.b)):
             inside = (ev.pvi >= 0) & (ev.pvi < len(self.pages))
             keep = inside & np.isin(ev.event, _DECISION_CODES)
             keep[keep] = rank[ev.pvi[keep]] >= 0
             sub = ev.where(keep)
+            names = sub.names()
             part = pd.DataFrame(
                 {
                     "page_view_id": ids[sub.pvi],
                     "side": side,
                     "_t": sub.t,
-                    "event": np.array(EVENTS, dtype=object)[sub.event.astype(np.int64)],
-                    "trigger_id": triggers[sub.trigger],
-                    "item_id": items[sub.item],
-                    "mode": modes[sub.mode.astype(np.int64)],
-                    "stage": stages[sub.stage.astype(np.int64)],
+                    "event": names["event"],
+                    "trigger_id": names["trigger_id"],
+                    "item_id": names["item_id"],
+                    "mode": names["mode"],
+                    "stage": names["stage"],
                     "_rank": rank[sub.pvi],
                     "_ev": np.array([EVENT_RANK[e] for e in EVENTS])[sub.event.astype(np.int64)],
                 }

@@ -34,7 +34,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,7 @@ __all__ = [
     "WebChat",
 ]
 
+_T = TypeVar("_T")
 _TABLES = (
     "source",
     "source_status",
@@ -460,6 +462,14 @@ def _path_of(url: Any) -> str | None:
     return "/" + p if p == "" or p[0] == "?" else p
 
 
+def _grouped(items: Iterable[_T], key: Callable[[_T], str]) -> defaultdict[str, list[_T]]:
+    """``items`` by ``key``, each group in the order given."""
+    groups: defaultdict[str, list[_T]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
 def _group_visitors(
     pages: Iterable[PageView],
     changes: Iterable[VarChange],
@@ -467,22 +477,12 @@ def _group_visitors(
     events: Iterable[RecordedEvent],
     chats: Iterable[WebChat],
 ) -> dict[str, VisitorHistory]:
-    by_visitor: dict[str, list[PageView]] = defaultdict(list)
-    for p in pages:
-        by_visitor[p.visitor_id].append(p)
+    by_visitor = _grouped(pages, attrgetter("visitor_id"))
     page_of = {p.page_view_id: p for p in pages}
-    changes_by_page: dict[str, list[VarChange]] = defaultdict(list)
-    for c in changes:
-        changes_by_page[c.page_view_id].append(c)
-    ids: dict[str, list[IdentitySet]] = defaultdict(list)
-    for i in identities:
-        ids[i.visitor_id].append(i)
-    evs: dict[str, list[RecordedEvent]] = defaultdict(list)
-    for e in events:
-        evs[e.visitor_id].append(e)
-    wcs: dict[str, list[WebChat]] = defaultdict(list)
-    for w in chats:
-        wcs[w.visitor_id].append(w)
+    changes_by_page = _grouped(changes, attrgetter("page_view_id"))
+    ids = _grouped(identities, attrgetter("visitor_id"))
+    evs = _grouped(events, attrgetter("visitor_id"))
+    wcs = _grouped(chats, attrgetter("visitor_id"))
     out: dict[str, VisitorHistory] = {}
     for vid in sorted(set(by_visitor) | set(ids)):
         ordered = tuple(

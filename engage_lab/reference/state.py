@@ -41,11 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.reference.history import IdentitySet, PageView, VarChange
 
 __all__ = ["PageContext", "attributes", "criteria_pages", "local_clock"]
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -62,7 +62,7 @@ def local_clock(t: int, timezone: str) -> tuple[str, int, str]:
 @functools.lru_cache(maxsize=65536)
 def _clock_of_minute(minute: int, timezone: str) -> tuple[str, int, str]:
     local = (_EPOCH + dt.timedelta(minutes=minute)).astimezone(_zone(timezone))
-    return f"{local.hour:02d}:{local.minute:02d}", local.hour, _DAYS[local.weekday()]
+    return f"{local.hour:02d}:{local.minute:02d}", local.hour, DAY_NAMES[local.weekday()]
 
 
 _ZONES: dict[str, zoneinfo.ZoneInfo] = {}

@@ -28,6 +28,7 @@ the replayed page views, coded (:mod:`engage_lab.kpis.coded`); the frames of
 :class:`ReplayResult` are built when first read.
 
 Modules: :mod:`~engage_lab.replay.run` (the entry point),
+:mod:`~engage_lab.replay.engines` (the engines behind one interface, by name),
 :mod:`~engage_lab.replay.restrictions`, :mod:`~engage_lab.replay.recorded` (the recorded
 chat events, coded), :mod:`~engage_lab.replay.result` (:class:`ReplayResult`).
 

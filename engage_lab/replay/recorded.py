@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.sqlvalues import aliased
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.kpis.coded import EVENTS, CodedEvents, pack
 from engage_lab.kpis.fidelity import infer_stages
 
@@ -83,10 +83,8 @@ _SQL = _recorded_query()
 
 def has_recorded_events(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the history holds recorded chat events."""
-    try:
+    with translate_duckdb(EngineError, "cannot read the chat_events table"):
         return bool(con.execute("SELECT count(*) FROM chat_events").fetchall()[0][0])
-    except duckdb.Error as exc:
-        raise EngineError(f"cannot read the chat_events table: {exc}") from exc
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, column: str) -> list[str]:
@@ -128,9 +126,8 @@ def _recorded_codes(
     con.register("_el_tvoc", vocab_t)
     con.register("_el_ivoc", vocab_i)
     try:
-        rows = con.execute(_SQL).fetchnumpy()
-    except duckdb.Error as exc:
-        raise EngineError(f"reading the recorded chat events failed: {exc}") from exc
+        with translate_duckdb(EngineError, "reading the recorded chat events failed"):
+            rows = con.execute(_SQL).fetchnumpy()
     finally:
         con.unregister("_el_tvoc")
         con.unregister("_el_ivoc")

@@ -1,4 +1,9 @@
-""":func:`replay`: one entry point over both engines, with restrictions, KPIs, fidelity."""
+""":func:`replay`: one entry point over both engines, with restrictions, KPIs, fidelity.
+
+The engine is picked by name from :data:`~engage_lab.replay.engines.ENGINES` and called
+through its one interface (:class:`~engage_lab.replay.engines.ReplayEngine`); what
+follows the engine (fidelity, KPIs, the result) is the same for every engine.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,24 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-from sqlglot import exp
 
-from engage_lab.availability.state import NEVER, Timeline
+from engage_lab.availability.state import NEVER
 from engage_lab.config import Config, ConfigHistory, load_any
 from engage_lab.engine.memory import ordinary_pages
-from engage_lab.engine.pages import Pages, PagesKey, build_pages, data_version, source_record
-from engage_lab.engine.plan import make_plan
-from engage_lab.errors import DatabaseError, EngineError
+from engage_lab.engine.pages import Pages, source_record
+from engage_lab.errors import DatabaseError, EngineError, translate_duckdb
 from engage_lab.kpis import (
     CodedEvents,
-    PageTable,
     compare_codes,
     conversation_stats,
     kpis_from_codes,
 )
+from engage_lab.replay.engines import ENGINES, ReplayOptions, engine_named, replayed_pages
 from engage_lab.replay.recorded import has_recorded_events, recorded_codes
 from engage_lab.replay.restrictions import (
     check_fraction,
@@ -37,9 +40,6 @@ from engage_lab.replay.restrictions import (
 from engage_lab.replay.result import ReplayResult, iso
 
 __all__ = ["ENGINES", "replay", "replayed_page_views"]
-
-#: Engines :func:`replay` can run.
-ENGINES = ("fast", "reference")
 
 #: web chats of the replayed page views (scan positions of their page views)
 _CONVERSATIONS_SQL = """
@@ -57,7 +57,7 @@ def replay(
     lab_or_con: Any,
     config: Config | ConfigHistory | str | os.PathLike[str],
     *,
-    engine: Literal["fast", "reference"] = "fast",
+    engine: str = "fast",
     seed: str | int | None = None,
     time_range: tuple[Any, Any] | None = None,
     sample: float | None = None,
@@ -74,7 +74,8 @@ def replay(
         A :class:`~engage_lab.config.Config`, a :class:`~engage_lab.config.ConfigHistory`
         or the path of a JSON file holding either.
     engine
-        ``"fast"`` (DuckDB + a compiled pass) or ``"reference"`` (the literal Chat Manager).
+        The name of an engine of :data:`~engage_lab.replay.engines.ENGINES`: ``"fast"``
+        (DuckDB + a compiled pass) or ``"reference"`` (the literal Chat Manager).
     seed
         Seed of the gating draws (default: the history's ``source`` seed).
     time_range, sample, segment
@@ -102,8 +103,7 @@ def replay(
     engage_lab.errors.EngineError: unknown engine 'warp'; use fast or reference
     >>> lab.close()
     """
-    if engine not in ENGINES:
-        raise EngineError(f"unknown engine {engine!r}; use {' or '.join(ENGINES)}")
+    runner = engine_named(engine)
     cfg, label = _config_of(config)
     con = _connection(lab_or_con)
     started = time.perf_counter()
@@ -112,29 +112,9 @@ def replay(
     fraction = check_fraction(sample)
     seg = check_segment(segment)
     compiled = None if seg is None else segment_sql(seg)
-    trigger_ids = make_plan(cfg).trigger_ids
-    if engine == "reference":
-        pages = _pages(con, cfg, chosen_seed, window, fraction, compiled)
-        table = pages.page_table(con)
-        frame = _run_reference(con, cfg, chosen_seed, window, fraction, pages)
-        codes, _ = CodedEvents.from_frames(frame, _id_frame(table), trigger_ids)
-
-        def events() -> pd.DataFrame:
-            return frame
-
-        timeline = _timeline_from_logs(con)
-    else:
-        from engage_lab.engine import run_fast  # numba compiles on first use: load lazily
-
-        run = run_fast(
-            con, cfg, seed=chosen_seed, time_range=window, sample=fraction, segment=compiled
-        )
-        pages = run.pages
-        table = pages.page_table(con)
-        codes = run.coded()
-        events = run.frame
-        steps = run.timeline
-        timeline = Timeline(steps[0][1:], steps[1][1:], steps[2][1:], steps[3][1:])
+    run = runner.run(con, cfg, ReplayOptions(chosen_seed, window, fraction, compiled))
+    pages, table, codes, timeline = run.pages, run.table, run.codes, run.timeline
+    events = run.events
     comparison = recorded = None
     if has_recorded_events(con):
         rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
@@ -143,7 +123,7 @@ def replay(
         codes = replayed
 
         def recorded() -> pd.DataFrame:
-            return _decode(rec, table)
+            return rec.frame(table)
 
     timezone = _timezone(cfg)
     kpis = kpis_from_codes(
@@ -198,14 +178,6 @@ def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _read(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-    query = exp.select("*").from_(exp.to_identifier(table, quoted=True))
-    try:
-        return con.cursor().execute(query.sql("duckdb")).df()
-    except duckdb.Error as exc:
-        raise DatabaseError(f"cannot read table {table}: {str(exc).splitlines()[0]}") from exc
-
-
 def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:
     seed = source_record(con).get("seed")
     return None if seed is None else str(seed)
@@ -217,27 +189,6 @@ def _timezone(config: Config | ConfigHistory) -> str:
 
 
 # ------------------------------------------------------------------ replayed page views
-
-
-def _pages(
-    con: duckdb.DuckDBPyConnection,
-    config: Config | ConfigHistory,
-    seed: str | None,
-    time_range: tuple[int, int] | None,
-    sample: float | None,
-    segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
-) -> Pages:
-    plan = make_plan(config)
-    key = PagesKey(
-        idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
-        entry_starts=tuple(e.effective_at for e in plan.entries),
-        time_range=time_range,
-        sample=sample,
-        sample_seed=seed if sample is not None else None,
-        segment=segment,
-        version=data_version(con),
-    )
-    return build_pages(con, key)
 
 
 def replayed_page_views(
@@ -258,68 +209,16 @@ def replayed_page_views(
     """
     con = _connection(con)
     compiled = None if segment is None else segment_sql(check_segment(segment) or {})
-    pages = _pages(
-        con, config, seed, check_time_range(time_range), check_fraction(sample), compiled
-    )
-    return pages.frame(con)
+    options = ReplayOptions(seed, check_time_range(time_range), check_fraction(sample), compiled)
+    return replayed_pages(con, config, options).frame(con)
 
 
-def _id_frame(table: PageTable) -> pd.DataFrame:
-    """The page table's ids as a frame (to code a reference frame against it)."""
-    return pd.DataFrame(
-        {
-            "page_view_id": table.ids("page_view"),
-            "visitor_id": table.ids("visitor")[table.visitor],
-            "visit_id": table.ids("visit")[table.visit],
-        }
-    )
-
-
-# ------------------------------------------------------------------ engines
-
-
-def _run_reference(
-    con: duckdb.DuckDBPyConnection,
-    config: Config | ConfigHistory,
-    seed: str | None,
-    window: tuple[int, int] | None,
-    fraction: float | None,
-    pages: Pages,
-) -> pd.DataFrame:
-    from engage_lab.reference import History, replay_reference
-    from engage_lab.reference.replay import with_config_visits
-
-    history = with_config_visits(History.from_connection(con), config)
-    if pages.key.segment is not None:
-        # No native segment: the engine gets a history view without the other page views,
-        # whose visits stay those of the whole history (as the pages frame names them).
-        keep = set(pages.page_table(con).ids("page_view").tolist())
-        history = _restrict_history(history, keep)
-    return replay_reference(
-        history, config, seed=seed, time_range=window, visitors=fraction, derive_visits=False
-    )
-
-
-def _restrict_history(history: Any, keep: set[str]) -> Any:
-    visitors = {}
-    for visitor_id, visitor in history.visitors.items():
-        kept = tuple(p for p in visitor.page_views if p.page_view_id in keep)
-        if kept:
-            visitors[visitor_id] = replace(visitor, page_views=kept)
-    return replace(history, visitors=visitors)
-
-
-def _timeline_from_logs(con: duckdb.DuckDBPyConnection) -> Timeline:
-    return Timeline.from_frames(
-        _read(con, "agents"), _read(con, "presence"), _read(con, "conversations")
-    )
+# ------------------------------------------------------------------ after the engine
 
 
 def _conversations(con: duckdb.DuckDBPyConnection, pages: Pages) -> dict[str, Any]:
-    try:
+    with translate_duckdb(DatabaseError, "cannot read table conversations"):
         rows = con.execute(_CONVERSATIONS_SQL).fetchnumpy()
-    except duckdb.Error as exc:
-        raise DatabaseError(f"cannot read table conversations: {exc}") from exc
     scan_pvi = np.full(pages.n_scan, -1, np.int64)
     scan_pvi[pages.pos] = np.arange(len(pages), dtype=np.int64)
     keep = scan_pvi[rows["pos"].astype(np.int64)] >= 0 if len(rows["pos"]) else np.zeros(0, bool)
@@ -338,31 +237,3 @@ def _aligned(codes: CodedEvents, rec: CodedEvents) -> CodedEvents:
     assert rec.trigger_ids[: len(codes.trigger_ids)] == codes.trigger_ids
     assert rec.item_ids[: len(codes.item_ids)] == codes.item_ids
     return replace(codes, trigger_ids=rec.trigger_ids, item_ids=rec.item_ids)
-
-
-def _decode(codes: CodedEvents, table: PageTable) -> pd.DataFrame:
-    """Coded events as an events frame (sorted by visitor, instant, page view)."""
-    from engage_lab.events import EVENT_COLUMNS, STAGES
-    from engage_lab.kpis.coded import EVENTS
-
-    order = np.lexsort((codes.pvi, codes.t, table.visitor[codes.pvi])) if len(codes) else []
-    c = codes.where(np.asarray(order, np.int64)) if len(codes) else codes
-    nulls = np.array([None], dtype=object)
-    triggers = np.concatenate([np.array(c.trigger_ids, dtype=object), nulls])
-    items = np.concatenate([np.array(c.item_ids, dtype=object), nulls])
-    data = {
-        "visitor_id": table.ids("visitor")[table.visitor[c.pvi]],
-        "visit_id": table.ids("visit")[table.visit[c.pvi]],
-        "page_view_id": table.ids("page_view")[c.pvi],
-        "event_at": pd.to_datetime(c.t, unit="ms", utc=True).astype("datetime64[ms, UTC]"),
-        "event": np.array(EVENTS, dtype=object)[c.event.astype(np.int64)],
-        "stage": np.array(STAGES, dtype=object)[c.stage.astype(np.int64)],
-        "trigger_id": triggers[c.trigger],
-        "item_id": items[c.item],
-        "item_type": None,
-        "mode": np.array([None, "online", "offline"], dtype=object)[c.mode.astype(np.int64)],
-        "server_probability": np.nan,
-        "draw": np.nan,
-    }
-    frame = pd.DataFrame(data)
-    return frame[list(EVENT_COLUMNS)]

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from engage_lab.availability.state import Timeline
+from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.world import libm
 
 __all__ = [
@@ -51,7 +52,8 @@ __all__ = [
     "visits_per_visitor",
 ]
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Day names, Monday first (the ``weekday`` column of the traffic table).
+WEEKDAYS = DAY_NAMES
 
 
 @dataclass(frozen=True)

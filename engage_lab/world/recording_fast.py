@@ -33,7 +33,7 @@ from engage_lab.engine.output import FastRun, GatingContext
 from engage_lab.engine.plan import UnsupportedByFastEngineError
 from engage_lab.engine.replay import _id_buffers, prepare
 from engage_lab.events import STAGES
-from engage_lab.kpis.coded import EVENTS, code_of, pack
+from engage_lab.kpis.coded import EVENTS, MODES, code_of, decode, pack
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
 from engage_lab.world.record_kernel import KIND_BUTTON, KIND_INVITATION, record_pass
@@ -402,7 +402,7 @@ def _chat_events(run: FastRun, page_ids: pa.Array, visitor_ids: pa.Array) -> pd.
             "trigger_label": _text(trig_labels, trig_at),
             "trigger_human_id": _text(trig_human, trig_at),
             "trigger_continuation": stage == STAGES.index("continuation"),
-            "mode": _objects([None, "online", "offline"], mode),
+            "mode": _objects(list(MODES), mode),
             "item_id": _objects([i for i, _ in plan.items], item),
             "item_type": _objects([k for _, k in plan.items], item),
             "item_label": _text(item_labels, item_at),
@@ -416,19 +416,12 @@ def _chat_events(run: FastRun, page_ids: pa.Array, visitor_ids: pa.Array) -> pd.
 
 def _objects(values: list[str | None], codes: np.ndarray) -> pd.Series:
     """Codes to an object column of the values (``-1``: None)."""
-    table = np.array([*values, None], dtype=object)
-    return pd.Series(table[np.where(codes >= 0, codes, len(values))], dtype=object)
+    return pd.Series(decode(values, codes), dtype=object)
 
 
 def _text(values: list[str | None] | pa.Array, codes: np.ndarray) -> pd.Series:
     """Codes to a text column (``-1`` or a None value: missing), through Arrow."""
-    table = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    table = pa.concat_arrays([table.cast(pa.string()), pa.nulls(1, pa.string())])
-    taken = table.take(pa.array(np.where(codes >= 0, codes, len(table) - 1)))
-    return pd.Series(taken.to_pandas(types_mapper=_STR.get))
-
-
-_STR = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
+    return decode(values, codes, text=True)
 
 
 def _page_at(pages: Any, pvi: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engage_lab.config import Config, duration_ms
-from engage_lab.config.durations import DurationError
+from engage_lab.durations import DurationError
 
 
 @pytest.mark.parametrize(
@@ -38,9 +38,13 @@ def test_durations(value, ms):
         ("8 fortnights", "unknown unit"),
         ("soon", "cannot read"),
         ("-5m", "cannot read"),
+        ("1h30", 'ends with a number without a unit .* write "1h30m" or "1h30s"'),
+        ("1 hour 30", 'write "1 hour 30m" or "1 hour 30s"'),
+        ("1h 30s 5", 'write "1h 30s 5m" or "1h 30s 5s"'),
         (-1, "negative"),
         (0.0001, "whole number of milliseconds"),
         (True, "number of seconds"),
+        (float("nan"), "finite"),
         (None, "number of seconds"),
         (float("inf"), "finite"),
     ],
@@ -58,3 +62,16 @@ def test_durations_round_trip_as_written(config_data, value):
     assert type(cfg.source.impossibility_delay) is type(value)
     assert cfg.source.impossibility_delay_ms == 145_000
     assert Config.from_json(cfg.to_json()).source.impossibility_delay == value
+
+
+def test_a_bare_number_is_seconds_in_a_configuration(config_data):
+    config_data["source"]["visit_idle"] = 1800
+    assert Config.from_dict(config_data).source.visit_idle_ms == 1_800_000
+
+
+def test_an_ambiguous_duration_is_a_problem_at_its_json_path(config_data):
+    from engage_lab.errors import ConfigError
+
+    config_data["source"]["visit_idle"] = "1h30"
+    with pytest.raises(ConfigError, match=r'source\.visit_idle: .*"1h30" ends with a number'):
+        Config.from_dict(config_data)

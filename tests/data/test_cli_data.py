@@ -57,4 +57,4 @@ def test_bad_visit_idle_is_one_line(tmp_path, capsys):
         == 1
     )
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not a duration" in err[0]
+    assert len(err) == 1 and "visit_idle: cannot read duration" in err[0]

@@ -10,7 +10,6 @@ import pytest
 MODULES = [
     "engage_lab.data.schema",
     "engage_lab.data.sqltext",
-    "engage_lab.data.durations",
     "engage_lab.data.progress",
     "engage_lab.lab",
 ]

@@ -9,7 +9,6 @@ import time
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 import engage_lab as el
 from engage_lab.data import schema
@@ -192,22 +191,6 @@ def test_crlf_line_endings(tmp_path, lab):
     path = tmp_path / "crlf.jsonl"
     path.write_bytes("".join(json.dumps(r) + "\r\n" for r in base_records()).encode())
     assert lab.load(path).rows == 12
-
-
-@pytest.mark.parametrize("idle", ["24h", "30m", "90s", "1h30m", 5_400_000])
-def test_visit_idle_accepts_durations(tmp_path, lab, idle):
-    report = lab.load(write_jsonl(tmp_path / "h.jsonl", base_records()), visit_idle=idle)
-    assert report.visit_idle_ms == {
-        "24h": 86_400_000,
-        "30m": 1_800_000,
-        "90s": 90_000,
-        "1h30m": 5_400_000,
-    }.get(idle, idle)
-
-
-def test_bad_visit_idle_is_refused(tmp_path, lab):
-    with pytest.raises(el.EngageLabError, match="not a duration"):
-        lab.load(write_jsonl(tmp_path / "h.jsonl", base_records()), visit_idle="soon")
 
 
 def test_progress_bar_appears_only_after_its_delay():

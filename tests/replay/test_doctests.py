@@ -17,6 +17,7 @@ MODULES = [
     "engage_lab.kpis.core",
     "engage_lab.kpis.fidelity",
     "engage_lab.replay",
+    "engage_lab.replay.engines",
     "engage_lab.replay.restrictions",
     "engage_lab.replay.result",
     "engage_lab.replay.run",

@@ -9,6 +9,8 @@ import pytest
 
 MODULES = [
     "engage_lab.draws",
+    "engage_lab.durations",
+    "engage_lab.errors",
     "engage_lab.events",
     "engage_lab.availability.policies",
     "engage_lab.availability.state",
