@@ -199,8 +199,10 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
         )
     for name, alias in var_aliases.items():
         params[f"var_{alias}"] = name
+        # The last change, null included: a variable cleared last reads as not found
+        # (arg_max would skip the null and read the value before it).
         last = (
-            exp.select("pvi", exp.func("arg_max", col("value"), col("c")).as_("value"))
+            exp.select("pvi", exp.func("arg_max_null", col("value"), col("c")).as_("value"))
             .from_("_el_vc")
             .where(col("name").eq(exp.Placeholder(this=f"var_{alias}")))
             .group_by("pvi")
