@@ -379,7 +379,9 @@ class VisitorSession:
             p = float(self.availability.probability(t, trigger, config))
             u = draw(self.seed, page.visitor_id, page.page_view_id, trigger.id)
             online = u < p
-        mode = "online" if online else "offline"
+        # The look used: offline only for a refusal in live chat (messaging always
+        # uses the online look).
+        mode = "offline" if not online and config.source.mode == "live_chat" else "online"
         emit = _TriggerEmitter(self, page, t, trigger.id, p, u)
         emit("trigger_activated", mode)
         shown_items = planned.shown_items

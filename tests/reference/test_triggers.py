@@ -147,8 +147,9 @@ def test_gated_refused_without_offline_item_shows_nothing():
 
 def test_gated_refused_messaging_shows_nothing():
     cfg = config(trig("t1", item("boff"), only_if_agents_available=True), mode="messaging")
+    # refused (u >= p = 0); messaging always uses the online look
     assert run(one_page(mode="messaging"), cfg, availability=FixedAvailability(0.0)) == [
-        (0, ACT, "t1", None, "offline")
+        (0, ACT, "t1", None, "online")
     ]
 
 
