@@ -25,11 +25,11 @@ draw                   float64               the client's draw ``u`` (null where
 an engagement: ``chat_engaged``, ``message_sent``, ``message_received``,
 ``chat_closed`` (whichever stage showed the chat).
 
-**Order at one instant** (DESIGN.md section 5 items 18, 28): by stage in the order above,
-then the pass of the instant's fixed point in which the trigger activated (a trigger
-enabled by a later trigger's action comes after that action's events: the engines give
-the passes, :func:`sort_events` ``rounds``), then trigger list order (null trigger first,
-triggers missing from the list after the listed ones, by id), then event: ``started``,
+**Order at one instant** (``docs/semantics.md``): by stage in the order above, then the
+pass of the instant's fixed point in which the trigger activated (a trigger enabled by a
+later trigger's action comes after that action's events: the engines give the passes,
+:func:`sort_events` ``rounds``), then trigger list order (null trigger first, triggers
+missing from the list after the listed ones, by id), then event: ``started``,
 ``trigger_activated``, ``trigger_executed``,
 ``item_shown``, ``button_shown`` / ``invitation_shown``, ``chat_shown``, then the
 engagement side ``chat_engaged``, ``message_sent``, ``message_received``,

@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from engage_lab.data import schema
 from engage_lab.engine.ahead import ENGINE_THREADS
 from engage_lab.engine.pages import Pages, dictionary_read
 from engage_lab.engine.pages_kernel import NEVER, position_type
@@ -90,11 +89,9 @@ def _final_value(leaf: Leaf, var_alias: str | None, tz: exp.Expression) -> exp.E
     criteria, at any instant; ``tz`` the page's timezone (:func:`_page_timezone`)."""
     name = leaf.criterion
     s = exp.func("epoch_ms", col("started_at", "p"))
-    e = exp.func(
-        "coalesce",
-        exp.func("epoch_ms", col("ended_at", "p")),
-        exp.Add(this=s, expression=num(schema.INFERRED_PAGE_LENGTH_MS)),
-    )
+    # its end: where it stopped (the visitor's next page view's start when that comes
+    # before its ``ended_at``: two tabs)
+    e = col("lim", "f")
     if name in ("page_path", "page_url", "page_title"):
         return col(name[len("page_") :], "p")
     if name == "page_visit_count":
@@ -202,10 +199,19 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
         # The last change, null included: a variable cleared last reads as not found
         # (arg_max would skip the null and read the value before it).
         last = (
-            exp.select("pvi", exp.func("arg_max_null", col("value"), col("c")).as_("value"))
-            .from_("_el_vc")
-            .where(col("name").eq(exp.Placeholder(this=f"var_{alias}")))
-            .group_by("pvi")
+            exp.select(
+                col("pvi", "vc"),
+                exp.func("arg_max_null", col("value", "vc"), col("c", "vc")).as_("value"),
+            )
+            .from_(aliased("_el_vc", "vc"))
+            .join(aliased("_el_pv", "pl"), on=col("pvi", "pl").eq(col("pvi", "vc")))
+            .where(
+                exp.and_(
+                    col("name", "vc").eq(exp.Placeholder(this=f"var_{alias}")),
+                    exp.LT(this=col("c", "vc"), expression=col("lim", "pl")),
+                )
+            )
+            .group_by(col("pvi", "vc"))
         )
         inner = inner.join(
             last.subquery(alias), on=col("pvi", alias).eq(col("pvi", "f")), join_type="left"

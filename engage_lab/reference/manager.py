@@ -171,8 +171,10 @@ class VisitorSession:
                 yield from self._page(page, ctx, config, visit, chat, limit)
             self._drop_engagements_before(limit)
             visit.pages.append(page)
+            # A page view ends where the visitor's next one starts (two tabs): its final
+            # state is its state there.
             visit.final_values.append(
-                ctx.final_values(chat_shown=chat.shown, chat_opened=chat.opened)
+                ctx.final_values(chat_shown=chat.shown, chat_opened=chat.opened, end=limit)
             )
             previous = (page, chat)
 

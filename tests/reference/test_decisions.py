@@ -272,22 +272,36 @@ def two_tabs() -> Case:
     w = World()
     w.page("p1", 0, 100, path="/a")
     w.page("p2", 50, 150, path="/b")
+    w.var("p1", "custom_plan", "pro", 20)
     w.var("p1", "custom_cart", 5, 70)  # recorded on p1, after p2 started
+    w.identity("id1", 70)
+    on_b = crit("page_path", "is", "/b")
+
+    def previous(criterion: str, operator: str, value=None) -> list[dict]:
+        return [on_b, crit(criterion, operator, value, when="previous")]
+
     cfg = config(
         trig("late-on-p1", criteria=[crit("page_visit_duration", "gte", 60)]),
         trig("cart", item("b1"), criteria=[crit("custom_cart", "is_present")]),
-        trig(
-            "previous-a",
-            item("b2"),
-            criteria=[crit("page_path", "is", "/a", when="previous")],
-        ),
+        trig("previous-a", item("b2"), criteria=previous("page_path", "is", "/a")),
+        trig("previous-lasted-50", criteria=previous("page_visit_duration", "gte", 50)),
+        trig("previous-lasted-51", criteria=previous("page_visit_duration", "gte", 51)),
+        trig("previous-plan", criteria=previous("custom_plan", "is_present")),
+        trig("previous-cart", criteria=previous("custom_cart", "is_present")),
+        trig("previous-identified", criteria=previous("identity", "is", True)),
     )
     return w, cfg
 
 
 def test_overlapping_page_views_earlier_ends_where_later_starts():
-    # p1 stops at 50: neither its 60 s threshold nor its change at 70 is seen on it
-    assert activations(two_tabs()) == [(50, "previous-a"), (110, "late-on-p1")]
+    # p1 stops at 50: neither its 60 s threshold nor its change at 70 is seen on it, and
+    # as p2's previous page it is its state at 50 (50 s long, a plan, no cart, no identity)
+    assert activations(two_tabs()) == [
+        (50, "previous-a"),
+        (50, "previous-lasted-50"),
+        (50, "previous-plan"),
+        (110, "late-on-p1"),
+    ]
 
 
 def engagement_at_threshold() -> Case:
@@ -303,7 +317,9 @@ def engagement_at_threshold() -> Case:
 
 
 def test_engagement_and_threshold_at_one_instant_trigger_still_activates():
-    out = [r[:3] for r in replayed(engagement_at_threshold()) if r[0] == 30]
+    case = engagement_at_threshold()
+    assert activations(case) == [(0, "t0"), (30, "t1")]  # t2 (31 s) comes after it
+    out = [r[:3] for r in replayed(case) if r[0] == 30]
     assert out == [
         (30, ACT, "t1"),
         (30, EXE, "t1"),
