@@ -345,11 +345,7 @@ def _order_keys(
             "event_at": _event_at_ms(frame["event_at"]),
             "page_view_id": frame["page_view_id"].astype(str).to_numpy(),
             "stage": stage_rank.to_numpy(dtype=np.int64),
-            "round": (
-                np.zeros(len(frame), np.int64)
-                if rounds is None
-                else np.asarray(rounds, dtype=np.int64).reshape(len(frame))
-            ),
+            "round": _rounds(rounds, len(frame)),
             "trigger_rank": trigger_rank.to_numpy(dtype=np.int64),
             "trigger_id": triggers.fillna("").astype(str).to_numpy(),
             "event": event_rank.to_numpy(dtype=np.int64),
@@ -357,6 +353,15 @@ def _order_keys(
             "has_item": frame["item_id"].notna().to_numpy(),
         }
     )
+
+
+def _rounds(rounds: Sequence[int] | np.ndarray | None, n: int) -> np.ndarray:
+    if rounds is None:
+        return np.zeros(n, np.int64)
+    out = np.asarray(rounds, dtype=np.int64)
+    if out.shape != (n,):
+        raise EventSchemaError([f"rounds: {out.shape[0] if out.ndim else 0} values for {n} events"])
+    return out
 
 
 def sort_events(

@@ -9,9 +9,10 @@ page view id, then stage, the fixed point's pass, trigger list position, event a
 at one instant. The pass emits events visitor by visitor in time order, so the order is a
 stable sort of an almost sorted key plus a compiled pass over the ties. Within one page
 view and instant it emits the triggers in the order they activated, list order within a
-pass: a slot earlier in its entry than the one before starts a new pass. The gated triggers' ``p`` and
-``u`` are not stored per event: they are functions of the instant (the availability
-step and the trigger's policy) and of the ids (the md5 draw), recomputed for the frame.
+pass: a slot earlier in its entry than the one before starts a new pass. The gated
+triggers' ``p`` and ``u`` are not stored per event: they are functions of the instant
+(the availability step and the trigger's policy) and of the ids (the md5 draw),
+recomputed for the frame.
 """
 
 from __future__ import annotations
