@@ -25,9 +25,12 @@ draw                   float64               the client's draw ``u`` (null where
 an engagement: ``chat_engaged``, ``message_sent``, ``message_received``,
 ``chat_closed`` (whichever stage showed the chat).
 
-**Order at one instant** (DESIGN.md section 5 item 18): by stage in the order above, then
-trigger list order (null trigger first, triggers missing from the list after the listed
-ones, by id), then event: ``started``, ``trigger_activated``, ``trigger_executed``,
+**Order at one instant** (``docs/semantics.md``): by stage in the order above, then the
+pass of the instant's fixed point in which the trigger activated (a trigger enabled by a
+later trigger's action comes after that action's events: the engines give the passes,
+:func:`sort_events` ``rounds``), then trigger list order (null trigger first, triggers
+missing from the list after the listed ones, by id), then event: ``started``,
+``trigger_activated``, ``trigger_executed``,
 ``item_shown``, ``button_shown`` / ``invitation_shown``, ``chat_shown``, then the
 engagement side ``chat_engaged``, ``message_sent``, ``message_received``,
 ``chat_closed``; remaining ties by ``item_id`` (null first). The canonical order of a
@@ -305,7 +308,11 @@ def read_events(path: str | Path) -> pd.DataFrame:
 # ------------------------------------------------------------------ order
 
 
-def _order_keys(frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str, int] | None):
+def _order_keys(
+    frame: pd.DataFrame,
+    trigger_order: Sequence[str] | Mapping[str, int] | None,
+    rounds: Sequence[int] | np.ndarray | None = None,
+):
     ranks = (
         dict(trigger_order)
         if isinstance(trigger_order, Mapping)
@@ -325,6 +332,7 @@ def _order_keys(frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str,
             "event_at": _event_at_ms(frame["event_at"]),
             "page_view_id": frame["page_view_id"].astype(str).to_numpy(),
             "stage": stage_rank.to_numpy(dtype=np.int64),
+            "round": _rounds(rounds, len(frame)),
             "trigger_rank": trigger_rank.to_numpy(dtype=np.int64),
             "trigger_id": triggers.fillna("").astype(str).to_numpy(),
             "event": event_rank.to_numpy(dtype=np.int64),
@@ -334,26 +342,45 @@ def _order_keys(frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str,
     )
 
 
+def _rounds(rounds: Sequence[int] | np.ndarray | None, n: int) -> np.ndarray:
+    if rounds is None:
+        return np.zeros(n, np.int64)
+    out = np.asarray(rounds, dtype=np.int64)
+    if out.shape != (n,):
+        raise EventSchemaError([f"rounds: {out.shape[0] if out.ndim else 0} values for {n} events"])
+    return out
+
+
 def sort_events(
-    frame: pd.DataFrame, trigger_order: Sequence[str] | Mapping[str, int] | None = None
+    frame: pd.DataFrame,
+    trigger_order: Sequence[str] | Mapping[str, int] | None = None,
+    *,
+    rounds: Sequence[int] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Put any engine's events into the canonical order (see the module docstring).
 
     ``trigger_order`` is the configured list of trigger ids (or ``{trigger_id: rank}``).
-    The sort is stable; the index is reset.
+    ``rounds`` gives, per row, the pass of the fixed point at its instant in which its
+    trigger activated (0: the first pass; None: 0 for every row): the events of a trigger
+    that a later trigger's action enabled come after that action's events. The sort is
+    stable; the index is reset.
 
     >>> rows = [EventRecord("v", "v-1", "pv", 0, e, "configured", t)
     ...         for e, t in [("trigger_executed", "t2"), ("trigger_activated", "t2"),
     ...                      ("trigger_activated", "t1")]]
     >>> sort_events(events_to_frame(rows), ["t1", "t2"])[["event", "trigger_id"]].values.tolist()
     [['trigger_activated', 't1'], ['trigger_activated', 't2'], ['trigger_executed', 't2']]
+    >>> later = sort_events(events_to_frame(rows), ["t1", "t2"], rounds=[0, 0, 1])
+    >>> later[["event", "trigger_id"]].values.tolist()
+    [['trigger_activated', 't2'], ['trigger_executed', 't2'], ['trigger_activated', 't1']]
     """
-    keys = _order_keys(frame, trigger_order)
+    keys = _order_keys(frame, trigger_order, rounds)
     by = [
         "visitor_id",
         "event_at",
         "page_view_id",
         "stage",
+        "round",
         "trigger_rank",
         "trigger_id",
         "event",

@@ -75,10 +75,12 @@ SHOWN, OPENED, NO_OTHER_COUNT, ITEMS = 0, 1, 2, 3
 #: per global trigger (``ctr[row, gid]``): executions in the visit, by the visitor, last
 #: execution instant, executed once, blocks the others ("no other trigger")
 EXEC_VISIT, EXEC_TOTAL, LAST_EXEC, HAS_EXEC, NO_OTHER = 0, 1, 2, 3, 4
-#: slot integer parameters (``sint[slot, column]``)
+#: slot integer parameters (``sint[slot, column]``); ``S_OFFLINE_LOOK``: a refusal shows
+#: the offline look (live chat; in messaging every mode is online)
 (S_GID, S_GATED, S_ONCE, S_NO_OTHER, S_MAX_EXEC, S_MIN_MS, S_HIDES, S_PROG_LEN, S_OFF_LEN,
- S_POL_KIND, S_POL_PARAM, S_POL_OVER, S_POL_LO, S_POL_HI, S_KEY_LO, S_KEY_HI) = range(16)  # fmt: skip
-N_SINT = 16
+ S_POL_KIND, S_POL_PARAM, S_POL_OVER, S_POL_LO, S_POL_HI, S_KEY_LO, S_KEY_HI,
+ S_OFFLINE_LOOK) = range(17)  # fmt: skip
+N_SINT = 17
 
 
 @numba.njit(cache=True, inline="always")
@@ -173,7 +175,7 @@ def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
                 u = page_draw(seed, v_data, v_off, visitor, p_data, p_at, page,
                               key_data[sint[j, S_KEY_LO] : sint[j, S_KEY_HI]], scratch)  # fmt: skip
                 online = u < p
-            mode = _ONLINE if online else _OFFLINE
+            mode = _OFFLINE if not online and sint[j, S_OFFLINE_LOOK] else _ONLINE
             n = emit(o_t, o_pc, n, page, t, code(_ACTIVATED, _CONFIGURED, g, -1, mode))
             if fixed_missing[sstate[ON_PAGE, j]]:
                 continue  # a fixed button without its placeholder: activated, not executed

@@ -74,6 +74,7 @@ def slot_arrays(plan: Plan) -> SlotArrays:
         for a, item in enumerate(slot.offline_items):
             off_item[j, a] = item
         row[A.S_OFF_LEN] = len(slot.offline_items)
+        row[A.S_OFFLINE_LOOK] = slot.config.source.mode == "live_chat"
         if tr.gated:
             kind, param, over, cx, cp = policy_spec(slot.config.policy(tr))
             row[A.S_POL_KIND], row[A.S_POL_PARAM], row[A.S_POL_OVER] = kind, param, over

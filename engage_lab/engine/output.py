@@ -5,11 +5,14 @@ one packed code (:func:`engage_lab.kpis.coded.pack`: event, stage, mode, trigger
 with the outcome events of the honoured engagements appended. :meth:`FastRun.coded`
 hands them to the KPIs as they are (no copy, no strings). :meth:`FastRun.frame` builds
 the events frame of :mod:`engage_lab.events` in its canonical order: visitor, instant,
-page view id, then stage, trigger list position, event and item at one instant. The pass
-emits events visitor by visitor in time order, so the order is a stable sort of an
-almost sorted key plus a compiled pass over the ties. The gated triggers' ``p`` and
-``u`` are not stored per event: they are functions of the instant (the availability
-step and the trigger's policy) and of the ids (the md5 draw), recomputed for the frame.
+page view id, then stage, the fixed point's pass, trigger list position, event and item
+at one instant. The pass emits events visitor by visitor in time order, so the order is a
+stable sort of an almost sorted key plus a compiled pass over the ties. Within one page
+view and instant it emits the triggers in the order they activated, list order within a
+pass: a slot earlier in its entry than the one before starts a new pass. The gated
+triggers' ``p`` and ``u`` are not stored per event: they are functions of the instant
+(the availability step and the trigger's policy) and of the ids (the md5 draw),
+recomputed for the frame.
 """
 
 from __future__ import annotations
@@ -85,6 +88,13 @@ class FastRun:
         t = c.t
         order = np.lexsort((t, visitor)) if len(t) else np.zeros(0, np.int64)
         trig_rank = c.trigger.astype(np.int64)  # trigger ids are in canonical order; -1 first
+        # A trigger that a later trigger's action enabled (a later pass of the instant's
+        # fixed point) comes after the triggers of the earlier passes.
+        passes = _fixed_point_passes(
+            order, pvi, t, c.stage.astype(np.int64), trig_rank,
+            self.pages.entry.astype(np.int64), self._slot_positions(),
+        )  # fmt: skip
+        trig_rank = passes * (len(self.plan.trigger_ids) + 1) + trig_rank
         event_rank = np.array([EVENT_RANK[e] for e in EVENTS], np.int64)[c.event.astype(np.int64)]
         item_ids = [i for i, _ in self.plan.items]
         by_name = np.argsort(np.array([*item_ids, ""], dtype=object))
@@ -101,6 +111,15 @@ class FastRun:
         _sort_ties(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
                    event_rank, item_key)  # fmt: skip
         return order
+
+    def _slot_positions(self) -> np.ndarray:
+        """``[entry, global trigger] ->`` the slot's index (list order within an entry;
+        -1: no such slot)."""
+        plan = self.plan
+        out = np.full((max(len(plan.entries), 1), max(len(plan.trigger_ids), 1)), -1, np.int64)
+        for j, slot in enumerate(plan.slots):
+            out[slot.entry, slot.gid] = j
+        return out
 
     def gated_values(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``p`` and ``u`` of the events at positions ``order`` (NaN where not gated)."""
@@ -190,6 +209,33 @@ def _gated_values(slot, visitor, pos, cap, busy, wait, sint, pol_xp, key_data, s
         tail = key_data[sint[j, A.S_KEY_LO] : sint[j, A.S_KEY_HI]]
         u[r] = page_draw(seed, v_data, v_off, visitor[r], p_data, p_at, pos[r], tail, scratch)
     return p, u
+
+
+_CONFIGURED_STAGE = STAGES.index("configured")
+
+
+@numba.njit(cache=True)
+def _fixed_point_passes(order, pvi, t, stage, trig, entry, slot_pos):
+    """Per event, the pass of its instant's fixed point in which its trigger activated:
+    walking ``order`` (emission order within a page view and instant), a configured
+    trigger's slot earlier in the entry than the previous trigger's starts a new pass."""
+    out = np.zeros(order.shape[0], np.int64)
+    last_pvi = -1
+    last_t = np.int64(0)
+    last_slot = -1
+    current = 0
+    for k in range(order.shape[0]):
+        e = order[k]
+        if stage[e] != _CONFIGURED_STAGE or trig[e] < 0:
+            continue
+        slot = slot_pos[entry[pvi[e]], trig[e]]
+        if pvi[e] != last_pvi or t[e] != last_t:
+            current = 0
+        elif slot < last_slot:
+            current += 1
+        out[e] = current
+        last_pvi, last_t, last_slot = pvi[e], t[e], slot
+    return out
 
 
 @numba.njit(cache=True)

@@ -236,7 +236,7 @@ class Pages:
         )
 
     def scan_table(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Register ``_el_scan(pvi, idx, vcount, vstart)`` in ``page_views`` scan order
+        """Register ``_el_scan(pvi, idx, vcount, vstart, lim)`` in ``page_views`` scan order
         (``pvi = -1``: not replayed), for ``POSITIONAL JOIN``."""
         if "scan" in self._tables:
             return
@@ -248,7 +248,9 @@ class Pages:
         vcount[self.pos] = self.vcount
         vstart = np.zeros(self.n_scan, np.int64)
         vstart[self.pos] = self.visit_start
-        table = pa.table({"pvi": pvi, "idx": idx, "vcount": vcount, "vstart": vstart})
+        lim = np.zeros(self.n_scan, np.int64)
+        lim[self.pos] = self.limit
+        table = pa.table({"pvi": pvi, "idx": idx, "vcount": vcount, "vstart": vstart, "lim": lim})
         self._tables["scan"] = table
         con.register("_el_scan", table)
 

@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from engage_lab.data import schema
 from engage_lab.engine.ahead import ENGINE_THREADS
 from engage_lab.engine.pages import Pages, dictionary_read
 from engage_lab.engine.pages_kernel import NEVER, position_type
@@ -95,11 +94,9 @@ def _final_value(leaf: Leaf, var_alias: str | None, tz: exp.Expression) -> exp.E
     facts = leaf.node.facts
     source, reads = facts.source, facts.reads
     s = exp.func("epoch_ms", col("started_at", "p"))
-    e = exp.func(
-        "coalesce",
-        exp.func("epoch_ms", col("ended_at", "p")),
-        exp.Add(this=s, expression=num(schema.INFERRED_PAGE_LENGTH_MS)),
-    )
+    # its end: where it stopped (the visitor's next page view's start when that comes
+    # before its ``ended_at``: two tabs)
+    e = col("lim", "f")
     if facts.page_column is not None:
         return col(facts.page_column, "p")
     if source == "page" and reads in _PAGE_COUNTS:
@@ -206,11 +203,22 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
         )
     for name, alias in var_aliases.items():
         params[f"var_{alias}"] = name
+        # The last change, null included: a variable cleared last reads as not found
+        # (arg_max would skip the null and read the value before it).
         last = (
-            exp.select("pvi", exp.func("arg_max", col("value"), col("c")).as_("value"))
-            .from_("_el_vc")
-            .where(col("name").eq(exp.Placeholder(this=f"var_{alias}")))
-            .group_by("pvi")
+            exp.select(
+                col("pvi", "vc"),
+                exp.func("arg_max_null", col("value", "vc"), col("c", "vc")).as_("value"),
+            )
+            .from_(aliased("_el_vc", "vc"))
+            .join(aliased("_el_pv", "pl"), on=col("pvi", "pl").eq(col("pvi", "vc")))
+            .where(
+                exp.and_(
+                    col("name", "vc").eq(exp.Placeholder(this=f"var_{alias}")),
+                    exp.LT(this=col("c", "vc"), expression=col("lim", "pl")),
+                )
+            )
+            .group_by(col("pvi", "vc"))
         )
         inner = inner.join(
             last.subquery(alias), on=col("pvi", alias).eq(col("pvi", "f")), join_type="left"

@@ -40,8 +40,10 @@ The engagement source (``model``) implements :class:`EngagementSource`:
   ``t`` first) and ``outcome_events()`` (asked after the run, for
   ``message_sent`` / ``message_received`` / ``chat_closed``).
 
-The events are in ``session.events`` (decisions and ``chat_engaged``) and
-``session.outcome_records()``; sort them with :func:`engage_lab.events.sort_events`.
+The events are in ``session.events`` (decisions and ``chat_engaged``, with the pass of
+each in ``session.event_passes``) and ``session.outcome_records()``;
+:func:`sorted_events` puts finished sessions' events in the canonical order
+(:func:`engage_lab.events.sort_events` with the passes as ``rounds``).
 ``session.active_page_views`` lists the page views the Chat Manager ran on (source
 active): where a recorder writes the product's ``started`` event (replay emits none).
 ``trigger_continuation`` is ``stage == "continuation"``; labels come from the config.
@@ -62,7 +64,12 @@ from engage_lab.reference.protocols import (
     RecordedEngagements,
     StateAvailability,
 )
-from engage_lab.reference.replay import log_availability, replay_reference, trigger_order
+from engage_lab.reference.replay import (
+    log_availability,
+    replay_reference,
+    sorted_events,
+    trigger_order,
+)
 from engage_lab.reference.scheduler import Scheduler
 from engage_lab.reference.session_state import ChatState, config_resolver
 
@@ -83,5 +90,6 @@ __all__ = [
     "config_resolver",
     "log_availability",
     "replay_reference",
+    "sorted_events",
     "trigger_order",
 ]

@@ -5,7 +5,9 @@ view it decides the stage at ``started_at`` (embedded, continuation, messaging, 
 configured triggers); on a configured page it visits every candidate instant in
 increasing order and, at each, runs passes over the enabled triggers in list order until
 a pass activates nothing (a fixed point); then it honours an engagement at that instant,
-if any. It emits :class:`~engage_lab.events.EventRecord` rows.
+if any. It emits :class:`~engage_lab.events.EventRecord` rows, each with the pass in
+which its trigger activated (:attr:`VisitorSession.event_passes`: a trigger that a later
+trigger's action enabled comes after that action's events in the canonical order).
 
 The session is a generator of instants (:meth:`VisitorSession.steps`): it yields the next
 instant it is about to process and processes it when resumed. Run alone, it is simply
@@ -97,6 +99,10 @@ class VisitorSession:
         self.engagements = engagements
         #: The events emitted so far, as rows of the ``--out`` columns (see :attr:`events`).
         self.event_rows: list[EventRow] = []
+        #: Per row of :attr:`event_rows`, the pass of its instant's fixed point in which
+        #: its trigger activated (0 for the first pass and for events of no pass):
+        #: ``rounds`` of :func:`engage_lab.events.sort_events`.
+        self.event_passes: list[int] = []
         #: Page views on which the Chat Manager ran (source active, a configuration in
         #: force): where a recorder writes the product's ``started`` event.
         self.active_page_views: list[PageView] = []
@@ -165,8 +171,10 @@ class VisitorSession:
                 yield from self._page(page, ctx, config, visit, chat, limit)
             self._drop_engagements_before(limit)
             visit.pages.append(page)
+            # A page view ends where the visitor's next one starts (two tabs): its final
+            # state is its state there.
             visit.final_values.append(
-                ctx.final_values(chat_shown=chat.shown, chat_opened=chat.opened)
+                ctx.final_values(chat_shown=chat.shown, chat_opened=chat.opened, end=limit)
             )
             previous = (page, chat)
 
@@ -327,8 +335,10 @@ class VisitorSession:
         # changes: a trigger's result is known again for an unchanged chat state.
         held: dict[tuple[str, bool, bool], bool] = {}
         changed = True
+        pass_index = -1
         while changed:
             changed = False
+            pass_index += 1
             for planned in plan.triggers:  # the enabled ones, in list order
                 trigger = planned.trigger
                 if trigger.id not in possible or trigger.id in activated:
@@ -342,7 +352,7 @@ class VisitorSession:
                     continue
                 activated.add(trigger.id)
                 changed = True
-                self._activate(t, planned, page, plan, visit, chat, add)
+                self._activate(t, planned, page, plan, visit, chat, add, pass_index)
 
     def _blocked(self, trigger: Trigger, t: int, visit: VisitState) -> bool:
         if visit.no_other_by - {trigger.id}:
@@ -369,6 +379,7 @@ class VisitorSession:
         visit: VisitState,
         chat: ChatState,
         add: Callable[[int], None],
+        pass_index: int,
     ) -> None:
         trigger, config = planned.trigger, plan.config
         p = u = None
@@ -379,8 +390,10 @@ class VisitorSession:
             p = float(self.availability.probability(t, trigger, config))
             u = draw(self.seed, page.visitor_id, page.page_view_id, trigger.id)
             online = u < p
-        mode = "online" if online else "offline"
-        emit = _TriggerEmitter(self, page, t, trigger.id, p, u)
+        # The look used: offline only for a refusal in live chat (messaging always
+        # uses the online look).
+        mode = "offline" if not online and config.source.mode == "live_chat" else "online"
+        emit = _TriggerEmitter(self, page, t, trigger.id, p, u, pass_index)
         emit("trigger_activated", mode)
         shown_items = planned.shown_items
         if any(i not in page.placeholders for i in planned.fixed_items):
@@ -515,8 +528,10 @@ class VisitorSession:
         item_type: str | None = None,
         p: float | None = None,
         u: float | None = None,
+        pass_index: int = 0,
     ) -> None:
         # A plain row (EVENT_COLUMNS order): records are checked when built from it.
+        self.event_passes.append(pass_index)
         self.event_rows.append(
             (
                 page.visitor_id,
@@ -551,7 +566,7 @@ class VisitorSession:
 
 
 class _TriggerEmitter:
-    """Emits the events of one trigger at one instant (same p, u on each)."""
+    """Emits the events of one trigger at one instant (same p, u and pass on each)."""
 
     def __init__(
         self,
@@ -561,6 +576,7 @@ class _TriggerEmitter:
         trigger_id: str,
         p: float | None,
         u: float | None,
+        pass_index: int,
     ) -> None:
         self.session, self.page, self.t, self.trigger_id, self.p, self.u = (
             session,
@@ -570,6 +586,7 @@ class _TriggerEmitter:
             p,
             u,
         )
+        self.pass_index = pass_index
 
     def __call__(
         self, event: str, mode: str | None, item_id: str | None = None, item_type: str | None = None
@@ -585,6 +602,7 @@ class _TriggerEmitter:
             item_type,
             self.p,
             self.u,
+            self.pass_index,
         )
 
 

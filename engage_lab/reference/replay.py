@@ -26,6 +26,7 @@ __all__ = [
     "events_frame",
     "log_availability",
     "replay_reference",
+    "sorted_events",
     "trigger_order",
     "with_config_visits",
 ]
@@ -187,17 +188,40 @@ def replay_reference(
         for session in sessions:
             for _ in session.steps():
                 pass
-    return sort_events(events_frame(sessions), trigger_order(config))
+    return sorted_events(sessions, config)
+
+
+def sorted_events(
+    sessions: Iterable[VisitorSession], config: Config | ConfigHistory
+) -> pd.DataFrame:
+    """The events of finished sessions in the canonical order of
+    :func:`~engage_lab.events.sort_events`, each instant's fixed-point passes included."""
+    rows, passes = _rows_and_passes(sessions)
+    return sort_events(_frame(rows), trigger_order(config), rounds=passes)
 
 
 def events_frame(sessions: Iterable[VisitorSession]) -> pd.DataFrame:
     """The events of finished sessions (decisions, then outcomes) as one frame in the
     :mod:`engage_lab.events` schema (checked by :func:`~engage_lab.events.conform_events`),
     not sorted."""
+    return _frame(_rows_and_passes(sessions)[0])
+
+
+def _rows_and_passes(sessions: Iterable[VisitorSession]) -> tuple[list[EventRow], list[int]]:
+    """Every session's decision rows then outcome rows, with the pass of each row
+    (outcomes belong to no pass: 0)."""
     rows: list[EventRow] = []
+    passes: list[int] = []
     for session in sessions:
+        outcomes = [_row(r) for r in session.outcome_records()]
         rows += session.event_rows
-        rows += [_row(r) for r in session.outcome_records()]
+        rows += outcomes
+        passes += session.event_passes
+        passes += [0] * len(outcomes)
+    return rows, passes
+
+
+def _frame(rows: list[EventRow]) -> pd.DataFrame:
     columns = zip(*rows, strict=True) if rows else ([] for _ in EVENT_COLUMNS)
     return conform_events(pd.DataFrame(dict(zip(EVENT_COLUMNS, map(list, columns), strict=True))))
 

@@ -9,15 +9,16 @@ ready for :func:`engage_lab.conditions.evaluate_criteria`. For expressions,
 Definitions (docs/semantics.md):
 
 * ``page_visit_duration(t) = (t - started_at) / 1000`` and ``visit_duration(t) = (t -
-  visit start) / 1000`` seconds (doubles); a past page is measured at its ``ended_at``.
+  visit start) / 1000`` seconds (doubles); a past page is measured at its end (its
+  ``ended_at``, or the visitor's next page view's start when that comes first).
 * ``page_visit_count``: 1-based index of the page view in its visit; ``visit_count``:
   1-based index of the visit among the visitor's visits.
 * a custom variable's value at ``t`` is the latest change of this page view with
   ``changed_at <= t`` (a page starts with none); a past page keeps its last value.
 * ``identity`` / ``signed_identity``: an identity (signed) was set at or before ``t``;
-  on a past page, before its ``ended_at``.
+  on a past page, before its end.
 * ``time`` (``"HH:MM"``), ``hour`` and ``day_of_week`` are read in the source timezone at
-  ``t`` (a past page: at its ``ended_at``).
+  ``t`` (a past page: at its end).
 * ``chat_shown`` / ``chat_opened``: the chat state on the page view at ``t`` (past pages:
   their final state), maintained by the Chat Manager.
 * expressions address a custom variable ``custom_plan`` as ``vars.custom_plan`` or
@@ -144,9 +145,13 @@ class PageContext:
             memo[key] = self._values(t, t, t, chat_shown, chat_opened)
         return memo[key]
 
-    def final_values(self, *, chat_shown: bool, chat_opened: bool) -> dict[str, Any]:
-        """The criteria values of this page as a past page (its final state)."""
-        end = self.page.ended_at
+    def final_values(
+        self, *, chat_shown: bool, chat_opened: bool, end: int | None = None
+    ) -> dict[str, Any]:
+        """The criteria values of this page as a past page: its final state, at its end
+        (``end``: where it stopped, the visitor's next page view's start when that
+        comes before ``ended_at``; default ``ended_at``)."""
+        end = self.page.ended_at if end is None else end
         return self._values(end, end, end - 1, chat_shown, chat_opened)
 
 

@@ -48,7 +48,7 @@ from engage_lab.availability.pool import AgentPool, ConversationRecord
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.draws import u_from_key
 from engage_lab.errors import EngineError
-from engage_lab.events import EVENT_COLUMNS, EventRecord, conform_events, sort_events
+from engage_lab.events import EVENT_COLUMNS, EventRecord, conform_events
 from engage_lab.reference import (
     Engagement,
     History,
@@ -58,7 +58,7 @@ from engage_lab.reference import (
     StateAvailability,
     VisitorSession,
     config_resolver,
-    trigger_order,
+    sorted_events,
 )
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
@@ -420,13 +420,7 @@ def config_labels(config: Config) -> tuple[dict[str, str], dict[str, str]]:
 def _chat_events(
     sessions: list[VisitorSession], config: Config | ConfigHistory, config_at: Any
 ) -> pd.DataFrame:
-    rows = []
-    for session in sessions:
-        rows += session.event_rows
-        rows += [tuple(getattr(r, c) for c in EVENT_COLUMNS) for r in session.outcome_records()]
-    decided = sort_events(
-        conform_events(pd.DataFrame(rows, columns=list(EVENT_COLUMNS))), trigger_order(config)
-    )
+    decided = sorted_events(sessions, config)
     started = [
         EventRecord(p.visitor_id, p.visit_id, p.page_view_id, p.started_at, "started", "configured")
         for s in sessions

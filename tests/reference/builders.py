@@ -292,6 +292,28 @@ def rows(frame: pd.DataFrame, *columns: str) -> list[tuple[Any, ...]]:
     return out
 
 
+def passes_shown(frame: pd.DataFrame, trigger_order: list[str]) -> list[int]:
+    """The fixed-point passes a frame in canonical order shows: at one page view, instant
+    and stage ``configured``, a trigger listed before the previous one starts a new pass
+    (within a pass, triggers activate in list order). A canonical frame is unchanged by
+    ``sort_events(frame, trigger_order, rounds=passes_shown(frame, trigger_order))``."""
+    rank = {t: i for i, t in enumerate(trigger_order)}
+    out, last_key, last_rank, current = [], None, -1, 0
+    columns = ("page_view_id", "event_at", "stage", "trigger_id")
+    for pid, t, stage, trigger in zip(*(frame[c] for c in columns), strict=True):
+        if stage != "configured" or not isinstance(trigger, str):
+            out.append(0)
+            continue
+        r = rank.get(trigger, len(rank))
+        if (pid, t) != last_key:
+            current = 0
+        elif r < last_rank:
+            current += 1
+        out.append(current)
+        last_key, last_rank = (pid, t), r
+    return out
+
+
 def run(world: World, cfg: Any, *columns: str, **kwargs: Any) -> list[tuple[Any, ...]]:
     """Replay and return :func:`rows`."""
     return rows(replay(world, cfg, **kwargs), *columns)

@@ -12,7 +12,6 @@ import pandas as pd
 
 from engage_lab.availability.pool import AgentPool
 from engage_lab.config import Config
-from engage_lab.events import sort_events
 from engage_lab.reference import (
     Engagement,
     History,
@@ -22,9 +21,8 @@ from engage_lab.reference import (
     StateAvailability,
     VisitorSession,
     config_resolver,
-    trigger_order,
 )
-from engage_lab.reference.replay import events_frame
+from engage_lab.reference.replay import sorted_events
 from engage_lab.world.model import draw_world
 from engage_lab.world.output import world_view
 
@@ -101,4 +99,4 @@ def generator_run(history: History, config: Config) -> pd.DataFrame:
         sessions.append(session)
         scheduler.add(session.steps())
     scheduler.run()
-    return sort_events(events_frame(sessions), trigger_order(config))
+    return sorted_events(sessions, config)
