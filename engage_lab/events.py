@@ -1,7 +1,7 @@
 """The replayed decision events: one schema, one writer, one order, one comparison.
 
 Both engines (the reference Chat Manager and the fast engine) produce rows of
-:class:`EventRecord` — exactly the ``--out`` columns of DESIGN.md section 9 — and meet here:
+:class:`EventRecord` — exactly the columns ``engage-lab replay --out`` writes — and meet here:
 
 =====================  ====================  ===========================================
 column                 Arrow type            meaning
@@ -20,12 +20,12 @@ server_probability     float64               the server's answer (null where not
 draw                   float64               the client's draw ``u`` (null where not gated)
 =====================  ====================  ===========================================
 
-**Stages.** The four page-view stages of DESIGN.md section 2 (``embedded``,
+**Stages.** The four page-view stages of the Chat Manager (``embedded``,
 ``continuation``, ``messaging``, ``configured``) and ``engagement`` for what follows
 an engagement: ``chat_engaged``, ``message_sent``, ``message_received``,
 ``chat_closed`` (whichever stage showed the chat).
 
-**Order at one instant** (DESIGN.md section 5 item 18): by stage in the order above, then
+**Order at one instant** (``docs/semantics.md``): by stage in the order above, then
 trigger list order (null trigger first, triggers missing from the list after the listed
 ones, by id), then event: ``started``, ``trigger_activated``, ``trigger_executed``,
 ``item_shown``, ``button_shown`` / ``invitation_shown``, ``chat_shown``, then the

@@ -32,7 +32,7 @@ __all__ = [
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-#: Built-in criterion ids (DESIGN.md section 4); custom variables add ``custom_<name>``.
+#: Built-in criterion ids; custom variables add ``custom_<name>``.
 CRITERION_IDS = (
     "chat_opened",
     "chat_shown",
