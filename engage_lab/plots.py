@@ -136,7 +136,8 @@ def pages_per_visit_figure(frame: pd.DataFrame) -> go.Figure:
     (1, 2)
     """
     fig = go.Figure(go.Bar(x=_ints(frame["pages"]), y=_ints(frame["visits"]), name="visits"))
-    fig.update_xaxes(dtick=1)
+    if frame["pages"].max() <= 25:  # a tick per count while they fit; past that plotly's
+        fig.update_xaxes(dtick=1)
     return _layout(fig, "Page views per visit", "page views in the visit", "visits")
 
 
@@ -272,7 +273,19 @@ def occupancy_figure(load: pd.DataFrame, timezone: str = "UTC") -> go.Figure:
             ),
         ]
     )
+    # The percent axis from 0 to 100 on its own ticks: synced to the counts' grid it started
+    # at an odd value (3.5 %) level with the counts' 0.
     fig.update_layout(
-        yaxis2={"title": "occupancy %", "overlaying": "y", "side": "right", "rangemode": "tozero"}
+        yaxis={"rangemode": "tozero"},
+        yaxis2={
+            "title": "occupancy %",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 100],
+            "tickmode": "linear",
+            "tick0": 0,
+            "dtick": 25,
+            "showgrid": False,
+        },
     )
     return _layout(fig, "Agent occupancy", time_title(timezone), "conversations")

@@ -247,7 +247,8 @@ def figure(name: str, frame: pd.DataFrame, timezone: str = "UTC") -> Any:
     """
     import plotly.express as px
 
-    local = {"hour": f"hour of day ({timezone})", "weekday": f"day of week ({timezone})"}
+    local = {"hour": f"hour of day ({timezone})", "weekday": f"day of week ({timezone})",
+             "per_day": "page views per day", "page_views": "page views"}  # fmt: skip
     if name == "pages_per_visit":
         fig = px.bar(frame, x="pages", y="visits", log_y=True, title="Pages per visit (log scale)")
     elif name == "visits_per_visitor":
