@@ -1,7 +1,7 @@
 """The gating draw and the visitor sample: one md5-based number, in Python and in SQL.
 
 A gated trigger executes iff ``u < p`` where ``p`` is the server's probability and ``u``
-is the client's draw (DESIGN.md section 2). ``u`` is never a global random state::
+is the client's draw. ``u`` is never a global random state::
 
     key = seed || '|' || visitor_id || '|' || page_view_id || '|' || trigger_id
     u   = int(first 13 hex digits of md5(utf8(key)), 16) / 2**52
@@ -10,8 +10,8 @@ is the client's draw (DESIGN.md section 2). ``u`` is never a global random state
 power of two is exact: Python, DuckDB and Spark compute the same double, bit for bit.
 ``u`` lies in ``[0, 1)``.
 
-The same construction gives a stable visitor sample for fast exploration (DESIGN.md
-section 7): a visitor is in a sample of ``fraction`` iff ``sample_draw < fraction`` with
+The same construction gives a stable visitor sample for fast exploration (the
+``sample=`` restriction of a replay): a visitor is in a sample of ``fraction`` iff ``sample_draw < fraction`` with
 ``key = seed || '|sample|' || visitor_id``. The ``sample`` tag keeps the sample
 independent of the gating draws, and a visitor in the 10 % sample is also in the 20 % one.
 

@@ -11,6 +11,7 @@ Every error the library raises on purpose derives from one root, so callers can 
     ├── CompileError           a condition that cannot be compiled to SQL
     │   └── UnsupportedOperatorError(dialect, op)
     ├── EngineError            a replay that cannot run (missing data, inconsistent state)
+    │   └── MissingSeedError   a gated trigger and no seed
     └── NotBuiltError          a command that exists in the interface but is not built yet
 
 Errors from DuckDB, sqlglot or pydantic are translated at the boundary with
@@ -43,6 +44,7 @@ __all__ = [
     "EngageLabError",
     "EngineError",
     "LoadError",
+    "MissingSeedError",
     "NotBuiltError",
     "UnsupportedOperatorError",
     "duckdb_message",
@@ -110,6 +112,22 @@ class UnsupportedOperatorError(CompileError):
 
 class EngineError(EngageLabError):
     """A replay that cannot run."""
+
+
+class MissingSeedError(EngineError):
+    """A gated trigger needs a seed: neither the history nor the caller gave one.
+
+    ``how`` says how to give one where the error is shown: ``seed=`` in Python, the
+    command line says ``--seed``.
+
+    >>> str(MissingSeedError())
+    'a gated trigger needs a seed: the history has none; pass seed='
+    >>> str(MissingSeedError("pass --seed SEED"))
+    'a gated trigger needs a seed: the history has none; pass --seed SEED'
+    """
+
+    def __init__(self, how: str = "pass seed=") -> None:
+        super().__init__(f"a gated trigger needs a seed: the history has none; {how}")
 
 
 class NotBuiltError(EngageLabError):

@@ -1,7 +1,7 @@
 """The replayed decision events: one schema, one writer, one order, one comparison.
 
 Both engines (the reference Chat Manager and the fast engine) produce rows of
-:class:`EventRecord` — exactly the ``--out`` columns of DESIGN.md section 9 — and meet here:
+:class:`EventRecord` — exactly the columns ``engage-lab replay --out`` writes — and meet here:
 
 =====================  ====================  ===========================================
 column                 Arrow type            meaning
@@ -20,7 +20,7 @@ server_probability     float64               the server's answer (null where not
 draw                   float64               the client's draw ``u`` (null where not gated)
 =====================  ====================  ===========================================
 
-**Stages.** The four page-view stages of DESIGN.md section 2 (``embedded``,
+**Stages.** The four page-view stages of the Chat Manager (``embedded``,
 ``continuation``, ``messaging``, ``configured``) and ``engagement`` for what follows
 an engagement: ``chat_engaged``, ``message_sent``, ``message_received``,
 ``chat_closed`` (whichever stage showed the chat).

@@ -5,6 +5,15 @@ Each function takes the DataFrame its ``explore`` namesake returns and builds a 
 and times as ISO strings, so a figure's JSON is the same on every run and machine (the
 notebooks store it and nbval compares it).
 
+Conventions every figure keeps:
+
+* a time axis is in the source's timezone (the ``timezone`` argument, see
+  :func:`engage_lab.explore.source_timezone`) and its title names it:
+  ``time (Europe/Paris)``, ``hour of day (Europe/Paris)``;
+* the legend sits above the plot area, right-aligned under the title, never over an
+  axis title (a legend below the plot covers the x-axis title; one on the right covers
+  a second y axis).
+
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"pages": [1, 3], "visits": [2, 1], "share": [2 / 3, 1 / 3]})
 >>> pages_per_visit_figure(frame).data[0].y
@@ -17,11 +26,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 __all__ = [
+    "LEGEND",
     "agent_presence_figure",
     "custom_variables_figure",
     "dwell_time_figure",
     "occupancy_figure",
     "pages_per_visit_figure",
+    "time_title",
     "traffic_by_hour_figure",
     "traffic_by_weekday_figure",
 ]
@@ -38,19 +49,40 @@ def _floats(series: pd.Series, digits: int = 4) -> list[float | None]:
     return [None if pd.isna(v) else round(float(v), digits) for v in series]
 
 
-def _times(series: pd.Series) -> list[str]:
-    return [pd.Timestamp(v).strftime("%Y-%m-%d %H:%M") for v in series]
+def _local_times(series: pd.Series, timezone: str) -> list[str]:
+    """UTC instants (naive, as the database stores them) as wall-clock times in ``timezone``.
+
+    >>> _local_times(pd.Series(pd.to_datetime(["2026-03-02 09:00"])), "Europe/Paris")
+    ['2026-03-02 10:00']
+    """
+    instants = pd.to_datetime(series)
+    if instants.dt.tz is None:
+        instants = instants.dt.tz_localize("UTC")
+    return [v.strftime("%Y-%m-%d %H:%M") for v in instants.dt.tz_convert(timezone)]
+
+
+def time_title(timezone: str, what: str = "time") -> str:
+    """The title of a time axis, naming its timezone.
+
+    >>> time_title("Europe/Paris", "hour of day")
+    'hour of day (Europe/Paris)'
+    """
+    return f"{what} ({timezone})"
+
+
+#: The legend of every figure: one row above the plot area, right-aligned.
+LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     fig.update_layout(
-        title=title,
+        title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
         xaxis_title=x,
         yaxis_title=y,
         template=TEMPLATE,
         height=HEIGHT,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 80, "b": 50},
+        legend=LEGEND,
     )
     return fig
 
@@ -71,7 +103,8 @@ def traffic_by_hour_figure(frame: pd.DataFrame, timezone: str = "UTC") -> go.Fig
         ]
     )
     fig.update_xaxes(dtick=1)
-    return _layout(fig, f"Traffic by hour of day ({timezone})", "hour", "count")
+    title = f"Traffic by hour of day ({timezone})"
+    return _layout(fig, title, time_title(timezone, "hour of day"), "count")
 
 
 def traffic_by_weekday_figure(frame: pd.DataFrame, timezone: str = "UTC") -> go.Figure:
@@ -90,7 +123,8 @@ def traffic_by_weekday_figure(frame: pd.DataFrame, timezone: str = "UTC") -> go.
             go.Bar(x=days, y=_ints(frame["visits"]), name="visits"),
         ]
     )
-    return _layout(fig, f"Traffic by day of week ({timezone})", "day", "count")
+    title = f"Traffic by day of week ({timezone})"
+    return _layout(fig, title, time_title(timezone, "day of week"), "count")
 
 
 def pages_per_visit_figure(frame: pd.DataFrame) -> go.Figure:
@@ -102,7 +136,8 @@ def pages_per_visit_figure(frame: pd.DataFrame) -> go.Figure:
     (1, 2)
     """
     fig = go.Figure(go.Bar(x=_ints(frame["pages"]), y=_ints(frame["visits"]), name="visits"))
-    fig.update_xaxes(dtick=1)
+    if frame["pages"].max() <= 25:  # a tick per count while they fit; past that plotly's
+        fig.update_xaxes(dtick=1)
     return _layout(fig, "Page views per visit", "page views in the visit", "visits")
 
 
@@ -160,16 +195,20 @@ def custom_variables_figure(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, "Custom variables", "variable", "count")
 
 
-def agent_presence_figure(load: pd.DataFrame) -> go.Figure:
+def agent_presence_figure(load: pd.DataFrame, timezone: str = "UTC") -> go.Figure:
     """Agents available and away over time (mean per bucket, stacked areas).
+
+    ``load`` is :func:`engage_lab.explore.agent_load`'s frame (UTC buckets); the time axis
+    shows them in ``timezone``.
 
     >>> import pandas as pd
     >>> load = pd.DataFrame({"bucket_start": pd.to_datetime(["2026-03-02 10:00"]),
     ...                      "agents_available": [1.5], "agents_away": [0.25]})
-    >>> agent_presence_figure(load).data[0].y
-    (1.5,)
+    >>> figure = agent_presence_figure(load, "Europe/Paris")
+    >>> figure.data[0].y, figure.data[0].x, figure.layout.xaxis.title.text
+    ((1.5,), ('2026-03-02 11:00',), 'time (Europe/Paris)')
     """
-    times = _times(load["bucket_start"])
+    times = _local_times(load["bucket_start"], timezone)
     fig = go.Figure(
         [
             go.Scatter(
@@ -190,11 +229,14 @@ def agent_presence_figure(load: pd.DataFrame) -> go.Figure:
             ),
         ]
     )
-    return _layout(fig, "Agent presence (mean agents per bucket)", "time (UTC)", "agents")
+    return _layout(fig, "Agent presence (mean agents per bucket)", time_title(timezone), "agents")
 
 
-def occupancy_figure(load: pd.DataFrame) -> go.Figure:
+def occupancy_figure(load: pd.DataFrame, timezone: str = "UTC") -> go.Figure:
     """Capacity, conversations in progress on available agents, and occupancy over time.
+
+    ``load`` is :func:`engage_lab.explore.agent_load`'s frame (UTC buckets); the time axis
+    shows them in ``timezone``.
 
     >>> import pandas as pd
     >>> load = pd.DataFrame({"bucket_start": pd.to_datetime(["2026-03-02 10:00"]),
@@ -203,7 +245,7 @@ def occupancy_figure(load: pd.DataFrame) -> go.Figure:
     >>> occupancy_figure(load).data[2].y
     (20.0,)
     """
-    times = _times(load["bucket_start"])
+    times = _local_times(load["bucket_start"], timezone)
     occupancy = [None if v is None else round(100 * v, 2) for v in _floats(load["occupancy"])]
     fig = go.Figure(
         [
@@ -231,7 +273,19 @@ def occupancy_figure(load: pd.DataFrame) -> go.Figure:
             ),
         ]
     )
+    # The percent axis from 0 to 100 on its own ticks: synced to the counts' grid it started
+    # at an odd value (3.5 %) level with the counts' 0.
     fig.update_layout(
-        yaxis2={"title": "occupancy %", "overlaying": "y", "side": "right", "rangemode": "tozero"}
+        yaxis={"rangemode": "tozero"},
+        yaxis2={
+            "title": "occupancy %",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 100],
+            "tickmode": "linear",
+            "tick0": 0,
+            "dtick": 25,
+            "showgrid": False,
+        },
     )
-    return _layout(fig, "Agent occupancy", "time (UTC)", "conversations")
+    return _layout(fig, "Agent occupancy", time_title(timezone), "conversations")

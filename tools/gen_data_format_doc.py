@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from engage_lab.data import schema
+from engage_lab.data import schema, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "data-format.md"
-SAMPLE = ROOT / "data" / "sample"
+DATA = ROOT / "data"
 
 HEADER = """\
 # Data formats
@@ -36,7 +37,9 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
 * **JSON Lines** (`*.jsonl`, also `*.ndjson` and `*.json`): one JSON object per line.
   Each object has a `type` (the record type, e.g. `page_view`) and an `id` unique within
   its type; the other fields are listed per record type below. A JSON Lines file may
-  hold records of several types. Unknown record types and unknown fields are refused.
+  hold records of several types. Unknown record types and unknown fields are refused
+  (naming the close known name when there is one: "did you mean `soft_limit`?"); a line
+  that is not JSON is refused with its column and the parser's reason.
 * **CSV** (`*.csv`, header line) and **Parquet** (`*.parquet`): one file per record
   type, named after its table or its record type (the part of the name before the first
   dot: `page_views.csv`, `page_view.2026-03.csv`, `conversations.parquet` ...). The
@@ -63,9 +66,18 @@ with el.open("data/engage.duckdb") as lab:
 
 * **Timestamps**: ISO 8601 strings with a zone, `Z` or an offset `+hh:mm`, `+hhmm`,
   `+hh` (`2026-03-02T09:15:00.250Z`, `2026-03-02T10:15:00.250+01:00`), or integer
-  milliseconds since the Unix epoch (`1772442900250`). They are stored as `TIMESTAMP` in
-  UTC with millisecond precision (finer digits are truncated). A timestamp without a
-  zone is refused: guessing a zone would shift every event.
+  milliseconds since the Unix epoch (`1772442900250`). ISO strings are preferred: they
+  say their unit and zone. They are stored as `TIMESTAMP` in UTC with millisecond
+  precision (finer digits are truncated). A timestamp without a zone is refused:
+  guessing a zone would shift every event.
+* **A number is always epoch milliseconds** (a JSON integer, CSV digits, an integer
+  Parquet column); its unit is never guessed from its size. Every timestamp must lie
+  from {plausible_from} (included) to {plausible_until} (excluded), UTC; anything outside is
+  refused with its file, line and field. This catches the usual unit mistakes, which
+  would otherwise load silently: epoch seconds read as milliseconds land in January
+  1970, microseconds and nanoseconds far in the future, and the message says which
+  unit the number looks like (`1772442300` → "looks like epoch seconds (multiply by
+  1000)"). Refusing instead of guessing keeps one meaning for a number in every file.
 * **Browser times** are shifted by the visitor's clock offset at load: for a visitor
   whose `visitor` record has `clock_offset_ms` (browser clock minus server clock), that
   offset is subtracted from {browser_times}. Agent and server times are used as recorded.
@@ -154,28 +166,41 @@ def loads_section() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The shipped samples: folder, what it is.
+SAMPLES = {
+    "sample": "a live-chat history",
+    "sample-messaging": "a messaging history",
+}
+
+
+def generate_command(folder: Path) -> str:
+    """The ``engage-lab generate`` command a sample's README gives to regenerate it."""
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^\S*engage-lab generate .*$", readme, re.M)
+    if found is None:
+        raise SystemExit(f"{folder / 'README.md'}: no engage-lab generate command")
+    return found.group(0).split("engage-lab ", 1)[1]
+
+
 def sample_section() -> str:
-    files = sorted(SAMPLE.glob("*.jsonl"))
     lines = [
-        "## The shipped sample",
+        "## The shipped samples",
         "",
-        "`data/sample/` holds a small live-chat history made by `tools/make_sample.py` "
-        "(deterministic): about 40 visitors over three days in Europe/Paris, four agents. "
-        "It exercises every record type and field: a maintenance window, a visitor with a "
-        "clock offset, returning visitors, a single-page checkout, fixed-button "
-        "placeholders (and a page missing one), pages whose end was not recorded, custom "
-        "variables changing mid-page, identities and threads, all eleven chat events "
-        "(gated triggers with `server_probability` and `draw`, continuation, offline mode), "
-        "agents' shifts with breaks, and conversations on web chat and other channels. "
-        "Its timestamps come in the three accepted forms (UTC `Z`, a `+01:00` offset in "
-        "`source_status.jsonl`, epoch milliseconds in `presence.jsonl`).",
+        "Two small histories ship with the project, made by the world generator (not by "
+        "hand) and recorded with the reference Chat Manager under the configuration "
+        "named in their command; each folder's `README.md` says how to regenerate it byte "
+        "for byte, and `tests/explore/test_sample.py` checks that the committed files "
+        "equal a fresh generation. The tables are the `*.jsonl` files at the top of each "
+        "folder; the generator's hidden ground truth is under `truth/` (not loaded).",
         "",
-        "| file | lines |",
-        "|---|---|",
+        "| folder | what | made by | data files |",
+        "|---|---|---|---|",
     ]
-    for path in files:
-        count = len(path.read_text(encoding="utf-8").splitlines())
-        lines.append(f"| `{path.name}` | {count} |")
+    for name, what in SAMPLES.items():
+        folder = DATA / name
+        files = ", ".join(f"`{p.name}`" for p in sorted(folder.glob("*.jsonl")))
+        command = f"`engage-lab {generate_command(folder)}`"
+        lines.append(f"| `data/{name}/` | {what} | {md_cell(command)} | {files} |")
     return "\n".join(lines) + "\n"
 
 
@@ -207,6 +232,8 @@ def render() -> str:
         rules="\n".join(rules),
         references=references,
         idle_hours=schema.DEFAULT_VISIT_IDLE_MS // 3_600_000,
+        plausible_from=f"`{validate.PLAUSIBLE[0]}`",
+        plausible_until=f"`{validate.PLAUSIBLE[1]}`",
         inferred_minutes=schema.INFERRED_PAGE_LENGTH_MS // 60_000,
         bookkeeping=bookkeeping,
     )

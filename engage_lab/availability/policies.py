@@ -1,4 +1,4 @@
-"""The server's answer: availability policies as pure functions (DESIGN.md sections 5, 6).
+"""The server's answer: availability policies as pure functions.
 
 At an instant the agents give an :class:`AvailabilityState`: ``capacity`` (sum of the
 soft limits of available agents), ``in_progress`` (conversations in progress on available

@@ -5,7 +5,7 @@ engagements become conversations that load the agents. A SimPy-style heap ordere
 ``(time, priority, seq)`` makes ties deterministic, never random; the pool itself draws
 nothing — durations and patience come from the caller.
 
-Rules (DESIGN.md section 6):
+Rules:
 
 * an agent takes a new web chat only while **available** and with a free slot
   (conversations in progress on them, all channels, ``< soft_limit``); among those the

@@ -424,7 +424,7 @@ FROM steps
 
 # Portable form (no ASOF, no inequality join): sort the distinct instants together with the
 # steps (steps first at equal times); the running max of step times is the step in force;
-# then two equi-joins. Spark reads ASOF as an alias (RECIPES), and inequality LEFT JOINs
+# then two equi-joins. Spark reads ASOF as an alias, and inequality LEFT JOINs
 # fall back to nested loops in DuckDB.
 _STATES_WINDOW_TEMPLATE = """
 WITH tl AS (SELECT * FROM __timeline),

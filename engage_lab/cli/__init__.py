@@ -8,17 +8,22 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from engage_lab.cli import _config, _data, _later, _world
-from engage_lab.errors import EngageLabError, NotBuiltError
+from engage_lab.errors import EngageLabError, MissingSeedError, NotBuiltError
 
 __all__ = ["main"]
 
 #: Exit codes: 0 success, 1 a problem with the input (invalid data or configuration),
 #: 2 a usage problem or a command that is not built yet.
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: Exit code when stdout's reader went away (a shell's code for death by SIGPIPE).
+EXIT_BROKEN_PIPE = 128 + 13
+#: How to give the gating draws a seed on the command line.
+SEED_HINT = "pass --seed SEED"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or EXIT_OK)
+        code = int(args.func(args) or EXIT_OK)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
+    except MissingSeedError:
+        # The engines say `seed=` (the Python API); here it is an option.
+        print(f"engage-lab {args.command}: {MissingSeedError(SEED_HINT)}", file=sys.stderr)
+        return EXIT_INVALID
     except NotBuiltError as exc:
         print(f"engage-lab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -48,6 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"engage-lab {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """The reader of stdout closed it (``engage-lab load ... | head``): leave quietly.
+
+    As the Python documentation's note on SIGPIPE advises, stdout is pointed at devnull
+    so the interpreter's last flush does not fail again, and the exit code is the one a
+    shell gives a program killed by SIGPIPE (128 + 13), as ``cat``, ``grep`` or ``seq``
+    end in such a pipe.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

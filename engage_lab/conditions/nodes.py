@@ -165,7 +165,8 @@ class Const(Node):
 
 class CriterionTest(Node):
     """A criteria operator; ``op`` is its JSON name, ``kinds`` the value kinds it applies to,
-    ``not_found`` its result on a value that is missing (DESIGN.md section 5, item 8)."""
+    ``not_found`` its result on a value that is missing (a missing value fails every test
+    but the negative ones)."""
 
     __slots__ = ()
     op: ClassVar[str]

@@ -1,7 +1,7 @@
 """The words conditions are made of: criteria, positions, value kinds, attributes.
 
-Criteria (the product's form, DESIGN.md section 4)
----------------------------------------------------
+Criteria (the product's form)
+-----------------------------
 ``BUILTIN_CRITERIA`` maps each built-in criterion id to the kind its values are read as
 (every other fact about a criterion is in :mod:`engage_lab.conditions.registry`):
 ``string`` (normalized, comma lists), ``number``, ``boolean``, ``day`` (Monday … Sunday,
@@ -165,7 +165,7 @@ def position_range(position: str, pages: int) -> tuple[int, int]:
 
 
 def normalize(text: str) -> str:
-    """Strip, NFKD without combining marks, lowercase (DESIGN.md section 5, item 10).
+    """Strip, NFKD without combining marks, lowercase: how strings are compared.
 
     Combining marks are the characters of Unicode general category M (Mn, Mc, Me), the
     set DuckDB's ``strip_accents`` removes too, so SQL and Python agree.

@@ -22,6 +22,8 @@ go to the ``_problems`` table; the typed checks are in :mod:`engage_lab.data.val
 from __future__ import annotations
 
 import csv
+import difflib
+import json
 import re
 
 import duckdb
@@ -33,6 +35,8 @@ from engage_lab.errors import duckdb_message
 
 __all__ = [
     "create_staging",
+    "did_you_mean",
+    "json_syntax_problem",
     "probe_file",
     "stage_file",
     "stage_jsonl_records",
@@ -154,9 +158,7 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
         SELECT file_no, line_no,
                CASE WHEN state IN ('ok') OR state LIKE 'type_kind:%' OR state = 'no_type'
                     THEN 'type' ELSE 'record' END,
-               CASE WHEN state = 'malformed'
-                        THEN 'malformed JSON: ' || left(line, 60) || CASE WHEN length(line) > 60 THEN '...' ELSE '' END
-                    WHEN state LIKE 'not_object:%'
+               CASE WHEN state LIKE 'not_object:%'
                         THEN 'not a JSON object (' || lower(split_part(state, ':', 2)) || ')'
                     WHEN state = 'no_type' THEN 'missing record type'
                     WHEN state LIKE 'type_kind:%'
@@ -165,11 +167,14 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
                          || ' (expected one of ' || array_to_string({known}, ', ') || ')'
                END
         FROM _lines
-        WHERE state <> 'blank' AND (state <> 'ok' OR NOT list_contains({known}, rtype))
+        WHERE state NOT IN ('blank', 'malformed')
+          AND (state <> 'ok' OR NOT list_contains({known}, rtype))
             """,
             known=known,
         )
     )
+    _malformed_problems(con)
+    _suggest_record_types(con)
     # Files without any record are refused: an empty export is more often a failed one.
     for source in jsonl_files:
         (count,) = con.execute(
@@ -180,6 +185,101 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
             _problem(con, source, 1, "file", "empty file (no records)")
 
 
+#: Malformed lines explained one by one (Python's parser says where and why); past this
+#: many, the rest are counted with a short message (the problem list keeps fewer anyway).
+MAX_EXPLAINED_LINES = 10_000
+
+
+def json_syntax_problem(line: str) -> str:
+    """Why a line is not JSON: the column (1-based, in characters) and the reason.
+
+    >>> json_syntax_problem('{"type": "agent", "id": "a9", "soft_limit": 2')
+    "malformed JSON at column 46: expecting ',' delimiter (at the end of the line)"
+    >>> json_syntax_problem('{"type": "agent", "soft_limit": 2 3}')
+    "malformed JSON at column 35: expecting ',' delimiter (near '3}')"
+    """
+
+    def refuse_constant(name: str) -> None:
+        raise ValueError(name)
+
+    try:
+        json.loads(line, parse_constant=refuse_constant)
+    except json.JSONDecodeError as exc:
+        reason, column = exc.msg[0].lower() + exc.msg[1:], exc.colno
+    except ValueError as exc:  # NaN, Infinity: Python reads them, JSON has no such value
+        column = _constant_column(line, str(exc))
+        reason = f"{exc} is not a JSON value"
+    except RecursionError:
+        return "malformed JSON: nested too deeply"
+    else:  # DuckDB refused what Python reads (a rare extension): say it plainly
+        return "malformed JSON (not strict JSON)"
+    near = line[max(column - 1, 0) : column + 9]
+    near = f" (near {near!r})" if near.strip() else " (at the end of the line)"
+    return f"malformed JSON at column {column}: {reason}{near}"
+
+
+def _constant_column(line: str, name: str) -> int:
+    """The column of a bare constant (``NaN``) outside strings, 1 if not found."""
+    found = re.search(r"(?<![\w\"])" + re.escape(name) + r"(?![\w\"])", line)
+    return found.start() + 1 if found else 1
+
+
+def _malformed_problems(con: duckdb.DuckDBPyConnection) -> None:
+    """One problem per malformed line, with its column and reason."""
+    rows = con.execute(
+        "SELECT file_no, line_no, line FROM _lines WHERE state = 'malformed' "
+        "ORDER BY file_no, line_no LIMIT ?",
+        [MAX_EXPLAINED_LINES],
+    ).fetchall()
+    if not rows:
+        return
+    con.executemany(
+        "INSERT INTO _problems VALUES (?, ?, 'record', ?)",
+        [[file_no, line_no, json_syntax_problem(line)] for file_no, line_no, line in rows],
+    )
+    con.execute(
+        """
+        INSERT INTO _problems
+        SELECT file_no, line_no, 'record', 'malformed JSON' FROM _lines
+        WHERE state = 'malformed' ORDER BY file_no, line_no OFFSET ?
+        """,
+        [MAX_EXPLAINED_LINES],
+    )
+
+
+def _suggest_record_types(con: duckdb.DuckDBPyConnection) -> None:
+    """Add "did you mean ...?" to unknown record types close to a known one."""
+    rows = con.execute(
+        "SELECT DISTINCT rtype FROM _lines WHERE state = 'ok' AND NOT list_contains(?, rtype)",
+        [list(schema.RECORD_TYPES)],
+    ).fetchall()
+    for (rtype,) in rows:
+        hint = did_you_mean(rtype, list(schema.RECORD_TYPES))
+        if hint:
+            con.execute(
+                """
+                UPDATE _problems p SET message = 'unknown record type ' || to_json(l.rtype)
+                                                 || '; ' || ?
+                FROM _lines l
+                WHERE p.file_no = l.file_no AND p.line_no = l.line_no AND p.field = 'type'
+                  AND l.state = 'ok' AND l.rtype = ?
+                """,
+                [hint, rtype],
+            )
+
+
+def did_you_mean(name: str, known: list[str]) -> str | None:
+    """``"did you mean X?"`` for the known name closest to ``name``, if one is close.
+
+    >>> did_you_mean("soft_limt", ["id", "soft_limit"])
+    'did you mean soft_limit?'
+    >>> did_you_mean("shift", ["id", "soft_limit"]) is None
+    True
+    """
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]}?" if close else None
+
+
 def _header_problems(
     con, source: SourceFile, table: schema.Table, columns: list[str], kind: str
 ) -> bool:
@@ -188,7 +288,9 @@ def _header_problems(
     ok = True
     for name in columns:
         if name not in fields:
-            _problem(con, source, 1, f"{table.record_type}.{name}", f"unknown {kind} column")
+            hint = did_you_mean(name, fields)
+            message = f"unknown {kind} column" + (f"; {hint}" if hint else "")
+            _problem(con, source, 1, f"{table.record_type}.{name}", message)
     for column in schema.raw_columns(table):
         field = schema.raw_field(table, column)
         if column.required and field not in columns:

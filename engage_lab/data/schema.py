@@ -8,8 +8,9 @@ record type (the file is named after the table or the record type, e.g.
 ``page_views.csv`` or ``page_view.parquet``).
 
 Timestamps are ISO 8601 strings with a zone (``2026-03-02T09:15:00.250Z``) or integer
-milliseconds since the epoch; they are stored as ``TIMESTAMP`` in UTC, millisecond
-precision.
+milliseconds since the epoch (a number is never read in another unit); they are stored as
+``TIMESTAMP`` in UTC, millisecond precision, and must lie from 2000-01-01 to 2100-01-01
+(:data:`engage_lab.data.validate.PLAUSIBLE`), which refuses epoch seconds (1970).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ __all__ = [
     "table_for_record_type",
 ]
 
-#: The product's JavaScript event vocabulary (engage-facts section 6).
+#: The product's JavaScript event vocabulary (the Chat Manager's event names).
 CHAT_EVENTS = (
     "started",
     "trigger_activated",
@@ -425,7 +426,8 @@ META_TABLE = "lab_meta"
 LOADS_TABLE = "loads"
 SCHEMA_VERSION = "1"
 
-#: Default visit idle duration (DESIGN.md section 2) and inferred page length.
+#: Default visit idle duration (a gap longer than this starts a new visit) and inferred
+#: page length (of a page view with no recorded end and no event).
 DEFAULT_VISIT_IDLE_MS = 24 * 3600 * 1000
 INFERRED_PAGE_LENGTH_MS = 30 * 60 * 1000
 

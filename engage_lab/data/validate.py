@@ -8,8 +8,16 @@ a number below its minimum, a variable name without its prefix, instants out of 
 
 Timestamps: ISO 8601 with a zone (``Z``, ``+hh:mm``, ``+hhmm`` or ``+hh``; ``T`` or a
 space between date and time; seconds optional), or integer epoch milliseconds (a JSON
-integer, or a CSV cell of digits). Digits below the millisecond are truncated (toward
-the past); a time without a zone is refused, because guessing a zone shifts every event.
+integer, a CSV cell of digits, or an integer Parquet column). Digits below the
+millisecond are truncated (toward the past); a time without a zone is refused, because
+guessing a zone shifts every event.
+
+A number always means epoch milliseconds: its unit is never guessed from its magnitude.
+Instead every timestamp must lie in ``[2000-01-01, 2100-01-01)`` UTC (``PLAUSIBLE``):
+epoch *seconds* read as milliseconds land in January 1970 and microseconds or
+nanoseconds in the far future, so a wrong unit is refused with the file, line and field,
+and the message says which unit the number looks like. Guessing would also accept
+seconds silently in one file and milliseconds in the next; refusing keeps one meaning.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import functools
 import duckdb
 
 from engage_lab.data import schema
-from engage_lab.data.readers import raw_fields, stage_table
+from engage_lab.data.readers import did_you_mean, raw_fields, stage_table
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
 
 __all__ = ["type_records", "typed_table"]
@@ -31,6 +39,12 @@ ISO_WITHOUT_ZONE = r"\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*
 EPOCH_MS_TEXT = r"\s*-?\d{1,15}\s*"
 #: Epoch milliseconds of 0001-01-01 and 9999-12-31T23:59:59.999.
 EPOCH_MS_RANGE = (-62135596800000, 253402300799999)
+#: Instants a recorded history can hold, as ISO dates, from (included) to (excluded).
+PLAUSIBLE = ("2000-01-01", "2100-01-01")
+#: The same bounds in epoch milliseconds.
+PLAUSIBLE_MS = (946_684_800_000, 4_102_444_800_000)
+_DIGITS = r"\s*-?\d+\s*"
+_ISO_MS = "%Y-%m-%dT%H:%M:%S.%gZ"
 
 _KIND_NAME = (
     "CASE {k} WHEN 'VARCHAR' THEN 'string' WHEN 'TEXT' THEN 'string' "
@@ -152,18 +166,25 @@ def _field_problems(
         nope=literal(f"{not_it}: "),
     )
     if column.sql_type == "TIMESTAMP":
+        number = _timestamp_number(t, k)
         type_problem = sql(
             "CASE WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
             "AND regexp_full_match({t}, {nozone}) "
-            "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} ELSE {p} END",
+            "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} "
+            "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL ELSE {p} END",
             t=t,
             v=v,
             k=k,
+            n=number,
+            lo=literal(PLAUSIBLE_MS[0]),
+            hi=literal(PLAUSIBLE_MS[1]),
             nozone=literal(ISO_WITHOUT_ZONE),
             d=display,
             p=type_problem,
         )
     out.append((field, sql("{t} IS NOT NULL AND {v} IS NULL", t=t, v=v), type_problem))
+    if column.sql_type == "TIMESTAMP":
+        out.append(_range_problem(field, t, k, v, display))
     if column.required:
         out.append(
             (
@@ -227,20 +248,79 @@ def _field_problems(
     return out
 
 
+def _timestamp_number(t: Sql, k: Sql) -> Sql:
+    """The raw field as a number when it was given as one (else NULL)."""
+    return sql(
+        "CASE WHEN {k} IN ('BIGINT', 'UBIGINT') OR ({k} = 'TEXT' AND regexp_full_match({t}, {d})) "
+        "THEN TRY_CAST(trim({t}) AS DOUBLE) END",
+        t=t,
+        k=k,
+        d=literal(_DIGITS),
+    )
+
+
+def _range_problem(field: str, t: Sql, k: Sql, v: Sql, display: Sql) -> tuple[str, Sql, Sql]:
+    """A timestamp outside ``PLAUSIBLE``; for a number, the unit it looks like.
+
+    The condition reads the typed value only (cheap on every record); a number too large
+    for a timestamp has no typed value and is already a problem, worded here.
+    """
+    lo, hi = (sql("TIMESTAMP {d}", d=literal(d)) for d in PLAUSIBLE)
+    ms_lo, ms_hi = (literal(x) for x in PLAUSIBLE_MS)
+    n = _timestamp_number(t, k)
+    fits = "({x} >= {lo} AND {x} < {hi})"
+    unit_hint = sql(
+        "CASE WHEN {n} IS NULL THEN '' "
+        "WHEN " + fits.format(x="{n} * 1000", lo="{lo}", hi="{hi}") + " THEN "
+        "'; numbers are epoch milliseconds, this looks like epoch seconds (multiply by 1000)' "
+        "WHEN " + fits.format(x="{n} / 1000", lo="{lo}", hi="{hi}") + " THEN "
+        "'; numbers are epoch milliseconds, this looks like epoch microseconds (divide by 1000)' "
+        "WHEN " + fits.format(x="{n} / 1000000", lo="{lo}", hi="{hi}") + " THEN "
+        "'; numbers are epoch milliseconds, this looks like epoch nanoseconds "
+        "(divide by 1000000)' "
+        "ELSE '; numbers are epoch milliseconds' END",
+        n=n,
+        lo=ms_lo,
+        hi=ms_hi,
+    )
+    outside = sql("({v} < {lo} OR {v} >= {hi})", v=v, lo=lo, hi=hi)
+    message = sql(
+        "CASE WHEN {outside} OR ({v} IS NULL AND NOT " + fits + ") THEN "
+        "{msg} || {d} || CASE WHEN {v} IS NOT NULL AND {n} IS NOT NULL "
+        "THEN ' (' || strftime({v}, {iso}) || ')' ELSE '' END || {hint} END",
+        outside=outside,
+        v=v,
+        x=n,
+        lo=ms_lo,
+        hi=ms_hi,
+        n=n,
+        msg=literal(f"timestamp outside {PLAUSIBLE[0]} .. {PLAUSIBLE[1]}: "),
+        d=display,
+        iso=literal(_ISO_MS),
+        hint=unit_hint,
+    )
+    return field, outside, message
+
+
 def _order_problems(table: schema.Table) -> list[tuple[str, Sql, Sql]]:
     out = []
+    lo, hi = (sql("TIMESTAMP {d}", d=literal(d)) for d in PLAUSIBLE)
     for name, earlier, later in schema.ORDER_RULES:
         if name != table.name:
             continue
+        # An instant outside PLAUSIBLE is refused on its own: its order is not news.
         out.append(
             (
                 f"{table.record_type}.{later}",
                 sql("{b} < {a}", a=ident(earlier), b=ident(later)),
                 sql(
-                    "CASE WHEN {b} < {a} THEN {msg} || strftime({b}, '%Y-%m-%dT%H:%M:%S.%gZ') || ' < ' "
+                    "CASE WHEN {b} < {a} AND {a} >= {lo} AND {b} >= {lo} AND {a} < {hi} "
+                    "AND {b} < {hi} THEN {msg} || strftime({b}, '%Y-%m-%dT%H:%M:%S.%gZ') || ' < ' "
                     "|| strftime({a}, '%Y-%m-%dT%H:%M:%S.%gZ') || ')' END",
                     a=ident(earlier),
                     b=ident(later),
+                    lo=lo,
+                    hi=hi,
                     msg=literal(f"{later} before {earlier} ("),
                 ),
             )
@@ -276,6 +356,29 @@ def type_records(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
     ).fetchone()
     if row is not None:
         con.execute(problems_statement)
+        _suggest_field_names(con, table)
+
+
+def _suggest_field_names(con: duckdb.DuckDBPyConnection, table: schema.Table) -> None:
+    """Add "did you mean ...?" to the unknown fields close to a known one.
+
+    Unknown names are few (a file has one misspelling on every line): the suggestion is
+    made once per name, then set on all its problems.
+    """
+    prefix = f"{table.record_type}."
+    rows = con.execute(
+        "SELECT DISTINCT field FROM _problems WHERE message = 'unknown field' "
+        "AND starts_with(field, ?)",
+        [prefix],
+    ).fetchall()
+    known = raw_fields(table)
+    for (field,) in rows:
+        hint = did_you_mean(field.removeprefix(prefix), known)
+        if hint:
+            con.execute(
+                "UPDATE _problems SET message = ? WHERE message = 'unknown field' AND field = ?",
+                [f"unknown field; {hint}", field],
+            )
 
 
 @functools.cache

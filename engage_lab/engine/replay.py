@@ -52,7 +52,7 @@ from engage_lab.engine.pages import (
 )
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
-from engage_lab.errors import EngineError, translate_duckdb
+from engage_lab.errors import EngineError, MissingSeedError, translate_duckdb
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
 
@@ -322,7 +322,7 @@ def _prepared(
         open_thread = cache.threads[key]
     if plan.any_gated:
         if chosen_seed is None:
-            raise EngineError("a gated trigger needs a seed: the history has none; pass seed=")
+            raise MissingSeedError()
         id_bytes = _id_buffers(con, pages, cache)
         seed_bytes = np.frombuffer(str(chosen_seed).encode("utf-8"), np.uint8).copy()
     else:

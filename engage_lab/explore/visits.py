@@ -220,7 +220,7 @@ def page_durations(db: Database) -> pd.DataFrame:
 
     A page view whose end was not recorded ends at its last recorded event (chat event or
     custom-variable change), or ``schema.INFERRED_PAGE_LENGTH_MS`` after it started if it
-    has none (DESIGN.md section 2). An end the loader already inferred is kept.
+    has none. An end the loader already inferred is kept.
 
     Returns
     -------

@@ -11,7 +11,7 @@ Modules: :mod:`~engage_lab.kpis.coded` (codes), :mod:`~engage_lab.kpis.core` (co
 funnel, reach, timing), :mod:`~engage_lab.kpis.agents` (occupancy, conversations),
 :mod:`~engage_lab.kpis.fidelity` (replay versus recording).
 
-Definitions (DESIGN.md sections 7 and 9; engage-facts section 6):
+Definitions (over the Chat Manager's JavaScript events):
 
 * ``activations`` = ``trigger_activated`` events; ``executions`` = ``trigger_executed``
   (``executions_online`` / ``executions_offline`` by mode);

@@ -37,7 +37,7 @@ __all__ = [
     "visit_funnel",
 ]
 
-#: The ``kpis`` keys of ``engage-lab replay --json`` (DESIGN.md section 9), in order.
+#: The ``kpis`` keys of ``engage-lab replay --json``, in order.
 JSON_KPIS = (
     "page_views",
     "visits",

@@ -31,7 +31,7 @@ from engage_lab.config.models import (
     ShowItemAction,
 )
 from engage_lab.draws import draw
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, MissingSeedError
 from engage_lab.events import EventRecord
 from engage_lab.reference.history import History, PageView, VisitorHistory
 from engage_lab.reference.plan import ConfigPlan, TriggerPlan
@@ -386,7 +386,7 @@ class VisitorSession:
         online = True
         if trigger.gated:
             if self.seed is None:
-                raise EngineError("a gated trigger needs a seed: the history has none; pass seed=")
+                raise MissingSeedError()
             p = float(self.availability.probability(t, trigger, config))
             u = draw(self.seed, page.visitor_id, page.page_view_id, trigger.id)
             online = u < p

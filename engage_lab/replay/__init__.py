@@ -7,7 +7,7 @@ Chat Manager (``engine="reference"``) and returns a :class:`ReplayResult`: the e
 database holds recorded chat events, the fidelity of the replay to the recording with
 the first mismatching page views.
 
-Restrictions (DESIGN.md section 7), all optional and combined with AND:
+Restrictions, all optional and combined with AND:
 
 * ``time_range=(start, end)`` — page views starting in ``[start, end)`` (state before the
   range is not carried in);

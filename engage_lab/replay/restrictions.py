@@ -1,4 +1,4 @@
-"""Restrictions of a replay: a time range, a visitor sample, a segment (DESIGN.md §7).
+"""Restrictions of a replay: a time range, a visitor sample, a segment.
 
 All optional and combined with AND:
 

@@ -228,32 +228,62 @@ def params_table(w: WorldFiles) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
-def figure(name: str, frame: pd.DataFrame) -> Any:
+#: Waits below this many seconds are drawn at it on the log axis of queue waits (a log
+#: axis has no 0, and most web chats that find a free slot wait exactly 0 s).
+WAIT_FLOOR_S = 1.0
+
+
+def figure(name: str, frame: pd.DataFrame, timezone: str = "UTC") -> Any:
     """A plotly figure of one distribution (``name`` = the function that made ``frame``).
+
+    Axes of local hours and weekdays name ``timezone`` (the world's source timezone,
+    :attr:`WorldFiles.timezone`). Queue waits are drawn on a log axis with waits under
+    ``WAIT_FLOOR_S`` (0 s: a free slot) drawn at the floor, as the axis title says; the
+    legend sits above the plot, clear of the axis titles.
 
     >>> figure("traffic_by_hour", pd.DataFrame({"hour": [0, 1], "page_views": [3, 5]})).data[0].type
     'bar'
+    >>> waits = pd.DataFrame({"channel": ["web_chat", "web_chat"], "wait_s": [0.0, 30.0]})
+    >>> [float(v) for v in figure("queue_wait_seconds", waits).data[0].y]
+    [1.0, 30.0]
     """
     import plotly.express as px
 
+    local = {"hour": f"hour of day ({timezone})", "weekday": f"day of week ({timezone})",
+             "per_day": "page views per day", "page_views": "page views"}  # fmt: skip
     if name == "pages_per_visit":
-        fig = px.bar(frame, x="pages", y="visits", log_y=True, title="Pages per visit")
+        fig = px.bar(frame, x="pages", y="visits", log_y=True, title="Pages per visit (log scale)")
     elif name == "visits_per_visitor":
         fig = px.bar(frame, x="visits", y="visitors", title="Visits per visitor")
     elif name == "dwell_seconds":
         fig = px.histogram(frame.assign(log10_seconds=libm.log10(frame["seconds"].clip(lower=0.1))),
                            x="log10_seconds", color="category", nbins=40,
-                           title="Dwell per page (log10 seconds, recorded ends)")  # fmt: skip
+                           title="Dwell per page (recorded ends)",
+                           labels={"log10_seconds": "log10 of seconds (under 0.1 s drawn at 0.1 s)"})  # fmt: skip
     elif name == "traffic_by_hour":
-        fig = px.bar(frame, x="hour", y="page_views", title="Page views by local hour")
+        fig = px.bar(frame, x="hour", y="page_views", labels=local,
+                     title=f"Page views by local hour ({timezone})")  # fmt: skip
     elif name == "traffic_by_weekday":
         y = "per_day" if "per_day" in frame else "page_views"
-        fig = px.bar(frame, x="weekday", y=y, title="Page views per day, by local weekday")
+        fig = px.bar(frame, x="weekday", y=y, labels=local,
+                     title=f"Page views per day, by local weekday ({timezone})")  # fmt: skip
     elif name == "agent_occupancy":
         fig = px.line(frame, x="hour", y=["capacity", "in_progress", "waiting", "occupancy"],
-                      markers=True, title="Agents by local hour (mean state)")  # fmt: skip
+                      markers=True, labels={**local, "value": "mean", "variable": ""},
+                      title=f"Agents by local hour (mean state, {timezone})")  # fmt: skip
     elif name == "queue_wait_seconds":
-        fig = px.box(frame, x="channel", y="wait_s", log_y=True, title="Queue waits (seconds)")
+        zero = frame["wait_s"] < WAIT_FLOOR_S
+        shares = ", ".join(
+            f"{c} {share:.0%}" for c, share in zero.groupby(frame["channel"]).mean().items()
+        )
+        fig = px.box(frame.assign(wait_s=frame["wait_s"].clip(lower=WAIT_FLOOR_S)), x="channel",
+                     y="wait_s", log_y=True, title=f"Queue waits (under 1 s: {shares})",
+                     labels={"wait_s": "wait, s (log scale; under 1 s drawn at 1 s)"})  # fmt: skip
     else:
         raise ValueError(f"no figure for {name!r}")
-    return fig.update_layout(height=360, margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    return fig.update_layout(
+        height=360,
+        margin={"l": 60, "r": 20, "t": 80, "b": 50},
+        title={"x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+    )

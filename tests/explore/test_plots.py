@@ -63,3 +63,49 @@ def test_figure_json_is_reproducible_and_has_no_random_ids(con, build):
     assert first == second
     assert '"uid"' not in first
     json.loads(first)
+
+
+def test_time_axes_are_in_the_source_timezone_and_say_so(con):
+    tz = explore.source_timezone(con)
+    assert tz == "Europe/Paris"
+    load = explore.agent_load(con, "15 minutes")
+    for build in (plots.agent_presence_figure, plots.occupancy_figure):
+        fig = build(load, tz)
+        assert fig.data[0].x[0] == "2026-03-02 11:00"  # 10:00 UTC is 11:00 in Paris in March
+        assert fig.layout.xaxis.title.text == "time (Europe/Paris)"
+        utc = build(load)
+        assert utc.data[0].x[0] == "2026-03-02 10:00"
+        assert utc.layout.xaxis.title.text == "time (UTC)"
+    by_hour = plots.traffic_by_hour_figure(explore.traffic_by_hour(con), tz)
+    assert by_hour.layout.xaxis.title.text == "hour of day (Europe/Paris)"
+    by_day = plots.traffic_by_weekday_figure(explore.traffic_by_weekday(con), tz)
+    assert by_day.layout.xaxis.title.text == "day of week (Europe/Paris)"
+
+
+def test_local_times_cross_a_daylight_saving_change():
+    import pandas as pd
+
+    utc = pd.Series(pd.to_datetime(["2026-03-29 00:30", "2026-03-29 01:30"]))
+    assert plots._local_times(utc, "Europe/Paris") == ["2026-03-29 01:30", "2026-03-29 03:30"]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda c: plots.traffic_by_hour_figure(explore.traffic_by_hour(c)),
+        lambda c: plots.traffic_by_weekday_figure(explore.traffic_by_weekday(c)),
+        lambda c: plots.pages_per_visit_figure(explore.pages_per_visit(c)),
+        lambda c: plots.dwell_time_figure(explore.page_durations(c)),
+        lambda c: plots.custom_variables_figure(explore.custom_variables(c)),
+        lambda c: plots.agent_presence_figure(explore.agent_load(c)),
+        lambda c: plots.occupancy_figure(explore.agent_load(c)),
+    ],
+)
+def test_legend_sits_above_the_plot_area_clear_of_axis_titles(con, build):
+    fig = build(con)
+    legend = fig.layout.legend
+    # above the plot area (y >= 1, anchored at its bottom): not over the x-axis title below
+    # nor over a second y axis's title on the right
+    assert legend.y >= 1 and legend.yanchor == "bottom" and legend.orientation == "h"
+    assert fig.layout.margin.t >= 70  # room for the title and the legend row
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
