@@ -225,3 +225,22 @@ def test_unknown_record_type_suggests_the_close_name(tmp_path, loaded):
     )
     assert problems[1] == 'bad.jsonl:2: type: unknown record type "agnet"; did you mean agent?'
     assert problems[2].startswith('bad.jsonl:3: type: unknown record type "zz" (expected one of')
+
+
+def test_unknown_parquet_column_suggests_the_close_name(tmp_path, loaded):
+    pq.write_table(pa.table({"id": ["a9"], "soft_limits": [2]}), tmp_path / "agents.parquet")
+    problems = refused(loaded, tmp_path / "agents.parquet")
+    assert (
+        "agents.parquet:1: agent.soft_limits: unknown Parquet column; did you mean soft_limit?"
+        in problems
+    )
+
+
+def test_csv_file_named_after_no_table_suggests_the_close_name(tmp_path, loaded):
+    (tmp_path / "page_veiws.csv").write_text("id\nx\n")
+    (tmp_path / "people.csv").write_text("id\nx\n")
+    problems = refused(loaded, tmp_path / "page_veiws.csv", tmp_path / "people.csv")
+    assert any(p.startswith("page_veiws.csv:1: file:") and "did you mean page_views.csv?" in p
+               for p in problems), problems  # fmt: skip
+    assert any(p.startswith("people.csv:1: file:") and "e.g. page_views.csv" in p
+               for p in problems), problems  # fmt: skip
