@@ -71,12 +71,15 @@ def _value_expr(column: schema.Column, t: Sql, k: Sql) -> Sql:
             if kind != "DOUBLE"
             else ("('BIGINT', 'UBIGINT', 'DOUBLE', 'TEXT')")
         )
-        return sql(
+        value = sql(
             "CASE WHEN {k} IN " + kinds + " THEN TRY_CAST(trim({t}) AS {ty}) END",
             t=t,
             k=k,
             ty=Sql(kind),
         )
+        if kind == "DOUBLE":  # NaN, Infinity, 1e400: DuckDB reads them, no engine can use them
+            return sql("CASE WHEN isfinite({v}) THEN {v} END", v=value)
+        return value
     if kind == "BOOLEAN":
         return sql(
             "CASE WHEN {k} = 'BOOLEAN' THEN {t} = 'true' WHEN {k} = 'TEXT' THEN "
@@ -108,11 +111,18 @@ def _value_expr(column: schema.Column, t: Sql, k: Sql) -> Sql:
             k=k,
         )
     if kind == "JSON":
+        # A number must be finite: NaN, Infinity and 1e400 pass DuckDB's JSON reader but
+        # are not JSON, and no engine can compare them.
         return sql(
             "CASE WHEN {k} = 'VARCHAR' THEN to_json({t}) "
-            "WHEN {k} IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') THEN CAST({t} AS JSON) "
+            "WHEN {k} = 'BOOLEAN' THEN CAST({t} AS JSON) "
+            "WHEN {k} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN "
+            "CASE WHEN isfinite(TRY_CAST({t} AS DOUBLE)) THEN CAST({t} AS JSON) END "
             "WHEN {k} = 'TEXT' THEN CASE WHEN json_valid({t}) AND json_type({t}) "
-            "NOT IN ('ARRAY', 'OBJECT') THEN CAST({t} AS JSON) ELSE to_json({t}) END END",
+            "IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CASE WHEN isfinite(TRY_CAST({t} AS DOUBLE)) "
+            "THEN CAST({t} AS JSON) END "
+            "WHEN json_valid({t}) AND json_type({t}) NOT IN ('ARRAY', 'OBJECT') "
+            "THEN CAST({t} AS JSON) ELSE to_json({t}) END END",
             t=t,
             k=k,
         )
@@ -123,11 +133,11 @@ _EXPECTED = {
     "VARCHAR": ("a string", "not a string"),
     "BIGINT": ("an integer", "not an integer"),
     "INTEGER": ("an integer", "not an integer (or out of range)"),
-    "DOUBLE": ("a number", "not a number"),
+    "DOUBLE": ("a number", "not a finite number"),
     "BOOLEAN": ("a boolean", "not a boolean (true or false)"),
     "TIMESTAMP": ("a timestamp (ISO 8601 with zone, or epoch milliseconds)", "not a timestamp"),
     "VARCHAR[]": ("a list of strings", "not a list of strings"),
-    "JSON": ("a string, number, boolean or null", "not a JSON scalar"),
+    "JSON": ("a string, number, boolean or null", "not a JSON scalar (or not a finite number)"),
 }
 _ACCEPTED_KINDS = {
     "VARCHAR": ("VARCHAR", "TEXT"),

@@ -244,3 +244,38 @@ def test_csv_file_named_after_no_table_suggests_the_close_name(tmp_path, loaded)
                for p in problems), problems  # fmt: skip
     assert any(p.startswith("people.csv:1: file:") and "e.g. page_views.csv" in p
                for p in problems), problems  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_number_field_refuses_what_is_not_a_finite_number(tmp_path, loaded, value):
+    line = (
+        '{"type": "chat_event", "id": "ce9", "page_view_id": "pv1", "visitor_id": "v1", '
+        '"event_at": "2026-03-02T09:03:00Z", "event": "trigger_executed", "trigger_id": "t1", '
+        f'"mode": "online", "server_probability": {value}}}'
+    )
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [line]))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("bad.jsonl:1: chat_event.server_probability: "), problems
+
+
+def test_a_csv_number_cell_refuses_nan(tmp_path, loaded):
+    (tmp_path / "chat_events.csv").write_text(
+        "id,page_view_id,visitor_id,event_at,event,trigger_id,mode,server_probability\n"
+        "ce9,pv1,v1,2026-03-02T09:03:00Z,trigger_executed,t1,online,nan\n"
+    )
+    problems = refused(loaded, tmp_path / "chat_events.csv")
+    assert problems == [
+        'chat_events.csv:2: chat_event.server_probability: not a finite number: "nan"'
+    ]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e400"])
+def test_a_custom_variable_value_refuses_what_is_not_a_finite_number(tmp_path, loaded, value):
+    line = (
+        '{"type": "var_change", "id": "vc9", "page_view_id": "pv1", "name": "custom_x", '
+        f'"value": {value}, "changed_at": "2026-03-02T09:02:00Z"}}'
+    )
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [line]))
+    assert problems == [
+        f"bad.jsonl:1: var_change.value: not a JSON scalar (or not a finite number): {value}"
+    ]
