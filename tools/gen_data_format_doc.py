@@ -82,8 +82,8 @@ with el.open("data/engage.duckdb") as lab:
 * **Browser times** are shifted by the visitor's clock offset at load: for a visitor
   whose `visitor` record has `clock_offset_ms` (browser clock minus server clock), that
   offset is subtracted from {browser_times}. Agent and server times are used as recorded.
-* **Booleans** are JSON `true` / `false`; **numbers** are JSON numbers; **lists**
-  (`placeholders`) are JSON arrays of strings.
+* **Booleans** are JSON `true` / `false`; **numbers** are finite JSON numbers (`NaN`,
+  `Infinity`, `1e400` are refused); **lists** (`placeholders`) are JSON arrays of strings.
 * **Absent or `null`**: an optional field may be left out or be `null`; a required field
   may be neither.
 * **Enumerations** (values outside the list are refused):
