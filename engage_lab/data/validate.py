@@ -181,11 +181,16 @@ def _field_problems(
             "CASE WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
             "AND regexp_full_match({t}, {nozone}) "
             "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} "
-            "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL ELSE {p} END",
+            "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL "
+            "WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} = 'VARCHAR' "
+            "AND regexp_full_match({t}, {digits}) THEN 'digits in a string are not a "
+            "timestamp (write epoch milliseconds as a JSON number, or ISO 8601): ' || {d} "
+            "ELSE {p} END",
             t=t,
             v=v,
             k=k,
             n=number,
+            digits=literal(_DIGITS),
             lo=literal(PLAUSIBLE_MS[0]),
             hi=literal(PLAUSIBLE_MS[1]),
             nozone=literal(ISO_WITHOUT_ZONE),

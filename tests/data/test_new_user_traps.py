@@ -279,3 +279,13 @@ def test_a_custom_variable_value_refuses_what_is_not_a_finite_number(tmp_path, l
     assert problems == [
         f"bad.jsonl:1: var_change.value: not a JSON scalar (or not a finite number): {value}"
     ]
+
+
+def test_digits_in_a_json_string_are_not_a_timestamp_and_the_message_says_why(tmp_path, loaded):
+    record = {"type": "presence", "id": "p9", "agent_id": "a1", "changed_at": str(MILLIS),
+              "status": "away"}  # fmt: skip
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [record]))
+    assert problems == [
+        "bad.jsonl:1: presence.changed_at: digits in a string are not a timestamp (write epoch "
+        f'milliseconds as a JSON number, or ISO 8601): "{MILLIS}"'
+    ]
