@@ -42,9 +42,10 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
   that is not JSON is refused with its column and the parser's reason.
 * **CSV** (`*.csv`, header line) and **Parquet** (`*.parquet`): one file per record
   type, named after its table or its record type (the part of the name before the first
-  dot: `page_views.csv`, `page_view.2026-03.csv`, `conversations.parquet` ...). The
-  columns are the record's fields (`id`, ...; no `type` column); required columns must
-  be present and unknown columns are refused. In CSV cells a timestamp is ISO 8601 text
+  dot: `page_views.csv`, `page_view.2026-03.csv`, `conversations.parquet` ...; another
+  name is refused, naming the close table when there is one). The columns are the
+  record's fields (`id`, ...; no `type` column); required columns must be present and
+  unknown columns are refused (naming the close field when there is one). In CSV cells a timestamp is ISO 8601 text
   or epoch-millisecond digits, a list is a JSON array (`["btn-fixed-help"]`) and a
   custom-variable `value` is JSON text (`129.5`, `true`, `"basic"`; text that is not
   JSON is read as a string). A Parquet timestamp column without a zone is read as UTC.
@@ -81,8 +82,8 @@ with el.open("data/engage.duckdb") as lab:
 * **Browser times** are shifted by the visitor's clock offset at load: for a visitor
   whose `visitor` record has `clock_offset_ms` (browser clock minus server clock), that
   offset is subtracted from {browser_times}. Agent and server times are used as recorded.
-* **Booleans** are JSON `true` / `false`; **numbers** are JSON numbers; **lists**
-  (`placeholders`) are JSON arrays of strings.
+* **Booleans** are JSON `true` / `false`; **numbers** are finite JSON numbers (`NaN`,
+  `Infinity`, `1e400` are refused); **lists** (`placeholders`) are JSON arrays of strings.
 * **Absent or `null`**: an optional field may be left out or be `null`; a required field
   may be neither.
 * **Enumerations** (values outside the list are refused):

@@ -34,8 +34,16 @@ def _not_built(args: argparse.Namespace) -> int:
     raise NotBuiltError("not built yet")
 
 
+class _PipeConsole(Console):
+    """A console that leaves a closed stdout to ``cli.main`` (rich exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _stdout() -> Console:
-    return Console(file=sys.stdout, highlight=False, width=140)
+    return _PipeConsole(file=sys.stdout, highlight=False, width=140)
 
 
 def _log(message: str) -> None:

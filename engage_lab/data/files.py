@@ -10,6 +10,7 @@ are not UTF-8, and empty files. It reads the file in chunks, so memory stays bou
 from __future__ import annotations
 
 import codecs
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,10 +87,17 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
         if fmt != "jsonl":
             source.record_type = _record_type_of(path)
             if source.record_type is None:
+                stem = path.name.split(".", 1)[0]
+                names = [*schema.TABLES_BY_NAME, *schema.RECORD_TYPES]
+                close = difflib.get_close_matches(stem, names, n=1)
                 problems.append(
                     f"{path.name}:1: file: cannot tell the record type from the file name "
-                    "(name a CSV / Parquet file after its table or record type, "
-                    "e.g. page_views.csv)"
+                    + (
+                        f"(did you mean {close[0]}{path.name[len(stem) :]}?)"
+                        if close
+                        else "(name a CSV / Parquet file after its table or record type, "
+                        "e.g. page_views.csv)"
+                    )
                 )
         files.append(source)
     return files, problems

@@ -71,12 +71,15 @@ def _value_expr(column: schema.Column, t: Sql, k: Sql) -> Sql:
             if kind != "DOUBLE"
             else ("('BIGINT', 'UBIGINT', 'DOUBLE', 'TEXT')")
         )
-        return sql(
+        value = sql(
             "CASE WHEN {k} IN " + kinds + " THEN TRY_CAST(trim({t}) AS {ty}) END",
             t=t,
             k=k,
             ty=Sql(kind),
         )
+        if kind == "DOUBLE":  # NaN, Infinity, 1e400: DuckDB reads them, no engine can use them
+            return sql("CASE WHEN isfinite({v}) THEN {v} END", v=value)
+        return value
     if kind == "BOOLEAN":
         return sql(
             "CASE WHEN {k} = 'BOOLEAN' THEN {t} = 'true' WHEN {k} = 'TEXT' THEN "
@@ -108,11 +111,18 @@ def _value_expr(column: schema.Column, t: Sql, k: Sql) -> Sql:
             k=k,
         )
     if kind == "JSON":
+        # A number must be finite: NaN, Infinity and 1e400 pass DuckDB's JSON reader but
+        # are not JSON, and no engine can compare them.
         return sql(
             "CASE WHEN {k} = 'VARCHAR' THEN to_json({t}) "
-            "WHEN {k} IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') THEN CAST({t} AS JSON) "
+            "WHEN {k} = 'BOOLEAN' THEN CAST({t} AS JSON) "
+            "WHEN {k} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN "
+            "CASE WHEN isfinite(TRY_CAST({t} AS DOUBLE)) THEN CAST({t} AS JSON) END "
             "WHEN {k} = 'TEXT' THEN CASE WHEN json_valid({t}) AND json_type({t}) "
-            "NOT IN ('ARRAY', 'OBJECT') THEN CAST({t} AS JSON) ELSE to_json({t}) END END",
+            "IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CASE WHEN isfinite(TRY_CAST({t} AS DOUBLE)) "
+            "THEN CAST({t} AS JSON) END "
+            "WHEN json_valid({t}) AND json_type({t}) NOT IN ('ARRAY', 'OBJECT') "
+            "THEN CAST({t} AS JSON) ELSE to_json({t}) END END",
             t=t,
             k=k,
         )
@@ -123,11 +133,11 @@ _EXPECTED = {
     "VARCHAR": ("a string", "not a string"),
     "BIGINT": ("an integer", "not an integer"),
     "INTEGER": ("an integer", "not an integer (or out of range)"),
-    "DOUBLE": ("a number", "not a number"),
+    "DOUBLE": ("a number", "not a finite number"),
     "BOOLEAN": ("a boolean", "not a boolean (true or false)"),
     "TIMESTAMP": ("a timestamp (ISO 8601 with zone, or epoch milliseconds)", "not a timestamp"),
     "VARCHAR[]": ("a list of strings", "not a list of strings"),
-    "JSON": ("a string, number, boolean or null", "not a JSON scalar"),
+    "JSON": ("a string, number, boolean or null", "not a JSON scalar (or not a finite number)"),
 }
 _ACCEPTED_KINDS = {
     "VARCHAR": ("VARCHAR", "TEXT"),
@@ -171,11 +181,16 @@ def _field_problems(
             "CASE WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
             "AND regexp_full_match({t}, {nozone}) "
             "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} "
-            "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL ELSE {p} END",
+            "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL "
+            "WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} = 'VARCHAR' "
+            "AND regexp_full_match({t}, {digits}) THEN 'digits in a string are not a "
+            "timestamp (write epoch milliseconds as a JSON number, or ISO 8601): ' || {d} "
+            "ELSE {p} END",
             t=t,
             v=v,
             k=k,
             n=number,
+            digits=literal(_DIGITS),
             lo=literal(PLAUSIBLE_MS[0]),
             hi=literal(PLAUSIBLE_MS[1]),
             nozone=literal(ISO_WITHOUT_ZONE),

@@ -225,3 +225,67 @@ def test_unknown_record_type_suggests_the_close_name(tmp_path, loaded):
     )
     assert problems[1] == 'bad.jsonl:2: type: unknown record type "agnet"; did you mean agent?'
     assert problems[2].startswith('bad.jsonl:3: type: unknown record type "zz" (expected one of')
+
+
+def test_unknown_parquet_column_suggests_the_close_name(tmp_path, loaded):
+    pq.write_table(pa.table({"id": ["a9"], "soft_limits": [2]}), tmp_path / "agents.parquet")
+    problems = refused(loaded, tmp_path / "agents.parquet")
+    assert (
+        "agents.parquet:1: agent.soft_limits: unknown Parquet column; did you mean soft_limit?"
+        in problems
+    )
+
+
+def test_csv_file_named_after_no_table_suggests_the_close_name(tmp_path, loaded):
+    (tmp_path / "page_veiws.csv").write_text("id\nx\n")
+    (tmp_path / "people.csv").write_text("id\nx\n")
+    problems = refused(loaded, tmp_path / "page_veiws.csv", tmp_path / "people.csv")
+    assert any(p.startswith("page_veiws.csv:1: file:") and "did you mean page_views.csv?" in p
+               for p in problems), problems  # fmt: skip
+    assert any(p.startswith("people.csv:1: file:") and "e.g. page_views.csv" in p
+               for p in problems), problems  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_number_field_refuses_what_is_not_a_finite_number(tmp_path, loaded, value):
+    line = (
+        '{"type": "chat_event", "id": "ce9", "page_view_id": "pv1", "visitor_id": "v1", '
+        '"event_at": "2026-03-02T09:03:00Z", "event": "trigger_executed", "trigger_id": "t1", '
+        f'"mode": "online", "server_probability": {value}}}'
+    )
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [line]))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("bad.jsonl:1: chat_event.server_probability: "), problems
+
+
+def test_a_csv_number_cell_refuses_nan(tmp_path, loaded):
+    (tmp_path / "chat_events.csv").write_text(
+        "id,page_view_id,visitor_id,event_at,event,trigger_id,mode,server_probability\n"
+        "ce9,pv1,v1,2026-03-02T09:03:00Z,trigger_executed,t1,online,nan\n"
+    )
+    problems = refused(loaded, tmp_path / "chat_events.csv")
+    assert problems == [
+        'chat_events.csv:2: chat_event.server_probability: not a finite number: "nan"'
+    ]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e400"])
+def test_a_custom_variable_value_refuses_what_is_not_a_finite_number(tmp_path, loaded, value):
+    line = (
+        '{"type": "var_change", "id": "vc9", "page_view_id": "pv1", "name": "custom_x", '
+        f'"value": {value}, "changed_at": "2026-03-02T09:02:00Z"}}'
+    )
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [line]))
+    assert problems == [
+        f"bad.jsonl:1: var_change.value: not a JSON scalar (or not a finite number): {value}"
+    ]
+
+
+def test_digits_in_a_json_string_are_not_a_timestamp_and_the_message_says_why(tmp_path, loaded):
+    record = {"type": "presence", "id": "p9", "agent_id": "a1", "changed_at": str(MILLIS),
+              "status": "away"}  # fmt: skip
+    problems = refused(loaded, write_jsonl(tmp_path / "bad.jsonl", [record]))
+    assert problems == [
+        "bad.jsonl:1: presence.changed_at: digits in a string are not a timestamp (write epoch "
+        f'milliseconds as a JSON number, or ISO 8601): "{MILLIS}"'
+    ]

@@ -28,7 +28,9 @@ def user_facing_texts() -> dict[str, str]:
     texts = {}
     for path in [ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml"]:
         texts[path.name] = path.read_text(encoding="utf-8")
-    for pattern in ("docs/*.md", "engage_lab/**/*.py", "tools/*.py", "data/*/README.md"):
+    # (not "**": a `make demo` checkout holds .venv/ with other projects' READMEs)
+    patterns = ("docs/*.md", "engage_lab/**/*.py", "tools/*.py", "data/*/README.md")
+    for pattern in (*patterns, "tests/**/README.md", "benchmarks/*.py"):
         for path in sorted(ROOT.glob(pattern)):
             texts[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
     for path in sorted(ROOT.glob("notebooks/*.ipynb")):

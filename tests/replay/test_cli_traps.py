@@ -72,3 +72,15 @@ def test_load_into_head_shows_the_first_line_only(tmp_path):
     assert first.startswith("load L0001:") and first.count("\n") == 1
     assert "Traceback" not in err.decode()
     assert process.returncode in (0, EXIT_BROKEN_PIPE)
+
+
+def test_replay_into_a_closed_pipe_is_quiet_and_exits_like_load(tmp_path, db_copy):
+    # the replay table is printed by rich, which would exit 1 on its own
+    argv = ["replay", str(PRODUCTION), "--db", str(db_copy), "--engine", "reference"]
+    process = _cli(*argv, "--sample", "0.05", stdout=subprocess.PIPE)
+    process.stdout.close()
+    _, err = process.communicate(timeout=600)
+    text = err.decode()
+    assert "Traceback" not in text and "BrokenPipe" not in text, text
+    assert "replayed" in text  # the replay ran; only its output had no reader
+    assert process.returncode == EXIT_BROKEN_PIPE
