@@ -21,13 +21,32 @@ from __future__ import annotations
 
 import math
 import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from engage_lab.config.durations import DURATION_PATTERN, DurationError, duration_ms
+from engage_lab.config.immutable import freeze
+from engage_lab.config.limits import (
+    MAX_DURATION_MS,
+    MAX_DURATION_SECONDS,
+    MAX_NUMBER,
+    MAX_QUEUING_FACTOR,
+    NUMBER_RANGE,
+    out_of_range,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -60,7 +79,22 @@ SCHEMA_VERSION = 1
 # --- leaf types: one clear message each, no union noise in error paths -------------------
 
 
-def _number(value: Any) -> int | float:
+def as_plain_data(value: Any) -> Any:
+    """Models in ``value`` as the JSON data they were given from (lists and dicts walked).
+
+    >>> as_plain_data({"source": Source(mode="messaging")})
+    {'source': {'mode': 'messaging'}}
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_unset=True)
+    if isinstance(value, list | tuple):
+        return [as_plain_data(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_plain_data(item) for key, item in value.items()}
+    return value
+
+
+def _finite(value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PydanticCustomError("number", "must be a number")
     if isinstance(value, float) and not math.isfinite(value):
@@ -68,11 +102,22 @@ def _number(value: Any) -> int | float:
     return value
 
 
+def _number(value: Any) -> int | float:
+    number = _finite(value)
+    if abs(number) > MAX_NUMBER:
+        raise PydanticCustomError("number", out_of_range(number, NUMBER_RANGE))
+    return number
+
+
 def _queuing_factor(value: Any) -> int | float:
-    number = _number(value)
+    number = _finite(value)
     if number < 0:
         raise PydanticCustomError(
             "queuing_factor", "must not be negative; 0 means no extra queue places"
+        )
+    if number > MAX_QUEUING_FACTOR:
+        raise PydanticCustomError(
+            "queuing_factor", out_of_range(number, f"[0, {MAX_QUEUING_FACTOR}]")
         )
     if Decimal(repr(number)).as_tuple().exponent < -2:  # type: ignore[operator]
         raise PydanticCustomError(
@@ -92,10 +137,14 @@ def _criteria_list(value: Any) -> list[Any]:
 
 
 def _positive_seconds(value: Any) -> int | float:
-    number = _number(value)
+    number = _finite(value)
     if number <= 0:
         raise PydanticCustomError(
             "seconds", "must be a positive number of seconds; remove the key for no minimum"
+        )
+    if number > MAX_DURATION_SECONDS:
+        raise PydanticCustomError(
+            "seconds", out_of_range(number, f"(0, {MAX_DURATION_SECONDS}] seconds (2**53 ms)")
         )
     return number
 
@@ -117,6 +166,18 @@ def _duration(value: Any) -> int | float | str:
     return value
 
 
+def _bounded_duration(value: int | float | str) -> int | float | str:
+    # The parsed length is bounded here; parsing itself is duration_ms's.
+    if duration_ms(value) > MAX_DURATION_MS:
+        raise PydanticCustomError(
+            "duration",
+            "{value} is longer than the longest duration the engines replay,"
+            " 2**53 ms (about 285,000 years)",
+            {"value": value},
+        )
+    return value
+
+
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("timezone", "must be an IANA timezone name such as Europe/Paris")
@@ -135,7 +196,7 @@ Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type":
 QueuingFactor = Annotated[
     int | float,
     PlainValidator(_queuing_factor),
-    WithJsonSchema({"type": "number", "minimum": 0}),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": MAX_QUEUING_FACTOR}),
 ]
 Probability = Annotated[
     int | float,
@@ -145,6 +206,7 @@ Probability = Annotated[
 Duration = Annotated[
     int | float | str,
     PlainValidator(_duration),
+    AfterValidator(_bounded_duration),
     WithJsonSchema(
         {
             "anyOf": [
@@ -162,9 +224,49 @@ Text = Annotated[str, Field(min_length=1)]
 
 
 class _Model(BaseModel):
+    """Frozen, strict, closed; its lists and dicts read-only; every copy validated."""
+
     model_config = ConfigDict(
         strict=True, frozen=True, extra="forbid", use_attribute_docstrings=True
     )
+
+    @model_validator(mode="after")
+    def _freeze_containers(self) -> Self:
+        # Frozen models still hand out their lists and dicts: make those read-only too.
+        for name, value in self.__dict__.items():
+            if isinstance(value, list | dict):
+                self.__dict__[name] = freeze(value)
+        return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, a new model validated like any other (``ConfigError``
+        naming the JSON path when a value is refused), never an unchecked one.
+
+        >>> Source(mode="live_chat").model_copy(update={"queuing_factor": "twenty"})
+        Traceback (most recent call last):
+        ...
+        engage_lab.errors.ConfigError: queuing_factor: must be a number
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        values = {name: self.__dict__[name] for name in self.model_fields_set}
+        values.update(update)
+        return type(self)._validated(values)
+
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+        """Validates like the constructor: an unchecked model could hold any value."""
+        return cls._validated(values)
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any]) -> Self:
+        from engage_lab.config.problems import problems_from_validation_error
+        from engage_lab.errors import ConfigError
+
+        try:
+            return cls.model_validate(as_plain_data(values))
+        except ValidationError as exc:
+            raise ConfigError(problems_from_validation_error(cls, exc)) from exc
 
 
 # --- source --------------------------------------------------------------------------------
@@ -347,7 +449,7 @@ class ReservePolicy(_Model):
 
     policy: Literal["reserve"]
     """Policy kind."""
-    k: Annotated[int, Field(ge=0)]
+    k: Annotated[int, Field(ge=0, le=MAX_NUMBER)]
     """Slots kept free for visitors who ask on their own."""
 
 
@@ -405,13 +507,15 @@ ServerProbability = Annotated[
 class TriggerExtensions(_Model):
     """Caps beyond the product (engage_lab extensions)."""
 
-    max_executions_per_visitor: Annotated[int, Field(ge=1)] | None = None
+    max_executions_per_visitor: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
     """At most this many executions per visitor, over all visits."""
     min_seconds_between_executions: (
         Annotated[
             int | float,
             PlainValidator(_positive_seconds),
-            WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
+            WithJsonSchema(
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_SECONDS}
+            ),
         ]
         | None
     ) = None

@@ -160,6 +160,10 @@ def _message(error: dict[str, Any], holder: Any, path: list[str | int]) -> str:
         return "needs at least one entry" if least == 1 else f"needs at least {least} entries"
     if kind == "greater_than_equal":
         return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        from engage_lab.config.limits import shown
+
+        return f"{shown(error['input'])} is out of range; use at most {ctx.get('le')}"
     return str(error["msg"])  # our own PydanticCustomError messages are written for users
 
 
