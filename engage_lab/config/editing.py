@@ -75,7 +75,9 @@ def set_at(data: dict[str, Any], path: str | list[str | int], value: Any) -> dic
     segments = _segments(path)
     parent = _parent(result, segments)
     last = segments[-1]
-    if (isinstance(parent, dict) and isinstance(last, str)) or (isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent)):
+    if (isinstance(parent, dict) and isinstance(last, str)) or (
+        isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent)
+    ):
         parent[last] = copy.deepcopy(value)
     else:
         _child(parent, segments, len(segments) - 1)  # raises, naming the path

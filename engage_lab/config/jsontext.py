@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from engage_lab.config.limits import MAX_NESTING
+from engage_lab.config.limits import MAX_NESTING, NUMBER_RANGE
 from engage_lab.config.problems import problem
 
 __all__ = ["canonical_json", "parse_json"]
@@ -29,10 +29,7 @@ class _Unreadable:
     def describe(self) -> str:
         digits = len(self.text.lstrip("-"))
         shown = self.text if len(self.text) <= 24 else f"a {digits:,}-digit number"
-        return (
-            f"{shown} is out of range; a configuration's numbers are finite and at most"
-            " 2**53 (9007199254740992) in magnitude"
-        )
+        return f"{shown} is out of range; use a value in {NUMBER_RANGE}"
 
 
 def _float(text: str) -> float | _Unreadable:
@@ -62,8 +59,15 @@ def _object(pairs: list[tuple[str, Any]]) -> _Object:
     return result
 
 
+#: Below this depth values are left as parsed: far past any valid configuration (the
+#: validator refuses it with its path), and short of Python's recursion limit.
+_PLAIN_DEPTH = 4 * MAX_NESTING
+
+
 def _plain(value: Any, path: list[str | int], lines: list[str]) -> Any:
     """Turn ``_Object`` back into plain dicts, reporting duplicate keys on the way."""
+    if len(path) > _PLAIN_DEPTH:
+        return value
     if isinstance(value, _Object):
         for key in dict.fromkeys(value.duplicate_keys):
             lines.append(
@@ -90,7 +94,7 @@ def parse_json(text: str | bytes) -> tuple[Any, list[str]]:
     >>> parse_json('{"a": 1, "a": 2}')[1]
     ['a: key given twice; JSON keeps only the last, remove one']
     >>> print(*parse_json('{"a": [1e400]}')[1])
-    a[0]: 1e400 is out of range; a configuration's numbers are finite and at most 2**53 (9007199254740992) in magnitude
+    a[0]: 1e400 is out of range; use a value in [-9007199254740992, 9007199254740992] (2**53)
     """
     constants: list[str] = []
 
