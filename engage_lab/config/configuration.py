@@ -21,7 +21,12 @@ import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from engage_lab.config import editing
 from engage_lab.config.jsontext import canonical_json, parse_json
@@ -186,12 +191,47 @@ class Config(ConfigFields):
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(self.to_json())
 
-    # --- validated edits: each returns a new Config, or raises ConfigError -----------
+    # --- pydantic's doors lead to the same checks and the same errors -----------------
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _problems_with_paths(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        # Config(...) says what from_dict says: JSON paths, not pydantic's loc tuples.
+        # (Inside from_dict and a history's validation, the caller gathers the problems.)
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if info.context and info.context.get(_STRUCTURE_ONLY):
+                raise
+            problems = semantic_problems(as_plain_data(data))
+            problems += problems_from_validation_error(cls, exc)
+            problems = sort_problems(problems, ConfigFields)
+            raise ConfigError(problems, headline=_headline(problems)) from exc
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Like :meth:`from_dict`: every problem as ``json.path: message`` in a ``ConfigError``."""
+        context = kwargs.get("context")
+        if context and context.get(_STRUCTURE_ONLY):
+            return super().model_validate(obj, **kwargs)
+        if isinstance(obj, cls):
+            return obj
+        return cls.from_dict(as_plain_data(obj))  # type: ignore[return-value]
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Like :meth:`from_json`."""
+        text = json_data.decode("utf-8") if isinstance(json_data, bytearray) else json_data
+        return cls.from_json(text)  # type: ignore[return-value]
 
     @classmethod
     def _validated(cls, values: dict[str, Any]) -> Config:
         # model_copy(update=...) and model_construct land here: the whole checks of from_dict.
         return cls.from_dict(as_plain_data(values))
+
+    # --- validated edits: each returns a new Config, or raises ConfigError -----------
 
     def _edited(self, data: dict[str, Any], what: str) -> Config:
         config, problems = type(self)._build(data)

@@ -21,12 +21,15 @@ __all__ = ["canonical_json", "parse_json"]
 
 
 class _Unreadable:
-    """A JSON number no double holds (``1e400``) or too long to be one (5,000 digits)."""
+    """A JSON number no double holds (``1e400``), too long to be one (5,000 digits), or
+    one of the constants ``NaN`` / ``Infinity`` that Python reads and JSON has not."""
 
     def __init__(self, text: str) -> None:
         self.text = text
 
     def describe(self) -> str:
+        if self.text in ("NaN", "Infinity", "-Infinity"):
+            return f"{self.text} is not a JSON number; write a finite number"
         digits = len(self.text.lstrip("-"))
         shown = self.text if len(self.text) <= 24 else f"a {digits:,}-digit number"
         return f"{shown} is out of range; use a value in {NUMBER_RANGE}"
@@ -85,7 +88,7 @@ def parse_json(text: str | bytes) -> tuple[Any, list[str]]:
     """Parse JSON text; return the data and the problems found (empty when fine).
 
     Malformed JSON is one problem naming line and column; duplicate keys are refused
-    by path, the non-standard constants ``NaN`` / ``Infinity`` by name, numbers out of
+    by path, and so are the non-standard constants ``NaN`` / ``Infinity``, numbers out of
     range (``1e400``, which Python would read as infinity, or thousands of digits) by
     path, and text nested too deeply to read (a ``RecursionError``) in one line.
 
@@ -96,16 +99,11 @@ def parse_json(text: str | bytes) -> tuple[Any, list[str]]:
     >>> print(*parse_json('{"a": [1e400]}')[1])
     a[0]: 1e400 is out of range; use a value in [-9007199254740992, 9007199254740992] (2**53)
     """
-    constants: list[str] = []
-
-    def constant(name: str) -> None:
-        constants.append(name)
-
     try:
         raw = json.loads(
             text,
             object_pairs_hook=_object,
-            parse_constant=constant,
+            parse_constant=_Unreadable,
             parse_float=_float,
             parse_int=_int,
         )
@@ -120,8 +118,6 @@ def parse_json(text: str | bytes) -> tuple[Any, list[str]]:
         return None, [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]
     except UnicodeDecodeError as exc:
         return None, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]
-    for name in dict.fromkeys(constants):
-        lines.append(f"{name} is not a JSON number; write a finite number")
     return data, lines
 
 

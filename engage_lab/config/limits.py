@@ -26,6 +26,7 @@ the allowed range:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = [
@@ -66,7 +67,10 @@ def shown(value: Any) -> str:
     ('1e+20', 'a 31-digit number')
     """
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
-        return f"a {len(str(abs(value))):,}-digit number"
+        # Python refuses to write integers of more than 4,300 digits: count those by log10
+        big = abs(value) >= 10**4000
+        digits = math.floor(math.log10(abs(value))) + 1 if big else len(str(abs(value)))
+        return f"a {digits:,}-digit number"
     return repr(value)
 
 

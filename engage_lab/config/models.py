@@ -79,7 +79,7 @@ SCHEMA_VERSION = 1
 # --- leaf types: one clear message each, no union noise in error paths -------------------
 
 
-def as_plain_data(value: Any) -> Any:
+def as_plain_data(value: Any, _depth: int = 0) -> Any:
     """Models in ``value`` as the JSON data they were given from (lists and dicts walked).
 
     >>> as_plain_data({"source": Source(mode="messaging")})
@@ -87,10 +87,12 @@ def as_plain_data(value: Any) -> Any:
     """
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_unset=True)
+    if _depth > 8:  # models sit near the top; deeper is raw JSON (maybe hostile: no recursion)
+        return value
     if isinstance(value, list | tuple):
-        return [as_plain_data(item) for item in value]
+        return [as_plain_data(item, _depth + 1) for item in value]
     if isinstance(value, dict):
-        return {key: as_plain_data(item) for key, item in value.items()}
+        return {key: as_plain_data(item, _depth + 1) for key, item in value.items()}
     return value
 
 
