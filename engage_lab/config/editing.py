@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engage_lab.config.problems import format_path, parse_path, problem
+from engage_lab.config.problems import format_path, is_well_formed_path, parse_path, problem
 from engage_lab.errors import ConfigError
 
 __all__ = [
@@ -36,7 +36,7 @@ def _segments(path: str | list[str | int]) -> list[str | int]:
     segments = parse_path(path) if isinstance(path, str) else list(path)
     if not segments:
         raise ConfigError(["the path is empty; name a key such as source.queuing_factor"])
-    if isinstance(path, str) and format_path(segments) != path.strip():
+    if isinstance(path, str) and not is_well_formed_path(path):
         raise ConfigError(
             [f"cannot read the path {path!r}; write it as messages do, e.g. triggers[1].label"]
         )
