@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from engage_lab.config import editing
+from engage_lab.config.immutable import as_plain_data
 from engage_lab.config.jsontext import canonical_json, parse_json
 from engage_lab.config.limits import MAX_DOCUMENT_DEPTH, nesting_depth
 from engage_lab.config.models import (
@@ -37,7 +38,6 @@ from engage_lab.config.models import (
     ConfigFields,
     Invitation,
     Trigger,
-    as_plain_data,
 )
 from engage_lab.config.problems import problems_from_validation_error, sort_problems
 from engage_lab.config.validate import semantic_problems

@@ -21,24 +21,14 @@ from __future__ import annotations
 
 import math
 import zoneinfo
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    ValidationError,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engage_lab.config.durations import DURATION_PATTERN, DurationError, duration_ms
-from engage_lab.config.immutable import freeze
+from engage_lab.config.immutable import _Model
 from engage_lab.config.limits import (
     MAX_DURATION_MS,
     MAX_DURATION_SECONDS,
@@ -77,23 +67,6 @@ SCHEMA_VERSION = 1
 
 
 # --- leaf types: one clear message each, no union noise in error paths -------------------
-
-
-def as_plain_data(value: Any, _depth: int = 0) -> Any:
-    """Models in ``value`` as the JSON data they were given from (lists and dicts walked).
-
-    >>> as_plain_data({"source": Source(mode="messaging")})
-    {'source': {'mode': 'messaging'}}
-    """
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_unset=True)
-    if _depth > 8:  # models sit near the top; deeper is raw JSON (maybe hostile: no recursion)
-        return value
-    if isinstance(value, list | tuple):
-        return [as_plain_data(item, _depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {key: as_plain_data(item, _depth + 1) for key, item in value.items()}
-    return value
 
 
 def _finite(value: Any) -> int | float:
@@ -223,52 +196,6 @@ TimeZoneName = Annotated[
 ]
 Identifier = Annotated[str, Field(min_length=1)]
 Text = Annotated[str, Field(min_length=1)]
-
-
-class _Model(BaseModel):
-    """Frozen, strict, closed; its lists and dicts read-only; every copy validated."""
-
-    model_config = ConfigDict(
-        strict=True, frozen=True, extra="forbid", use_attribute_docstrings=True
-    )
-
-    @model_validator(mode="after")
-    def _freeze_containers(self) -> Self:
-        # Frozen models still hand out their lists and dicts: make those read-only too.
-        for name, value in self.__dict__.items():
-            if isinstance(value, list | dict):
-                self.__dict__[name] = freeze(value)
-        return self
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy; with ``update``, a new model validated like any other (``ConfigError``
-        naming the JSON path when a value is refused), never an unchecked one.
-
-        >>> Source(mode="live_chat").model_copy(update={"queuing_factor": "twenty"})
-        Traceback (most recent call last):
-        ...
-        engage_lab.errors.ConfigError: queuing_factor: must be a number
-        """
-        if not update:
-            return super().model_copy(deep=deep)
-        values = {name: self.__dict__[name] for name in self.model_fields_set}
-        values.update(update)
-        return type(self)._validated(values)
-
-    @classmethod
-    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
-        """Validates like the constructor: an unchecked model could hold any value."""
-        return cls._validated(values)
-
-    @classmethod
-    def _validated(cls, values: dict[str, Any]) -> Self:
-        from engage_lab.config.problems import problems_from_validation_error
-        from engage_lab.errors import ConfigError
-
-        try:
-            return cls.model_validate(as_plain_data(values))
-        except ValidationError as exc:
-            raise ConfigError(problems_from_validation_error(cls, exc)) from exc
 
 
 # --- source --------------------------------------------------------------------------------
