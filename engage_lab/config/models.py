@@ -185,7 +185,7 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_MS / 1000},
                 {"type": "string", "pattern": DURATION_PATTERN},
             ]
         }

@@ -205,3 +205,21 @@ def test_one_level_past_the_nesting_limit_is_refused(chain):
         f"triggers[4].expression: nests {MAX_NESTING + 1} levels of objects and arrays;"
         f" at most {MAX_NESTING} are allowed (merge nested $and / $or into one list)"
     ]
+
+
+def test_the_json_schema_states_the_same_maxima():
+    from engage_lab.config import config_schema
+    from tests.config.schema_check import errors
+
+    schema = config_schema()
+    data = _at_the_limits()
+    assert errors(schema, data) == []
+    for path, largest in (
+        (["source", "queuing_factor"], MAX_QUEUING_FACTOR),
+        (["source", "impossibility_delay"], MAX_DURATION_SECONDS),
+        (["triggers", 0, "server_probability", "k"], MAX_NUMBER),
+        (["triggers", 0, "extensions", "max_executions_per_visitor"], MAX_NUMBER),
+        (["triggers", 0, "extensions", "min_seconds_between_executions"], MAX_DURATION_SECONDS),
+    ):
+        assert errors(schema, _set(data, path, largest)) == []
+        assert errors(schema, _set(data, path, largest * 2)) != [], path
