@@ -200,10 +200,14 @@ class Config(ConfigFields):
     ) -> Self:
         # Config(...) says what from_dict says: JSON paths, not pydantic's loc tuples.
         # (Inside from_dict and a history's validation, the caller gathers the problems.)
+        structure_only = bool(info.context and info.context.get(_STRUCTURE_ONLY))
+        if not structure_only and nesting_depth(data) > MAX_DOCUMENT_DEPTH:
+            problems = cls._build(as_plain_data(data))[1]  # refused before any recursion
+            raise ConfigError(problems, headline=_headline(problems))
         try:
             return handler(data)
         except ValidationError as exc:
-            if info.context and info.context.get(_STRUCTURE_ONLY):
+            if structure_only:
                 raise
             problems = semantic_problems(as_plain_data(data))
             problems += problems_from_validation_error(cls, exc)

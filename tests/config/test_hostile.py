@@ -163,6 +163,11 @@ def test_python_data_nested_thousands_of_levels_is_measured_not_recursed():
         "triggers[1].expression: nests 5001 levels of objects and arrays; at most"
         f" {MAX_NESTING} are allowed (merge nested $and / $or into one list)"
     ]
+    data = _with(["triggers", 1, "expression"], deep)
+    for build in (lambda: Config(**data), lambda: Config.model_validate(data)):
+        with pytest.raises(el.ConfigError) as caught:
+            build()
+        assert caught.value.problems[0].startswith("triggers[1].expression: nests 5001 levels")
     junk: Any = "live_chat"
     for _ in range(3000):
         junk = [junk]
