@@ -101,6 +101,8 @@ def as_plain_data(value: Any, _depth: int = 0) -> Any:
     """
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_unset=True)
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()  # a slider's numpy.int64 / numpy.bool_ as the JSON value it means
     if _depth > 8:  # models sit near the top; deeper is raw JSON (maybe hostile: no recursion)
         return value
     if isinstance(value, list | tuple):

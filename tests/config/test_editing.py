@@ -143,3 +143,17 @@ def test_an_edit_error_says_what_was_refused(cfg):
     assert error.headline == (
         "threshold of t-cart: refused, the configuration would be invalid (1 problem)"
     )
+
+
+def test_numpy_scalars_from_a_widget_are_their_json_values(cfg):
+    import numpy as np
+
+    edited = cfg.with_threshold("t-cart", 0, np.int64(120)).enable_trigger(
+        "t-open", np.bool_(False)
+    )
+    assert edited.trigger("t-cart").criteria[0]["value"] == 120
+    assert type(edited.trigger("t-cart").criteria[0]["value"]) is int
+    assert edited.trigger("t-open").enabled is False
+    _refused(
+        lambda: cfg.with_threshold("t-cart", 0, np.float64("inf")), "triggers[1].criteria[0].value"
+    )
