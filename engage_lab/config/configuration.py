@@ -22,10 +22,19 @@ import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import PrivateAttr, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from engage_lab.conditions.parsed import TriggerConditions, parse_trigger_conditions
+from engage_lab.config import editing
+from engage_lab.config.immutable import as_plain_data
 from engage_lab.config.jsontext import canonical_json, parse_json
+from engage_lab.config.limits import MAX_DOCUMENT_DEPTH, nesting_depth
 from engage_lab.config.models import (
     AutomaticMessage,
     Button,
@@ -145,6 +154,15 @@ class Config(ConfigFields):
                 "this is a configuration history, not a configuration; load it with"
                 " engage_lab.config.ConfigHistory.load"
             ]
+        depth = nesting_depth(data)
+        if depth > MAX_DOCUMENT_DEPTH:
+            # Too deep to copy or hand to pydantic (recursion): the hostile part's own
+            # problem names its path, else one line says how deep it is.
+            problems = sort_problems(semantic_problems(data), ConfigFields) or [
+                f"the configuration nests {depth} levels of objects and arrays; at most"
+                f" {MAX_DOCUMENT_DEPTH} are allowed"
+            ]
+            return None, problems
         # A private copy: raw conditions are kept as given, and the caller's later edits
         # to its dict must not reach an immutable Config.
         data = copy.deepcopy(data)
@@ -228,6 +246,237 @@ class Config(ConfigFields):
         """Write :meth:`to_json` to ``path`` (UTF-8)."""
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(self.to_json())
+
+    # --- pydantic's doors lead to the same checks and the same errors -----------------
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _problems_with_paths(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        # Config(...) says what from_dict says: JSON paths, not pydantic's loc tuples.
+        # (Inside from_dict and a history's validation, the caller gathers the problems.)
+        structure_only = bool(info.context and info.context.get(_STRUCTURE_ONLY))
+        if not structure_only and nesting_depth(data) > MAX_DOCUMENT_DEPTH:
+            problems = cls._build(as_plain_data(data))[1]  # refused before any recursion
+            raise ConfigError(problems, headline=_headline(problems))
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if structure_only:
+                raise
+            problems = semantic_problems(as_plain_data(data))
+            problems += problems_from_validation_error(cls, exc)
+            problems = sort_problems(problems, ConfigFields)
+            raise ConfigError(problems, headline=_headline(problems)) from exc
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Like :meth:`from_dict`: every problem as ``json.path: message`` in a ``ConfigError``."""
+        context = kwargs.get("context")
+        if context and context.get(_STRUCTURE_ONLY):
+            return super().model_validate(obj, **kwargs)
+        if isinstance(obj, cls):
+            return obj
+        return cls.from_dict(as_plain_data(obj))  # type: ignore[return-value]
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Like :meth:`from_json`."""
+        text = json_data.decode("utf-8") if isinstance(json_data, bytearray) else json_data
+        return cls.from_json(text)  # type: ignore[return-value]
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any]) -> Config:
+        # model_copy(update=...) and model_construct land here: the whole checks of from_dict.
+        return cls.from_dict(as_plain_data(values))
+
+    # --- validated edits: each returns a new Config, or raises ConfigError -----------
+
+    def _edited(self, data: dict[str, Any], what: str) -> Config:
+        config, problems = type(self)._build(data)
+        if config is None:
+            count = len(problems)
+            raise ConfigError(
+                problems,
+                headline=f"{what}: refused, the configuration would be invalid"
+                f" ({count} problem{'s' if count != 1 else ''})",
+            )
+        return config
+
+    def edit(self, path: str, value: Any) -> Config:
+        """A copy with ``value`` at the JSON ``path``, validated as a whole.
+
+        ``path`` is written as problem messages write it (``source.queuing_factor``,
+        ``triggers[1].criteria[2].value``, ``saved_groups["big spenders"]``); a key may be
+        new, a list entry must exist. ``value`` is JSON data or a model
+        (a :class:`~engage_lab.config.Trigger`, a policy …).
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}],
+        ...                   "criteria": [{"criterion": "page_visit_duration",
+        ...                                 "operator": "gte", "value": 30}]}]})
+        >>> cfg.edit("triggers[0].criteria[0].value", 45).trigger("t").criteria[0]["value"]
+        45
+        >>> cfg.edit("triggers[0].criteria[0].value", "twenty")
+        Traceback (most recent call last):
+        ...
+        engage_lab.errors.ConfigError: edit triggers[0].criteria[0].value: refused, the configuration would be invalid (1 problem)
+        triggers[0].criteria[0].value: 'twenty' is not a number; write a number without quotes
+        """
+        data = editing.set_at(self.to_dict(), path, as_plain_data(value))
+        return self._edited(data, f"edit {path}")
+
+    def delete(self, path: str) -> Config:
+        """A copy without the key or list entry at the JSON ``path`` (a key falls back to
+        its default), validated as a whole.
+
+        >>> cfg = Config.from_dict({"schema_version": 1,
+        ...     "source": {"mode": "live_chat", "queuing_factor": 0.5},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.delete("source.queuing_factor").source.queuing_factor
+        0
+        """
+        return self._edited(editing.deleted_at(self.to_dict(), path), f"delete {path}")
+
+    def with_threshold(self, trigger_id: str, criterion: int | str, value: Any) -> Config:
+        """A copy with a new value for one criterion (or expression operand) of a trigger.
+
+        ``criterion`` is the criterion's position in the trigger's ``criteria``, its
+        criterion id when the trigger has one criterion of that id, or a path inside the
+        trigger such as ``'expression["page.count"]["$gte"]'``.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}],
+        ...                   "criteria": [{"criterion": "page_visit_duration",
+        ...                                 "operator": "gte", "value": 30}]}]})
+        >>> cfg.with_threshold("t", "page_visit_duration", 60).trigger("t").criteria[0]["value"]
+        60
+        >>> cfg.with_threshold("t", 0, 1e400)
+        Traceback (most recent call last):
+        ...
+        engage_lab.errors.ConfigError: threshold of t: refused, the configuration would be invalid (1 problem)
+        triggers[0].criteria[0].value: must be a finite number
+        """
+        data = self.to_dict()
+        path = editing.criterion_path(data, trigger_id, criterion)
+        data = editing.set_at(data, path, as_plain_data(value))
+        return self._edited(data, f"threshold of {trigger_id}")
+
+    def _with_trigger_key(self, trigger_id: str, key: str, value: Any, what: str) -> Config:
+        data = self.to_dict()
+        path: list[str | int] = ["triggers", editing.trigger_index(data, trigger_id), key]
+        if value is None:
+            data["triggers"][path[1]].pop(key, None)  # back to the default
+        else:
+            data = editing.set_at(data, path, as_plain_data(value))
+        return self._edited(data, what)
+
+    def enable_trigger(self, trigger_id: str, on: bool = True) -> Config:
+        """A copy with the trigger enabled (``on=True``) or disabled.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.enable_trigger("t", False).enabled_triggers
+        ()
+        """
+        return self._with_trigger_key(trigger_id, "enabled", on, f"enable {trigger_id}")
+
+    def with_gating(self, trigger_id: str, on: bool) -> Config:
+        """A copy where the trigger asks the server first (``only_if_agents_available``).
+
+        Turning gating off is refused while the trigger has a ``server_probability``
+        (it applies only to gated triggers): remove it first with ``with_policy(id, None)``.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.with_gating("t", True).trigger("t").gated
+        True
+        """
+        return self._with_trigger_key(
+            trigger_id, "only_if_agents_available", on, f"gating of {trigger_id}"
+        )
+
+    def with_policy(self, trigger_id: str, policy: Any) -> Config:
+        """A copy with the gated trigger's server-probability policy: a
+        :class:`~engage_lab.config.ReservePolicy` / :class:`~engage_lab.config.CurvePolicy`
+        / :class:`~engage_lab.config.ProductPolicy` or its JSON, or ``None`` for the
+        product's rule (the key removed).
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "only_if_agents_available": True,
+        ...                   "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.with_policy("t", {"policy": "reserve", "k": 2}).trigger("t").policy
+        ReservePolicy(policy='reserve', k=2)
+        >>> cfg.with_policy("t", {"policy": "reserve", "k": -1})
+        Traceback (most recent call last):
+        ...
+        engage_lab.errors.ConfigError: policy of t: refused, the configuration would be invalid (1 problem)
+        triggers[0].server_probability.k: must be at least 0
+        """
+        return self._with_trigger_key(
+            trigger_id, "server_probability", policy, f"policy of {trigger_id}"
+        )
+
+    def with_queuing_factor(self, value: float | None, trigger_id: str | None = None) -> Config:
+        """A copy with the source's queuing factor, or one trigger's own (``None``: the
+        trigger follows the source again).
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "t", "label": "T", "only_if_agents_available": True,
+        ...                   "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> cfg.with_queuing_factor(0.5).effective_queuing_factor("t")
+        0.5
+        >>> cfg.with_queuing_factor(0.75, "t").effective_queuing_factor("t")
+        0.75
+        """
+        if trigger_id is not None:
+            return self._with_trigger_key(
+                trigger_id, "queuing_factor", value, f"queuing factor of {trigger_id}"
+            )
+        return self.edit("source.queuing_factor", 0 if value is None else value)
+
+    def move_trigger(self, trigger_id: str, to: int) -> Config:
+        """A copy with the trigger at position ``to`` (0 first, -1 last): the order in
+        which triggers are evaluated.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": i, "label": i, "actions": [{"type": "show_chat_minimized"}]}
+        ...                  for i in ("a", "b", "c")]})
+        >>> [t.id for t in cfg.move_trigger("c", 0).triggers]
+        ['c', 'a', 'b']
+        """
+        return self._edited(editing.moved(self.to_dict(), trigger_id, to), f"move {trigger_id}")
+
+    def duplicate_trigger(self, trigger_id: str, new_id: str, label: str | None = None) -> Config:
+        """A copy with a copy of the trigger under ``new_id`` (and ``label``, if given),
+        placed right after it.
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": "a", "label": "A", "actions": [{"type": "show_chat_minimized"}]}]})
+        >>> [t.id for t in cfg.duplicate_trigger("a", "a2").triggers]
+        ['a', 'a2']
+        >>> cfg.duplicate_trigger("a", "a")
+        Traceback (most recent call last):
+        ...
+        engage_lab.errors.ConfigError: duplicate a: refused, the configuration would be invalid (1 problem)
+        triggers[1].id: duplicate trigger id 'a' (also triggers[0]); give each trigger its own id
+        """
+        data = editing.duplicated(self.to_dict(), trigger_id, new_id, label)
+        return self._edited(data, f"duplicate {trigger_id}")
+
+    def remove_trigger(self, trigger_id: str) -> Config:
+        """A copy without the trigger (a configuration keeps at least one).
+
+        >>> cfg = Config.from_dict({"schema_version": 1, "source": {"mode": "live_chat"},
+        ...     "triggers": [{"id": i, "label": i, "actions": [{"type": "show_chat_minimized"}]}
+        ...                  for i in ("a", "b")]})
+        >>> [t.id for t in cfg.remove_trigger("a").triggers]
+        ['b']
+        """
+        data = self.to_dict()
+        path: list[str | int] = ["triggers", editing.trigger_index(data, trigger_id)]
+        return self._edited(editing.deleted_at(data, path), f"remove {trigger_id}")
 
     # --- what the engines read ------------------------------------------------------------
 

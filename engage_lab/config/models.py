@@ -24,9 +24,18 @@ import zoneinfo
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from engage_lab.config.immutable import _Model
+from engage_lab.config.limits import (
+    MAX_DURATION_MS,
+    MAX_DURATION_SECONDS,
+    MAX_NUMBER,
+    MAX_QUEUING_FACTOR,
+    NUMBER_RANGE,
+    out_of_range,
+)
 from engage_lab.durations import DURATION_PATTERN, DurationError, duration_ms
 
 __all__ = [
@@ -60,7 +69,7 @@ SCHEMA_VERSION = 1
 # --- leaf types: one clear message each, no union noise in error paths -------------------
 
 
-def _number(value: Any) -> int | float:
+def _finite(value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PydanticCustomError("number", "must be a number")
     if isinstance(value, float) and not math.isfinite(value):
@@ -68,11 +77,22 @@ def _number(value: Any) -> int | float:
     return value
 
 
+def _number(value: Any) -> int | float:
+    number = _finite(value)
+    if abs(number) > MAX_NUMBER:
+        raise PydanticCustomError("number", out_of_range(number, NUMBER_RANGE))
+    return number
+
+
 def _queuing_factor(value: Any) -> int | float:
-    number = _number(value)
+    number = _finite(value)
     if number < 0:
         raise PydanticCustomError(
             "queuing_factor", "must not be negative; 0 means no extra queue places"
+        )
+    if number > MAX_QUEUING_FACTOR:
+        raise PydanticCustomError(
+            "queuing_factor", out_of_range(number, f"[0, {MAX_QUEUING_FACTOR}]")
         )
     if Decimal(repr(number)).as_tuple().exponent < -2:  # type: ignore[operator]
         raise PydanticCustomError(
@@ -92,10 +112,14 @@ def _criteria_list(value: Any) -> list[Any]:
 
 
 def _positive_seconds(value: Any) -> int | float:
-    number = _number(value)
+    number = _finite(value)
     if number <= 0:
         raise PydanticCustomError(
             "seconds", "must be a positive number of seconds; remove the key for no minimum"
+        )
+    if number > MAX_DURATION_SECONDS:
+        raise PydanticCustomError(
+            "seconds", out_of_range(number, f"(0, {MAX_DURATION_SECONDS}] seconds (2**53 ms)")
         )
     return number
 
@@ -117,6 +141,18 @@ def _duration(value: Any) -> int | float | str:
     return value
 
 
+def _bounded_duration(value: int | float | str) -> int | float | str:
+    # The parsed length is bounded here; parsing itself is duration_ms's.
+    if duration_ms(value) > MAX_DURATION_MS:
+        raise PydanticCustomError(
+            "duration",
+            "{value} is longer than the longest duration the engines replay,"
+            " 2**53 ms (about 285,000 years)",
+            {"value": value},
+        )
+    return value
+
+
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("timezone", "must be an IANA timezone name such as Europe/Paris")
@@ -135,7 +171,7 @@ Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type":
 QueuingFactor = Annotated[
     int | float,
     PlainValidator(_queuing_factor),
-    WithJsonSchema({"type": "number", "minimum": 0}),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": MAX_QUEUING_FACTOR}),
 ]
 Probability = Annotated[
     int | float,
@@ -145,10 +181,11 @@ Probability = Annotated[
 Duration = Annotated[
     int | float | str,
     PlainValidator(_duration),
+    AfterValidator(_bounded_duration),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_MS / 1000},
                 {"type": "string", "pattern": DURATION_PATTERN},
             ]
         }
@@ -159,12 +196,6 @@ TimeZoneName = Annotated[
 ]
 Identifier = Annotated[str, Field(min_length=1)]
 Text = Annotated[str, Field(min_length=1)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        strict=True, frozen=True, extra="forbid", use_attribute_docstrings=True
-    )
 
 
 # --- source --------------------------------------------------------------------------------
@@ -347,7 +378,7 @@ class ReservePolicy(_Model):
 
     policy: Literal["reserve"]
     """Policy kind."""
-    k: Annotated[int, Field(ge=0)]
+    k: Annotated[int, Field(ge=0, le=MAX_NUMBER)]
     """Slots kept free for visitors who ask on their own."""
 
 
@@ -405,13 +436,15 @@ ServerProbability = Annotated[
 class TriggerExtensions(_Model):
     """Caps beyond the product (engage_lab extensions)."""
 
-    max_executions_per_visitor: Annotated[int, Field(ge=1)] | None = None
+    max_executions_per_visitor: Annotated[int, Field(ge=1, le=MAX_NUMBER)] | None = None
     """At most this many executions per visitor, over all visits."""
     min_seconds_between_executions: (
         Annotated[
             int | float,
             PlainValidator(_positive_seconds),
-            WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
+            WithJsonSchema(
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_SECONDS}
+            ),
         ]
         | None
     ) = None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "format_path",
+    "is_well_formed_path",
     "parse_path",
     "problem",
     "problems_from_validation_error",
@@ -160,6 +161,10 @@ def _message(error: dict[str, Any], holder: Any, path: list[str | int]) -> str:
         return "needs at least one entry" if least == 1 else f"needs at least {least} entries"
     if kind == "greater_than_equal":
         return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        from engage_lab.config.limits import shown
+
+        return f"{shown(error['input'])} is out of range; use at most {ctx.get('le')}"
     return str(error["msg"])  # our own PydanticCustomError messages are written for users
 
 
@@ -196,6 +201,16 @@ def parse_path(path: str) -> list[str | int]:
         else:
             segments.append(name or quoted.replace('\\"', '"').replace("\\\\", "\\"))
     return segments
+
+
+def is_well_formed_path(path: str) -> bool:
+    """Whether ``path`` is written as :func:`format_path` writes paths (nothing skipped).
+
+    >>> is_well_formed_path('saved_groups["big spenders"][0]'), is_well_formed_path("triggers.1")
+    (True, False)
+    """
+    consumed = "".join(match.group(0) for match in _SEGMENT.finditer(path))
+    return bool(path) and consumed == path and not path.startswith(".")
 
 
 def _field_rank(tp: Any, name: str) -> tuple[int, Any]:

@@ -9,14 +9,24 @@ Conditions are checked by :mod:`engage_lab.conditions` (``check_criteria`` and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from engage_lab.conditions import check_criteria, check_expression
+from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES, TIME_GROWING_CRITERIA
+from engage_lab.config.limits import (
+    MAX_DURATION_SECONDS,
+    MAX_NESTING,
+    MAX_NUMBER,
+    NUMBER_RANGE,
+    nesting_depth,
+    out_of_range,
+)
 from engage_lab.config.problems import problem
 
-__all__ = ["semantic_problems"]
+__all__ = ["raw_value_problems", "semantic_problems"]
 
 _CUSTOM_NAME = re.compile(r"^custom_[A-Za-z0-9_]+$")
 _ITEM_LISTS = ("buttons", "invitations", "messages")
@@ -54,6 +64,8 @@ def semantic_problems(data: Any) -> list[str]:
     variable_types, lines_vars = _custom_variable_problems(root.get("custom_variables"))
     lines += lines_vars
     lines += _saved_group_problems(root.get("saved_groups"))
+    for name, group in _dict(root.get("saved_groups")).items():
+        lines += raw_value_problems(group, ["saved_groups", name])
     triggers = root.get("triggers")
     if isinstance(triggers, list) and not triggers:
         lines.append(
@@ -265,8 +277,61 @@ def _condition_problems(
     lines = []
     criteria = trigger.get("criteria")
     if isinstance(criteria, list):
-        lines += check_criteria(criteria, variable_types, f"triggers[{index}].criteria")
+        hostile = []
+        for position, criterion in enumerate(criteria):
+            in_seconds = _dict(criterion).get("criterion") in TIME_GROWING_CRITERIA
+            hostile += raw_value_problems(
+                criterion, ["triggers", index, "criteria", position], in_seconds=in_seconds
+            )
+        lines += hostile
+        if not hostile:  # a hostile value is not parsed: it could exhaust the recursion
+            lines += check_criteria(criteria, variable_types, f"triggers[{index}].criteria")
     expression = trigger.get("expression")
     if isinstance(expression, dict):
-        lines += check_expression(expression, saved_groups, f"triggers[{index}].expression")
+        hostile = raw_value_problems(expression, ["triggers", index, "expression"])
+        lines += hostile
+        if not hostile:
+            lines += check_expression(expression, saved_groups, f"triggers[{index}].expression")
+    return lines
+
+
+def raw_value_problems(value: Any, path: list[str | int], *, in_seconds: bool = False) -> list[str]:
+    """What the engines cannot replay in a condition or saved group given as raw JSON.
+
+    It nests at most ``MAX_NESTING`` levels; its numbers are finite and at most ``2**53``
+    in magnitude; numbers under a time-growing attribute (``page.duration``,
+    ``visit.duration``) or of a time-growing criterion (``in_seconds``) are seconds, at
+    most ``MAX_DURATION_SECONDS``. Iterative: a hostile value cannot exhaust the recursion.
+
+    >>> raw_value_problems({"$not": {"page.count": {"$gt": 1e40}}}, ["expression"])
+    ['expression["$not"]["page.count"]["$gt"]: 1e+40 is out of range; use a value in [-9007199254740992, 9007199254740992] (2**53)']
+    """
+    depth = nesting_depth(value)
+    if depth > MAX_NESTING:
+        return [
+            problem(
+                path,
+                f"nests {depth} levels of objects and arrays; at most {MAX_NESTING} are"
+                " allowed (merge nested $and / $or into one list)",
+            )
+        ]
+    lines = []
+    stack: list[tuple[Any, list[str | int], bool]] = [(value, path, in_seconds)]
+    while stack:
+        item, here, seconds = stack.pop()
+        if isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                stack.append((child, [*here, key], seconds or key in TIME_GROWING_ATTRIBUTES))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, [*here, k], seconds) for k, child in reversed(list(enumerate(item)))
+            )
+        elif _is_number(item):
+            if isinstance(item, float) and not math.isfinite(item):
+                lines.append(problem(here, "must be a finite number"))
+            elif seconds and abs(item) > MAX_DURATION_SECONDS:
+                allowed = f"[-{MAX_DURATION_SECONDS}, {MAX_DURATION_SECONDS}] seconds (2**53 ms)"
+                lines.append(problem(here, out_of_range(item, allowed)))
+            elif abs(item) > MAX_NUMBER:
+                lines.append(problem(here, out_of_range(item, NUMBER_RANGE)))
     return lines

@@ -135,3 +135,47 @@ def test_the_documented_snippets_are_json(doc):
     expression = next(b for b in _json_blocks(doc) if b.startswith('"expression"'))
     data = json.loads("{" + expression + "}")["expression"]
     assert check_expression(data, {"premium_plans": ["business"]}, "e") == []
+
+
+def _section(doc: str, title: str) -> str:
+    start = doc.index(f"## {title}\n")
+    end = doc.index("\n## ", start + 1)
+    return doc[start:end]
+
+
+def test_the_editing_examples_run_and_their_messages_are_real(doc, monkeypatch):
+    import engage_lab as el
+
+    monkeypatch.chdir(DOC.parents[1])
+    section = _section(doc, "Editing a configuration from Python")
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    names: dict = {}
+    exec(code, names)  # every documented edit is valid on the shipped configuration
+    tuned = names["tuned"]
+    assert tuned.source.queuing_factor == 0.5
+    assert tuned.trigger("cart-invitation").criteria[2]["value"] == 200
+    cfg = names["cfg"]
+    with pytest.raises(el.ConfigError) as caught:
+        cfg.with_threshold("cart-invitation", 2, "twenty")
+    assert str(caught.value) in section
+    reserve = cfg.with_policy("cart-invitation", {"policy": "reserve", "k": 2})
+    with pytest.raises(el.ConfigError) as caught:
+        reserve.with_gating("cart-invitation", False)
+    assert caught.value.problems[0] in section
+
+
+def test_the_documented_limits_are_the_validators(doc):
+    from engage_lab.config import Config
+    from engage_lab.config.limits import MAX_NESTING, MAX_NUMBER, MAX_QUEUING_FACTOR
+
+    section = _section(doc, "Validation")
+    assert f"±{MAX_NUMBER}" in section
+    assert f"0 to {MAX_QUEUING_FACTOR:,}" in section
+    assert f"at most {MAX_NESTING} levels" in section
+    for line in re.search(r"### Limits.*?```\n(.*?)```", section, flags=re.S).group(1).splitlines():
+        assert line.split(": ")[0], line  # each example names a path
+    examples = "\n".join(Config.check({"schema_version": 1, "source": {"mode": "live_chat",
+        "visit_idle": 1e16, "queuing_factor": 1e20}, "triggers": [{"id": "t", "label": "T",
+        "actions": [{"type": "show_chat_minimized"}]}]}))  # fmt: skip
+    for problem in examples.splitlines():
+        assert problem in section

@@ -429,7 +429,9 @@ def test_duplicate_json_keys_are_refused(config_data):
 
 def test_nan_is_refused(config_data):
     text = json.dumps(config_data).replace('"value": 100', '"value": NaN')
-    assert Config.check_json(text) == ["NaN is not a JSON number; write a finite number"]
+    assert Config.check_json(text) == [
+        "triggers[1].criteria[0].value: NaN is not a JSON number; write a finite number"
+    ]
 
 
 @pytest.mark.parametrize("text", ["[]", "3", '"x"', "null"])
