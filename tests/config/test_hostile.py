@@ -216,3 +216,15 @@ def test_the_cli_names_the_path_and_shows_no_traceback(
         assert code == 1, (argv, err)
         assert "Traceback" not in err, err
         assert f"{where}: " in err, (argv, err)
+
+
+@pytest.mark.parametrize("levels", [300, 5000])
+def test_a_history_holding_a_deep_expression_names_it_without_recursing(levels):
+    config = _with(["triggers", 1, "expression"], _nested(levels, "$not"))
+    history = {"schema_version": 1, "history": [
+        {"effective_at": "2026-03-01T00:00:00Z", "config": config},
+    ]}  # fmt: skip
+    assert ConfigHistory.check(history) == [
+        f"history[0].config.triggers[1].expression: nests {levels + 1} levels of objects and"
+        f" arrays; at most {MAX_NESTING} are allowed (merge nested $and / $or into one list)"
+    ]
