@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 from typing import TYPE_CHECKING, Any, Self
@@ -44,7 +43,7 @@ from engage_lab.config.models import (
 )
 from engage_lab.config.problems import problems_from_validation_error, sort_problems
 from engage_lab.config.validate import semantic_problems
-from engage_lab.errors import ConditionError, ConfigError
+from engage_lab.errors import ConfigError
 
 if TYPE_CHECKING:
     from engage_lab.availability import Policy
@@ -83,10 +82,8 @@ class Config(ConfigFields):
     def _check_across_fields(self, info: ValidationInfo) -> Self:
         # Direct pydantic use (Config.model_validate) gets the same checks as from_dict.
         if info.context and info.context.get(_STRUCTURE_ONLY):
-            # the caller checked the raw data: a configuration it keeps parses; one it
-            # discards may not, and is not parsed here
-            with contextlib.suppress(ConditionError):
-                self._parse_conditions()
+            # the caller checked the raw data and parses a configuration it keeps (a
+            # hostile one it discards may not parse: 1e400, 5,000 digits, deep nesting)
             return self
         problems = semantic_problems(self.to_dict())
         if problems:
@@ -173,7 +170,10 @@ class Config(ConfigFields):
         except ValidationError as exc:
             problems += problems_from_validation_error(cls, exc)
         problems = sort_problems(problems, ConfigFields)
-        return (None if problems else config), problems
+        if problems or config is None:
+            return None, problems
+        config._parse_conditions()  # once, when it loads
+        return config, problems
 
     @classmethod
     def check(cls, data: Any) -> list[str]:
