@@ -54,7 +54,7 @@ from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
 from engage_lab.errors import EngineError
 from engage_lab.events import STAGES
-from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
+from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, pack
 
 __all__ = ["replay_fast", "run_fast"]
 
@@ -67,7 +67,7 @@ class _Cache:
     pages: dict[PagesKey, Pages] = field(default_factory=dict)
     candidates: dict[tuple[Any, ...], Candidates] = field(default_factory=dict)
     rows: dict[str, Any] = field(default_factory=dict)
-    engagements: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    engagements: dict[tuple[Any, ...], _EngagementInputs] = field(default_factory=dict)
     threads: dict[PagesKey, np.ndarray] = field(default_factory=dict)
     keys: dict[PagesKey, tuple[Any, ...]] = field(default_factory=dict)
     timeline: tuple[np.ndarray, ...] | None = None
@@ -132,6 +132,31 @@ def _timeline(con: duckdb.DuckDBPyConnection, cache: _Cache) -> tuple[np.ndarray
             for c, v in (("t", -NEVER), ("capacity", 0), ("in_progress", 0), ("waiting", 0))
         )
     return cache.timeline
+
+
+@dataclass(frozen=True)
+class _EngagementInputs:
+    """The recorded engagements of the replayed visitors, each visitor's range of them,
+    and every engagement's outcome events (none without engagements)."""
+
+    engagements: eng_sql.Engagements
+    lo: np.ndarray
+    hi: np.ndarray
+    outcomes: eng_sql.Outcomes | None
+
+
+def _engagements(
+    con: duckdb.DuckDBPyConnection, cache: _Cache, key: tuple[Any, ...], pages: Pages
+) -> _EngagementInputs:
+    """The engagement inputs of the pass, per page facts, mode and delays (cached)."""
+    found = cache.engagements.get(key)
+    if found is None:
+        live, delays = key[1], key[2]
+        eng = eng_sql.engagements(con, live, delays)
+        lo, hi = eng.ranges(np.arange(len(pages.id_at), dtype=np.int64))
+        outcomes = eng_sql.outcomes(con, pages, eng) if len(eng.e) else None
+        found = cache.engagements[key] = _EngagementInputs(eng, lo, hi, outcomes)
+    return found
 
 
 def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> tuple[Any, ...]:
@@ -394,29 +419,24 @@ def run_fast(
     prep = prepare(con, config, seed=seed, time_range=time_range, sample=sample, segment=segment)
     con, plan, pages, cand, cache = prep.con, prep.plan, prep.pages, prep.cand, prep.cache
     live = plan.mode == "live_chat"
-    eng_key = (prep.key, live, prep.delays)
-    eng = cache.engagements.get(eng_key)
-    if eng is None:
-        eng = cache.engagements[eng_key] = eng_sql.engagements(con, live, prep.delays)
+    eng = _engagements(con, cache, (prep.key, live, prep.delays), pages)
     timeline = _timeline(con, cache)
-    eng_lo, eng_hi = eng.ranges(np.arange(len(pages.id_at), dtype=np.int64))
     gating = (prep.seed_bytes, *prep.id_bytes, *timeline)
-    eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
+    eng_tuple = (eng.lo, eng.hi, eng.engagements.e, eng.engagements.stop)
     args = (prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, gating,
             eng_tuple, prep.bounds)  # fmt: skip
-    t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(args, plan, pages, cand, len(eng.e))
+    t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(
+        args, plan, pages, cand, len(eng.engagements.e)
+    )
     if honoured.any():
-        o_pvi, o_t, o_event = eng_sql.outcome_rows(
-            con, pages, eng, np.where(honoured, honoured_pvi, -1), variant
-        )
+        assert eng.outcomes is not None
+        o_pvi, o_t, o_event = eng.outcomes.rows(np.where(honoured, honoured_pvi, -1), variant)
         m = len(o_pvi)
         if n + m > len(t):
             raise EngineError("fast engine: more outcome events than the room kept for them")
         t[n : n + m] = o_t
         pc[n : n + m, 0] = o_pvi
-        names, which = np.unique(o_event.astype(str), return_inverse=True)
-        events = np.array([code_of(e) for e in names], np.int64)[which]  # a few names
-        pc[n : n + m, 1] = pack(events, STAGES.index("engagement"), 0, -1, -1)
+        pc[n : n + m, 1] = pack(o_event, STAGES.index("engagement"), 0, -1, -1)
         n += m
     gating_context = GatingContext(
         plan=plan, seed=prep.seed_bytes, ids=prep.id_bytes, timeline=timeline,

@@ -27,7 +27,8 @@ from engage_lab.kpis import (
     conversation_stats,
     kpis_from_codes,
 )
-from engage_lab.replay.recorded import has_recorded_events, recorded_codes
+from engage_lab.kpis.core import history_kpis
+from engage_lab.replay.recorded import has_recorded_events, recorded_codes, recorded_sums
 from engage_lab.replay.restrictions import (
     check_fraction,
     check_segment,
@@ -130,7 +131,7 @@ def replay(
             con, cfg, seed=chosen_seed, time_range=window, sample=fraction, segment=compiled
         )
         pages = run.pages
-        table = pages.page_table(con)
+        table = _page_table(con, pages)
         codes = run.coded()
         events = run.frame
         steps = run.timeline
@@ -139,7 +140,7 @@ def replay(
     if has_recorded_events(con):
         rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
         replayed = _aligned(codes, rec)
-        comparison = compare_codes(replayed, rec, table)
+        comparison = compare_codes(replayed, rec, table, recorded_sums=recorded_sums(pages, rec))
         codes = replayed
 
         def recorded() -> pd.DataFrame:
@@ -150,8 +151,7 @@ def replay(
         codes,
         table,
         timezone=timezone,
-        conversations=_conversations(con, pages),
-        timeline=timeline,
+        history=_history_kpis(con, pages, table, timeline),
         fidelity=None if comparison is None else comparison.fidelity,
     )
     restrictions = {
@@ -313,6 +313,25 @@ def _timeline_from_logs(con: duckdb.DuckDBPyConnection) -> Timeline:
     return Timeline.from_frames(
         _read(con, "agents"), _read(con, "presence"), _read(con, "conversations")
     )
+
+
+def _page_table(con: duckdb.DuckDBPyConnection, pages: Pages) -> PageTable:
+    """The page table of ``pages``, kept with them (its ids are fetched once)."""
+    if "page_table" not in pages.memo:
+        pages.memo["page_table"] = pages.page_table(con)
+    return pages.memo["page_table"]
+
+
+def _history_kpis(
+    con: duckdb.DuckDBPyConnection, pages: Pages, table: PageTable, timeline: Timeline
+) -> dict[str, Any]:
+    """Occupancy and conversation KPIs of the replayed page views (kept with them: they
+    read the logs, not the configuration)."""
+    if "history_kpis" not in pages.memo:
+        pages.memo["history_kpis"] = history_kpis(
+            table, timeline=timeline, conversations=_conversations(con, pages)
+        )
+    return pages.memo["history_kpis"]
 
 
 def _conversations(con: duckdb.DuckDBPyConnection, pages: Pages) -> dict[str, Any]:
