@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -52,7 +52,7 @@ from engage_lab.engine.pages import (
 )
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngageLabError, EngineError
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, pack
 
@@ -294,11 +294,41 @@ def prepare(
     time_range: tuple[int, int] | None = None,
     sample: float | None = None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
+    disabled_too: bool = False,
 ) -> Prepared:
-    """The inputs of a compiled pass (see :class:`Prepared`), cached per connection."""
+    """The inputs of a compiled pass (see :class:`Prepared`), cached per connection.
+
+    ``disabled_too``: the plan holds the disabled triggers too, their slots masked (no
+    candidate page view: the pass never opens them), so enabling or disabling a trigger
+    reuses the compiled conditions; falls back to the enabled triggers' plan when a
+    disabled trigger is one the fast engine cannot compile.
+    """
+    if disabled_too and _any_disabled(config):
+        try:
+            return _prepare(con, config, seed, time_range, sample, segment, disabled_too=True)
+        except EngageLabError:
+            pass  # a disabled trigger the engine cannot compile: without it, below
+    return _prepare(con, config, seed, time_range, sample, segment, disabled_too=False)
+
+
+def _any_disabled(config: Config | ConfigHistory) -> bool:
+    configs = [config] if isinstance(config, Config) else [e.config for e in config.history]
+    return any(not t.enabled for c in configs for t in c.triggers)
+
+
+def _prepare(
+    con: Any,
+    config: Config | ConfigHistory,
+    seed: str | int | None,
+    time_range: tuple[int, int] | None,
+    sample: float | None,
+    segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    *,
+    disabled_too: bool,
+) -> Prepared:
     con = getattr(con, "con", con)
     warm_folds()  # string tests need them; meanwhile the page facts are built
-    plan = make_plan(config)
+    plan = make_plan(config, disabled_too=disabled_too)
     if len(plan.trigger_ids) > MAX_TRIGGERS or len(plan.items) > MAX_ITEMS:
         raise UnsupportedByFastEngineError(
             f"the fast engine replays at most {MAX_TRIGGERS} triggers and {MAX_ITEMS} items"
@@ -331,6 +361,17 @@ def prepare(
             pages.ahead = None
 
 
+def _enabled_only(plan: Plan, cand: Candidates) -> Candidates:
+    """The candidates with none for the disabled triggers' slots (a plan made with
+    ``disabled_too``): the pass then never opens them, as if they were not there."""
+    disabled = [j for j, slot in enumerate(plan.slots) if not slot.trigger.enabled]
+    if not disabled:
+        return cand
+    hi = cand.hi.copy()
+    hi[disabled] = cand.lo[disabled]
+    return replace(cand, hi=hi)
+
+
 def _prepared(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
@@ -346,6 +387,7 @@ def _prepared(
         cand = cache.candidates[cand_key] = candidates(con, plan, pages)
     expr_rows = expression_rows(con, plan, pages, cand, cache.rows)
     leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows, cand, repr(cand_key))
+    cand = _enabled_only(plan, cand)
     slots = slot_arrays(plan)
     delays = tuple(sorted({e.config.source.impossibility_delay_ms for e in plan.entries}, key=str))
     open_thread = np.zeros(n_pages, np.bool_)
@@ -416,7 +458,10 @@ def run_fast(
     ``segment`` is a compiled page condition ``(sql, params)`` over the columns of
     ``page_views`` and the visitor's ``country``.
     """
-    prep = prepare(con, config, seed=seed, time_range=time_range, sample=sample, segment=segment)
+    prep = prepare(
+        con, config, seed=seed, time_range=time_range, sample=sample, segment=segment,
+        disabled_too=True,
+    )  # fmt: skip
     con, plan, pages, cand, cache = prep.con, prep.plan, prep.pages, prep.cand, prep.cache
     live = plan.mode == "live_chat"
     eng = _engagements(con, cache, (prep.key, live, prep.delays), pages)
