@@ -71,6 +71,8 @@ class _Cache:
     threads: dict[PagesKey, np.ndarray] = field(default_factory=dict)
     keys: dict[PagesKey, tuple[Any, ...]] = field(default_factory=dict)
     timeline: tuple[np.ndarray, ...] | None = None
+    #: the ``source`` record of this data version
+    source: dict[str, Any] | None = None
 
     def reset(self, version: tuple[Any, ...]) -> None:
         self.__init__()  # type: ignore[misc]
@@ -101,6 +103,7 @@ def _pages_key(
     sample: float | None,
     seed: str | None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    version: tuple[Any, ...],
 ) -> PagesKey:
     return PagesKey(
         idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
@@ -109,7 +112,7 @@ def _pages_key(
         sample=sample,
         sample_seed=seed if sample is not None else None,
         segment=segment,
-        version=data_version(con),
+        version=version,
     )
 
 
@@ -337,9 +340,10 @@ def _prepare(
     version = data_version(con)
     if cache.version != version:
         cache.reset(version)
-    source = source_record(con)
-    chosen_seed = str(seed) if seed is not None else source.get("seed")
-    key = _pages_key(plan, con, time_range, sample, chosen_seed, segment)
+    if cache.source is None:
+        cache.source = source_record(con)
+    chosen_seed = str(seed) if seed is not None else cache.source.get("seed")
+    key = _pages_key(plan, con, time_range, sample, chosen_seed, segment, version)
     pages = cache.pages.get(key)
     with Ahead(con) as ahead:
         if pages is None:

@@ -81,8 +81,11 @@ def _group_min(groups, values, n_groups, default):
 
 def _first_page(pages: PageTable) -> np.ndarray:
     """Per visit: its first page view (index)."""
-    return _group_min(
-        pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
+    return pages.remembered(
+        "first_page",
+        lambda: _group_min(
+            pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
+        ),
     )
 
 
@@ -222,7 +225,9 @@ def kpis_from_codes(
     offered_visitors[pages.visitor[_first_page(pages)[q1]]] = True
     kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)
     kpis["offers_per_visit"] = _share(int(n_offers), n_visits)
-    visit_start = _group_min(pages.visit, pages.start, n_visits, NEVER)
+    visit_start = pages.remembered(
+        "visit_start", lambda: _group_min(pages.visit, pages.start, n_visits, NEVER)
+    )
     offered = first_offer != NEVER
     median, p90 = _quantiles((first_offer[offered] - visit_start[offered]) / 1000.0)
     kpis["time_to_first_offer_median_s"] = median

@@ -86,8 +86,11 @@ def _recorded_query() -> str:
 _SQL = _recorded_query()
 
 
-def has_recorded_events(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the history holds recorded chat events."""
+def has_recorded_events(con: duckdb.DuckDBPyConnection, pages: Pages | None = None) -> bool:
+    """Whether the history holds recorded chat events (``pages``: as counted in the data
+    version their facts were built from, without a query)."""
+    if pages is not None:
+        return bool(pages.key.version[4])
     try:
         return bool(con.execute("SELECT count(*) FROM chat_events").fetchall()[0][0])
     except duckdb.Error as exc:

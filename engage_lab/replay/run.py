@@ -137,7 +137,7 @@ def replay(
         steps = run.timeline
         timeline = Timeline(steps[0][1:], steps[1][1:], steps[2][1:], steps[3][1:])
     comparison = recorded = None
-    if has_recorded_events(con):
+    if has_recorded_events(con, pages):
         rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
         replayed = _aligned(codes, rec)
         comparison = compare_codes(replayed, rec, table, recorded_sums=recorded_sums(pages, rec))
