@@ -1,15 +1,23 @@
 """``run_fast`` / ``replay_fast``: SQL for the facts and conditions, one compiled pass.
 
 Steps, each cached on the caller's connection so that a second replay only redoes what
-its configuration changed (a moved duration threshold re-runs steps 5–6 alone):
+its configuration changed (a moved duration threshold, a policy, a queuing factor or a
+trigger enabled / disabled re-run steps 5–6 alone; docs/tuning.md lists which edits
+recompile what):
 
 1. page-view facts (:mod:`engage_lab.engine.pages`), per :class:`~.pages.PagesKey`;
 2. candidates: the page-fixed part of the conditions (:mod:`engage_lab.engine.static`),
    per configuration structure and page-criteria values;
 3. variable rows and expression rows (SQL, per compiled test and bound values);
-4. engagements, open threads and the availability timeline (per facts / data);
+4. engagements with every engagement's outcome events, open threads and the
+   availability timeline (per facts / data);
 5. the dynamic leaves (:mod:`engage_lab.engine.leaves`) and gating policies;
-6. the pass (:mod:`engage_lab.engine.kernel`), then the outcome events.
+6. the pass (:mod:`engage_lab.engine.kernel`), then the outcome events of the
+   engagements it honoured, picked from step 4's.
+
+Disabled triggers are planned too (:func:`~engage_lab.engine.plan.make_plan`'s
+``disabled_too``) and their slots get no candidate page view, so the pass never opens
+them: enabling or disabling a trigger does not recompile the conditions of step 2.
 
 The result is a :class:`~engage_lab.engine.output.FastRun`: coded event arrays with
 everything needed to name them (:meth:`FastRun.frame` builds the events frame).
