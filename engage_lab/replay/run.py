@@ -113,8 +113,8 @@ def replay(
     fraction = check_fraction(sample)
     seg = check_segment(segment)
     compiled = None if seg is None else segment_sql(seg)
-    trigger_ids = make_plan(cfg).trigger_ids
     if engine == "reference":
+        trigger_ids = make_plan(cfg).trigger_ids
         pages = _pages(con, cfg, chosen_seed, window, fraction, compiled)
         table = pages.page_table(con)
         frame = _run_reference(con, cfg, chosen_seed, window, fraction, pages)
