@@ -27,8 +27,9 @@ import pandas as pd
 
 from engage_lab.engine.pages import NEVER, Pages
 from engage_lab.errors import EngineError, translate_duckdb
+from engage_lab.kpis.coded import code_of
 
-__all__ = ["Engagements", "engagements", "open_threads", "outcome_rows"]
+__all__ = ["Engagements", "Outcomes", "engagements", "open_threads", "outcomes"]
 
 #: ``_el_eng(code, e, span_end, closed, n_chats, chat_start, received_at)``: one row per
 #: engagement instant of a replayed visitor, with what its end depends on.
@@ -66,12 +67,13 @@ FROM spans s
 ORDER BY s.code, s.e
 """
 
-#: outcome events of honoured engagements (needs ``_el_honoured(code, e, pvi, stop,
-#: unserved)``): ``(x, event, own_pos, code, engaged_pvi)``
+_OUTCOME_CODE = {e: code_of(e) for e in ("message_sent", "message_received", "chat_closed")}
+
+#: outcome events of every engagement under every delay variant (needs
+#: ``_el_outcome_of(k, v, code, e, stop, unserved)``): ``(k, v, x, event, own_pos)``
 _OUTCOMES_SQL = """
-SELECT epoch_ms(c.event_at) AS x, c.event, p.pos AS own_pos, h.code, h.pvi AS engaged_pvi,
-       c.visitor_id
-FROM _el_honoured h
+SELECT h.k, h.v, epoch_ms(c.event_at) AS x, c.event, p.pos AS own_pos
+FROM _el_outcome_of h
 JOIN _el_eng g ON g.code = h.code AND g.e = h.e
 JOIN _el_vr vr ON vr.code = h.code
 JOIN chat_events c ON c.visitor_id = vr.visitor_id
@@ -170,36 +172,67 @@ def open_threads(con: duckdb.DuckDBPyConnection, n_pages: int) -> np.ndarray:
     return out
 
 
-def outcome_rows(
-    con: duckdb.DuckDBPyConnection,
-    pages: Pages,
-    eng: Engagements,
-    honoured_pvi: np.ndarray,
-    variant: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(pvi, t, event)`` of the outcome events of the honoured engagements
-    (``honoured_pvi >= 0``; ``variant``: the delay variant each was honoured under)."""
-    chosen = np.flatnonzero(honoured_pvi >= 0)
+@dataclass(frozen=True)
+class Outcomes:
+    """The outcome events of every engagement under every delay variant, placed on the
+    replayed page views: what an engagement brings does not depend on the pass, only
+    whether it is honoured, and where (computed once per page facts and engagements; a
+    replay picks the rows of those it honoured, :meth:`rows`).
+
+    Rows are sorted by ``(variant, engagement, instant, event, page view)``; those of
+    engagement ``k`` under variant ``v`` are ``lo[v, k]:hi[v, k]``.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    t: np.ndarray
+    #: the event's own page view if replayed, else the visitor's replayed page view
+    #: containing it, else -1: the page view the engagement was honoured on
+    pvi: np.ndarray
+    #: event codes (:func:`engage_lab.kpis.coded.code_of`)
+    event: np.ndarray
+
+    def rows(
+        self, honoured_pvi: np.ndarray, variant: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pvi, t, event code)`` of the outcome events of the honoured engagements
+        (``honoured_pvi >= 0``; ``variant``: the delay variant each was honoured under)."""
+        chosen = np.flatnonzero(honoured_pvi >= 0)
+        lo = self.lo[variant[chosen], chosen]
+        length = self.hi[variant[chosen], chosen] - lo
+        total = int(length.sum())
+        starts = np.cumsum(length) - length
+        at = np.repeat(lo - starts, length) + np.arange(total, dtype=np.int64)
+        pvi = self.pvi[at]
+        pvi = np.where(pvi >= 0, pvi, np.repeat(honoured_pvi[chosen], length))
+        return pvi, self.t[at], self.event[at]
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, pages: Pages, eng: Engagements) -> Outcomes:
+    """The :class:`Outcomes` of every engagement of ``eng`` (read once: a tuning replay
+    only picks rows)."""
+    n, variants = len(eng.e), eng.stop.shape[0]
+    k = np.tile(np.arange(n, dtype=np.int64), variants)
+    v = np.repeat(np.arange(variants, dtype=np.int64), n)
     table = pd.DataFrame(
         {
-            "code": eng.code[chosen],
-            "e": eng.e[chosen],
-            "pvi": honoured_pvi[chosen],
-            "stop": eng.stop[variant[chosen], chosen],  # NEVER: open
-            "unserved": eng.unserved[variant[chosen], chosen],
+            "k": k,
+            "v": v,
+            "code": eng.code[k],
+            "e": eng.e[k],
+            "stop": eng.stop[v, k],  # NEVER: open
+            "unserved": eng.unserved[v, k],
         }
     )
-    con.register("_el_honoured", table)
+    con.register("_el_outcome_of", table)
     try:
         rows = _execute(con, _OUTCOMES_SQL).df()
     finally:
-        con.unregister("_el_honoured")
-    if len(rows) == 0:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, np.zeros(0, dtype=object)
+        con.unregister("_el_outcome_of")
+    rk = rows["k"].to_numpy(dtype=np.int64)
+    rv = rows["v"].to_numpy(dtype=np.int64)
     x = rows["x"].to_numpy(dtype=np.int64)
-    code = rows["code"].to_numpy(dtype=np.int64)
-    engaged = rows["engaged_pvi"].to_numpy(dtype=np.int64)
+    event = rows["event"].map(_OUTCOME_CODE).to_numpy(dtype=np.int64)
     # the event's own page view if replayed; else the visitor's page view containing it
     scan_pvi = np.full(pages.n_scan, -1, np.int64)
     scan_pvi[pages.pos] = np.arange(len(pages), dtype=np.int64)
@@ -207,9 +240,19 @@ def outcome_rows(
         rows["own_pos"].astype("Float64").fillna(-1).to_numpy(dtype=np.float64).astype(np.int64)
     )
     own = np.where(own_pos >= 0, scan_pvi[np.maximum(own_pos, 0)], -1)
+    code = eng.code[rk]
     at = _page_at(pages.visitor, pages.start, code.astype(pages.visitor.dtype), x)
-    pvi = np.where(own >= 0, own, np.where(at >= 0, at, engaged))
-    return pvi, x, rows["event"].to_numpy(dtype=object)
+    pvi = np.where(own >= 0, own, at)
+    order = np.lexsort((pvi, event, x, rk, rv))
+    group = rv[order] * n + rk[order]
+    bounds = np.searchsorted(group, np.arange(variants * n + 1, dtype=np.int64))
+    return Outcomes(
+        lo=bounds[:-1].reshape(variants, n),
+        hi=bounds[1:].reshape(variants, n),
+        t=x[order],
+        pvi=pvi[order],
+        event=event[order],
+    )
 
 
 @numba.njit(cache=True, nogil=True)

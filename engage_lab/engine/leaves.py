@@ -307,7 +307,10 @@ def leaf_arrays(
                 slot_bound += 1
             elif leaf.source == "clock":
                 kind = CLOCK
-                table = clock_table(node, slot.config.source.timezone, t0, t1)
+                clock_key = f"clock|{node!r}|{slot.config.source.timezone}|{t0}|{t1}"
+                if clock_key not in cache:  # a tuning replay moves other leaves
+                    cache[clock_key] = clock_table(node, slot.config.source.timezone, t0, t1)
+                table = cache[clock_key]
                 slot_bound += longest // QUARTER_MS + 2
             elif leaf.source == "identity":
                 kind = IDENTITY if node.facts.reads == "identity" else SIGNED

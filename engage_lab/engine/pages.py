@@ -95,10 +95,12 @@ class PagesKey:
         sample: float | None,
         seed: str | None,
         segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+        version: tuple[Any, ...] | None = None,
     ) -> PagesKey:
         """The key of the page views a replay of ``plan`` (an
         :class:`~engage_lab.engine.plan.Plan`) runs under these restrictions, on the data
-        loaded now (``seed`` keys the sample)."""
+        loaded now (``seed`` keys the sample; ``version``: the data version when the caller
+        has already read it)."""
         return cls(
             idle_steps=tuple((e.effective_at, e.config.source.visit_idle_ms) for e in plan.entries),
             entry_starts=tuple(e.effective_at for e in plan.entries),
@@ -106,7 +108,7 @@ class PagesKey:
             sample=sample,
             sample_seed=seed if sample is not None else None,
             segment=segment,
-            version=data_version(con),
+            version=data_version(con) if version is None else version,
         )
 
 

@@ -149,7 +149,8 @@ class Plan:
 
     @property
     def any_gated(self) -> bool:
-        return any(s.trigger.gated for s in self.slots)
+        """An enabled trigger is gated (a plan may hold disabled ones, see :func:`make_plan`)."""
+        return any(s.trigger.gated and s.trigger.enabled for s in self.slots)
 
     @property
     def first(self) -> Config:
@@ -167,8 +168,12 @@ def _threshold_free(data: Any) -> Any:
     return {k: _threshold_free(v) for k, v in data.items()}
 
 
-def make_plan(config: Config | ConfigHistory) -> Plan:
+def make_plan(config: Config | ConfigHistory, *, disabled_too: bool = False) -> Plan:
     """Build the :class:`Plan` of a configuration or configuration history.
+
+    ``disabled_too``: disabled triggers get slots as well (``slot.trigger.enabled`` is
+    false): the plan of a configuration is then the same whichever triggers are enabled,
+    and the replay masks the disabled slots instead of compiling another plan.
 
     Raises
     ------
@@ -194,7 +199,7 @@ def make_plan(config: Config | ConfigHistory) -> Plan:
     slots = []
     for k, e in enumerate(entries):
         for rank, trigger in enumerate(e.config.triggers):
-            if trigger.enabled:
+            if trigger.enabled or disabled_too:
                 slots.append(_slot(k, e.config, trigger, rank, trigger_ids, item_index))
     data = [_threshold_free(e.config.to_dict()) for e in entries]
     key = json.dumps(

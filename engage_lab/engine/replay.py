@@ -1,15 +1,23 @@
 """``run_fast`` / ``replay_fast``: SQL for the facts and conditions, one compiled pass.
 
 Steps, each cached on the caller's connection so that a second replay only redoes what
-its configuration changed (a moved duration threshold re-runs steps 5–6 alone):
+its configuration changed (a moved duration threshold, a policy, a queuing factor or a
+trigger enabled / disabled re-run steps 5–6 alone; docs/tuning.md lists which edits
+recompile what):
 
 1. page-view facts (:mod:`engage_lab.engine.pages`), per :class:`~.pages.PagesKey`;
 2. candidates: the page-fixed part of the conditions (:mod:`engage_lab.engine.static`),
    per configuration structure and page-criteria values;
 3. variable rows and expression rows (SQL, per compiled test and bound values);
-4. engagements, open threads and the availability timeline (per facts / data);
+4. engagements with every engagement's outcome events, open threads and the
+   availability timeline (per facts / data);
 5. the dynamic leaves (:mod:`engage_lab.engine.leaves`) and gating policies;
-6. the pass (:mod:`engage_lab.engine.kernel`), then the outcome events.
+6. the pass (:mod:`engage_lab.engine.kernel`), then the outcome events of the
+   engagements it honoured, picked from step 4's.
+
+Disabled triggers are planned too (:func:`~engage_lab.engine.plan.make_plan`'s
+``disabled_too``) and their slots get no candidate page view, so the pass never opens
+them: enabling or disabling a trigger does not recompile the conditions of step 2.
 
 The result is a :class:`~engage_lab.engine.output.FastRun`: coded event arrays with
 everything needed to name them (:meth:`FastRun.frame` builds the events frame).
@@ -20,7 +28,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -52,9 +60,9 @@ from engage_lab.engine.pages import (
 )
 from engage_lab.engine.plan import Plan, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.static import Candidates, ahead_reads, candidates, candidates_key
-from engage_lab.errors import EngineError, MissingSeedError, translate_duckdb
+from engage_lab.errors import EngageLabError, EngineError, MissingSeedError, translate_duckdb
 from engage_lab.events import STAGES
-from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, code_of, pack
+from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, pack
 
 __all__ = ["replay_fast", "run_fast"]
 
@@ -67,10 +75,12 @@ class _Cache:
     pages: dict[PagesKey, Pages] = field(default_factory=dict)
     candidates: dict[tuple[Any, ...], Candidates] = field(default_factory=dict)
     rows: dict[str, Any] = field(default_factory=dict)
-    engagements: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    engagements: dict[tuple[Any, ...], _EngagementInputs] = field(default_factory=dict)
     threads: dict[PagesKey, np.ndarray] = field(default_factory=dict)
     keys: dict[PagesKey, tuple[Any, ...]] = field(default_factory=dict)
     timeline: tuple[np.ndarray, ...] | None = None
+    #: the ``source`` record of this data version
+    source: dict[str, Any] | None = None
 
     def reset(self, version: tuple[Any, ...]) -> None:
         self.__init__()  # type: ignore[misc]
@@ -99,9 +109,16 @@ def _pages_key(
     sample: float | None,
     seed: str | None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    version: tuple[Any, ...],
 ) -> PagesKey:
     return PagesKey.of_plan(
-        con, plan, time_range=time_range, sample=sample, seed=seed, segment=segment
+        con,
+        plan,
+        time_range=time_range,
+        sample=sample,
+        seed=seed,
+        segment=segment,
+        version=version,
     )
 
 
@@ -124,6 +141,31 @@ def _timeline(con: duckdb.DuckDBPyConnection, cache: _Cache) -> tuple[np.ndarray
             for c, v in (("t", -NEVER), ("capacity", 0), ("in_progress", 0), ("waiting", 0))
         )
     return cache.timeline
+
+
+@dataclass(frozen=True)
+class _EngagementInputs:
+    """The recorded engagements of the replayed visitors, each visitor's range of them,
+    and every engagement's outcome events (none without engagements)."""
+
+    engagements: eng_sql.Engagements
+    lo: np.ndarray
+    hi: np.ndarray
+    outcomes: eng_sql.Outcomes | None
+
+
+def _engagements(
+    con: duckdb.DuckDBPyConnection, cache: _Cache, key: tuple[Any, ...], pages: Pages
+) -> _EngagementInputs:
+    """The engagement inputs of the pass, per page facts, mode and delays (cached)."""
+    found = cache.engagements.get(key)
+    if found is None:
+        live, delays = key[1], key[2]
+        eng = eng_sql.engagements(con, live, delays)
+        lo, hi = eng.ranges(np.arange(len(pages.id_at), dtype=np.int64))
+        outcomes = eng_sql.outcomes(con, pages, eng) if len(eng.e) else None
+        found = cache.engagements[key] = _EngagementInputs(eng, lo, hi, outcomes)
+    return found
 
 
 def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> tuple[Any, ...]:
@@ -261,11 +303,41 @@ def prepare(
     time_range: tuple[int, int] | None = None,
     sample: float | None = None,
     segment: tuple[str, tuple[tuple[str, Any], ...]] | None = None,
+    disabled_too: bool = False,
 ) -> Prepared:
-    """The inputs of a compiled pass (see :class:`Prepared`), cached per connection."""
+    """The inputs of a compiled pass (see :class:`Prepared`), cached per connection.
+
+    ``disabled_too``: the plan holds the disabled triggers too, their slots masked (no
+    candidate page view: the pass never opens them), so enabling or disabling a trigger
+    reuses the compiled conditions; falls back to the enabled triggers' plan when a
+    disabled trigger is one the fast engine cannot compile.
+    """
+    if disabled_too and _any_disabled(config):
+        try:
+            return _prepare(con, config, seed, time_range, sample, segment, disabled_too=True)
+        except EngageLabError:
+            pass  # a disabled trigger the engine cannot compile: without it, below
+    return _prepare(con, config, seed, time_range, sample, segment, disabled_too=False)
+
+
+def _any_disabled(config: Config | ConfigHistory) -> bool:
+    configs = [config] if isinstance(config, Config) else [e.config for e in config.history]
+    return any(not t.enabled for c in configs for t in c.triggers)
+
+
+def _prepare(
+    con: Any,
+    config: Config | ConfigHistory,
+    seed: str | int | None,
+    time_range: tuple[int, int] | None,
+    sample: float | None,
+    segment: tuple[str, tuple[tuple[str, Any], ...]] | None,
+    *,
+    disabled_too: bool,
+) -> Prepared:
     con = getattr(con, "con", con)
     warm_folds()  # string tests need them; meanwhile the page facts are built
-    plan = make_plan(config)
+    plan = make_plan(config, disabled_too=disabled_too)
     if len(plan.trigger_ids) > MAX_TRIGGERS or len(plan.items) > MAX_ITEMS:
         raise UnsupportedByFastEngineError(
             f"the fast engine replays at most {MAX_TRIGGERS} triggers and {MAX_ITEMS} items"
@@ -274,9 +346,10 @@ def prepare(
     version = data_version(con)
     if cache.version != version:
         cache.reset(version)
-    source = source_record(con)
-    chosen_seed = str(seed) if seed is not None else source.get("seed")
-    key = _pages_key(plan, con, time_range, sample, chosen_seed, segment)
+    if cache.source is None:
+        cache.source = source_record(con)
+    chosen_seed = str(seed) if seed is not None else cache.source.get("seed")
+    key = _pages_key(plan, con, time_range, sample, chosen_seed, segment, version)
     pages = cache.pages.get(key)
     with Ahead(con) as ahead:
         if pages is None:
@@ -298,6 +371,17 @@ def prepare(
             pages.ahead = None
 
 
+def _enabled_only(plan: Plan, cand: Candidates) -> Candidates:
+    """The candidates with none for the disabled triggers' slots (a plan made with
+    ``disabled_too``): the pass then never opens them, as if they were not there."""
+    disabled = [j for j, slot in enumerate(plan.slots) if not slot.trigger.enabled]
+    if not disabled:
+        return cand
+    hi = cand.hi.copy()
+    hi[disabled] = cand.lo[disabled]
+    return replace(cand, hi=hi)
+
+
 def _prepared(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
@@ -313,6 +397,7 @@ def _prepared(
         cand = cache.candidates[cand_key] = candidates(con, plan, pages)
     expr_rows = expression_rows(con, plan, pages, cand, cache.rows)
     leaves = leaf_arrays(con, plan, pages, expr_rows, cache.rows, cand, repr(cand_key))
+    cand = _enabled_only(plan, cand)
     slots = slot_arrays(plan)
     delays = tuple(sorted({e.config.source.impossibility_delay_ms for e in plan.entries}, key=str))
     open_thread = np.zeros(n_pages, np.bool_)
@@ -383,32 +468,30 @@ def run_fast(
     ``segment`` is a compiled page condition ``(sql, params)`` over the columns of
     ``page_views`` and the visitor's ``country``.
     """
-    prep = prepare(con, config, seed=seed, time_range=time_range, sample=sample, segment=segment)
+    prep = prepare(
+        con, config, seed=seed, time_range=time_range, sample=sample, segment=segment,
+        disabled_too=True,
+    )  # fmt: skip
     con, plan, pages, cand, cache = prep.con, prep.plan, prep.pages, prep.cand, prep.cache
     live = plan.mode == "live_chat"
-    eng_key = (prep.key, live, prep.delays)
-    eng = cache.engagements.get(eng_key)
-    if eng is None:
-        eng = cache.engagements[eng_key] = eng_sql.engagements(con, live, prep.delays)
+    eng = _engagements(con, cache, (prep.key, live, prep.delays), pages)
     timeline = _timeline(con, cache)
-    eng_lo, eng_hi = eng.ranges(np.arange(len(pages.id_at), dtype=np.int64))
     gating = (prep.seed_bytes, *prep.id_bytes, *timeline)
-    eng_tuple = (eng_lo, eng_hi, eng.e, eng.stop)
+    eng_tuple = (eng.lo, eng.hi, eng.engagements.e, eng.engagements.stop)
     args = (prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, gating,
             eng_tuple, prep.bounds)  # fmt: skip
-    t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(args, plan, pages, cand, len(eng.e))
+    t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(
+        args, plan, pages, cand, len(eng.engagements.e)
+    )
     if honoured.any():
-        o_pvi, o_t, o_event = eng_sql.outcome_rows(
-            con, pages, eng, np.where(honoured, honoured_pvi, -1), variant
-        )
+        assert eng.outcomes is not None
+        o_pvi, o_t, o_event = eng.outcomes.rows(np.where(honoured, honoured_pvi, -1), variant)
         m = len(o_pvi)
         if n + m > len(t):
             raise EngineError("fast engine: more outcome events than the room kept for them")
         t[n : n + m] = o_t
         pc[n : n + m, 0] = o_pvi
-        names, which = np.unique(o_event.astype(str), return_inverse=True)
-        events = np.array([code_of(e) for e in names], np.int64)[which]  # a few names
-        pc[n : n + m, 1] = pack(events, STAGES.index("engagement"), 0, -1, -1)
+        pc[n : n + m, 1] = pack(o_event, STAGES.index("engagement"), 0, -1, -1)
         n += m
     gating_context = GatingContext(
         plan=plan, seed=prep.seed_bytes, ids=prep.id_bytes, timeline=timeline,

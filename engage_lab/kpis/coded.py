@@ -156,6 +156,14 @@ class PageTable:
             self._memo[what] = np.asarray(getter(), dtype=object)
         return self._memo[what]
 
+    def remembered(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()`` of these page views, computed once (per-visit facts that every
+        replay over the same page views reads)."""
+        key = f"derived:{name}"
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     @classmethod
     def from_frame(cls, pages: pd.DataFrame) -> PageTable:
         """A page table from a frame with ``page_view_id, visitor_id, visit_id`` and

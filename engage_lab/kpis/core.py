@@ -30,6 +30,7 @@ __all__ = [
     "PAGE_STAGES",
     "compute_kpis",
     "funnel_by_visit",
+    "history_kpis",
     "jsonable",
     "kpis_from_codes",
     "offer_mask",
@@ -80,8 +81,11 @@ def _group_min(groups, values, n_groups, default):
 
 def _first_page(pages: PageTable) -> np.ndarray:
     """Per visit: its first page view (index)."""
-    return _group_min(
-        pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
+    return pages.remembered(
+        "first_page",
+        lambda: _group_min(
+            pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
+        ),
     )
 
 
@@ -176,9 +180,11 @@ def kpis_from_codes(
     conversations: Mapping[str, Any] | None = None,
     timeline: Timeline | None = None,
     fidelity: float | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every KPI (see :mod:`engage_lab.kpis`) from coded events and the page table;
-    ``conversations``: the conversation KPIs already computed (merged in)."""
+    ``conversations``: the conversation KPIs already computed (merged in); ``history``:
+    :func:`history_kpis` already computed (``timeline`` and ``conversations`` unread)."""
     counts, displays, q1, q2, q4, first_offer, n_offers, refused = _tallied(ev, pages)
 
     def count(name: str, mode: int | None = None) -> int:
@@ -219,7 +225,9 @@ def kpis_from_codes(
     offered_visitors[pages.visitor[_first_page(pages)[q1]]] = True
     kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)
     kpis["offers_per_visit"] = _share(int(n_offers), n_visits)
-    visit_start = _group_min(pages.visit, pages.start, n_visits, NEVER)
+    visit_start = pages.remembered(
+        "visit_start", lambda: _group_min(pages.visit, pages.start, n_visits, NEVER)
+    )
     offered = first_offer != NEVER
     median, p90 = _quantiles((first_offer[offered] - visit_start[offered]) / 1000.0)
     kpis["time_to_first_offer_median_s"] = median
@@ -227,12 +235,28 @@ def kpis_from_codes(
     hours = _local_hours(refused, timezone)
     per_hour = np.bincount(hours, minlength=24) if len(hours) else np.zeros(24, np.int64)
     kpis["refusals_by_hour"] = {h: int(per_hour[h]) for h in range(24)}
+    if history is None:
+        history = history_kpis(pages, timeline=timeline, conversations=conversations)
+    kpis.update(history)
+    return kpis
+
+
+def history_kpis(
+    pages: PageTable,
+    *,
+    timeline: Timeline | None = None,
+    conversations: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The KPIs read from the history's logs, not from the replayed events: occupancy
+    over the replayed span (with a ``timeline``) and the conversation KPIs (merged in).
+    They depend on the page views alone: a tuning loop computes them once."""
+    out: dict[str, Any] = {}
     if timeline is not None and len(pages):
         start, end = _span(pages)
-        kpis.update(occupancy_kpis(timeline, start, end))
+        out.update(occupancy_kpis(timeline, start, end))
     if conversations is not None:
-        kpis.update(conversations)
-    return kpis
+        out.update(conversations)
+    return out
 
 
 def _local_hours(t: np.ndarray, timezone: str) -> np.ndarray:

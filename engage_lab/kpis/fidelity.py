@@ -5,6 +5,12 @@ A page view matches when its decision events — event, trigger, item, mode and 
 engagement-side events are outcomes, not decisions). :func:`compare_codes` compares
 coded events: a 64-bit sum of mixed keys per page view and side finds the page views
 that differ in one linear pass; only those are compared key by key, on demand.
+
+Equal multisets of keys give equal sums, so a page view whose sums (or counts) differ
+does differ: the pass finds no false mismatch, and the key-by-key comparison (the
+mismatch table) waits until it is read. A tuning loop compares many replays with one
+recording: :func:`decision_sums` of the recording is computed once and handed to
+:func:`compare_codes` (``recorded_sums``), which then reads only the replay's events.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = [
     "Comparison",
     "compare_codes",
     "compare_recorded",
+    "decision_sums",
     "fidelity_mismatches",
     "infer_stages",
     "recorded_as_events",
@@ -328,32 +335,62 @@ class Comparison:
         return self._frames["all"]
 
 
-def compare_codes(a: CodedEvents, b: CodedEvents, pages: PageTable) -> Comparison:
-    """Compare two coded event sets over the page table (same trigger / item codes)."""
-    n = len(pages)
-    sums = np.zeros(n, np.uint64)
-    counts = np.zeros(n, np.int64)
+def decision_sums(ev: CodedEvents, n_pages: int, sign: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per page view ``0 … n_pages - 1``: the wrapping 64-bit sum of the mixed keys of its
+    decision events times ``sign``, and their count times ``sign`` (other page views'
+    events are left out). Sums of two sides add (wrapping addition commutes): a page
+    view whose total is zero in both arrays holds the same keys on both sides, but for a
+    64-bit collision.
+
+    >>> ev = CodedEvents(np.array([0, 1]), np.array([5, 5]),
+    ...                  np.array([code_of("chat_shown")] * 2), (), ())
+    >>> sums, counts = decision_sums(ev, 2)
+    >>> counts.tolist(), bool(sums[0] == sums[1] != 0)
+    ([1, 1], True)
+    """
+    sums = np.zeros(n_pages, np.uint64)
+    counts = np.zeros(n_pages, np.int64)
+    _add_sums(ev, sums, counts, sign)
+    return sums, counts
+
+
+def _add_sums(ev: CodedEvents, sums: np.ndarray, counts: np.ndarray, sign: int) -> None:
     decision = np.zeros(len(EVENTS), np.bool_)
     decision[_DECISION_CODES] = True
-    for ev, sign in ((a, 1), (b, -1)):
-        _page_sums(
-            ev.pvi.astype(np.int64, copy=False),
-            ev.t.astype(np.int64, copy=False),
-            ev.code.astype(np.int64),
-            decision,
-            n,
-            sums,
-            counts,
-            sign,
-        )
-    candidates = np.flatnonzero((sums != 0) | (counts != 0))
-    comparison = Comparison(a, b, pages, candidates)
-    if len(candidates):
-        # a 64-bit collision could only hide a difference; confirm those found, key by key
-        keys = comparison.differing_keys(candidates)
-        ids = pages.ids("page_view")
-        index = pd.Index(ids[candidates])
-        found = np.unique(candidates[index.get_indexer(keys["page_view_id"].to_numpy())])
-        comparison.mismatched_pvi = found
-        comparison._frames["all"] = keys
-    return comparison
+    _page_sums(
+        ev.pvi.astype(np.int64, copy=False),
+        ev.t.astype(np.int64, copy=False),
+        ev.code.astype(np.int64),
+        decision,
+        len(sums),
+        sums,
+        counts,
+        sign,
+    )
+
+
+def compare_codes(
+    a: CodedEvents,
+    b: CodedEvents,
+    pages: PageTable,
+    *,
+    recorded_sums: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Comparison:
+    """Compare two coded event sets over the page table (same trigger / item codes).
+
+    ``recorded_sums``: ``decision_sums(b, len(pages), -1)`` when already computed (a
+    tuning loop compares every replay with one recording); ``b``'s events are then not
+    read again.
+    """
+    n = len(pages)
+    if recorded_sums is None:
+        sums, counts = decision_sums(b, n, -1)
+    else:
+        sums, counts = (x.copy() for x in recorded_sums)
+        if len(sums) != n or len(counts) != n:
+            raise ValueError(f"recorded_sums cover {len(sums)} page views, not {n}")
+    _add_sums(a, sums, counts, 1)
+    # equal key multisets give equal sums and counts: every page view found differs (a
+    # 64-bit collision could only hide one); the differing keys are listed when read
+    mismatched = np.flatnonzero((sums != 0) | (counts != 0))
+    return Comparison(a, b, pages, mismatched)

@@ -128,7 +128,7 @@ class FastEngine:
         steps = run.timeline
         return EngineRun(
             pages=run.pages,
-            table=run.pages.page_table(con),
+            table=page_table(con, run.pages),
             codes=run.coded(),
             events=run.frame,
             timeline=Timeline(steps[0][1:], steps[1][1:], steps[2][1:], steps[3][1:]),
@@ -150,7 +150,7 @@ class ReferenceEngine:
         from engage_lab.reference.replay import with_config_visits
 
         pages = replayed_pages(con, config, options)
-        table = pages.page_table(con)
+        table = page_table(con, pages)
         history = with_config_visits(History.from_connection(con), config)
         if options.segment is not None:
             # No native segment: the engine gets a history view without the other page
@@ -179,6 +179,13 @@ class ReferenceEngine:
 
 #: The engines by name, in the order an error lists them.
 ENGINES: dict[str, ReplayEngine] = {e.name: e for e in (FastEngine(), ReferenceEngine())}
+
+
+def page_table(con: duckdb.DuckDBPyConnection, pages: Pages) -> PageTable:
+    """The page table of ``pages``, kept with them (its ids are fetched once)."""
+    if "page_table" not in pages.memo:
+        pages.memo["page_table"] = pages.page_table(con)
+    return pages.memo["page_table"]
 
 
 def engine_named(name: str) -> ReplayEngine:

@@ -4,6 +4,11 @@ One query reads ``chat_events`` (without ``started``: not a decision), joined to
 page views by id; trigger and item ids become codes of one vocabulary shared with the
 replay (the configuration's triggers first, then ids only the recording has). The stage
 is inferred (:func:`engage_lab.kpis.fidelity.infer_stages`).
+
+Both the coded recording and its per-page-view decision sums
+(:func:`engage_lab.kpis.fidelity.decision_sums`) are kept with the page facts
+(:attr:`Pages.memo <engage_lab.engine.pages.Pages>`): a tuning replay over the same page
+views compares with them without reading or summing the recording again.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from engage_lab.engine.pages import Pages
 from engage_lab.engine.sqlvalues import aliased
 from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.kpis.coded import EVENTS, CodedEvents, pack
-from engage_lab.kpis.fidelity import infer_stages
+from engage_lab.kpis.fidelity import decision_sums, infer_stages
 
-__all__ = ["has_recorded_events", "recorded_codes"]
+__all__ = ["has_recorded_events", "recorded_codes", "recorded_sums"]
 
 
 def _recorded_query() -> str:
@@ -81,8 +86,11 @@ def _recorded_query() -> str:
 _SQL = _recorded_query()
 
 
-def has_recorded_events(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the history holds recorded chat events."""
+def has_recorded_events(con: duckdb.DuckDBPyConnection, pages: Pages | None = None) -> bool:
+    """Whether the history holds recorded chat events (``pages``: as counted in the data
+    version their facts were built from, without a query)."""
+    if pages is not None:
+        return bool(pages.key.version[4])
     with translate_duckdb(EngineError, "cannot read the chat_events table"):
         return bool(con.execute("SELECT count(*) FROM chat_events").fetchall()[0][0])
 
@@ -110,6 +118,18 @@ def recorded_codes(
     key = ("recorded_codes", tuple(trigger_ids), tuple(item_ids))
     if key not in pages.memo:
         pages.memo[key] = _recorded_codes(con, pages, tuple(trigger_ids), tuple(item_ids))
+    return pages.memo[key]
+
+
+def recorded_sums(pages: Pages, recorded: CodedEvents) -> tuple[np.ndarray, np.ndarray]:
+    """``decision_sums(recorded, len(pages), -1)`` of a recording from
+    :func:`recorded_codes` over ``pages``, kept with the page facts (read-only arrays:
+    :func:`~engage_lab.kpis.compare_codes` copies them)."""
+    key = ("recorded_sums", recorded.trigger_ids, recorded.item_ids)
+    if key not in pages.memo:
+        sums, counts = decision_sums(recorded, len(pages), -1)
+        sums.flags.writeable = counts.flags.writeable = False
+        pages.memo[key] = (sums, counts)
     return pages.memo[key]
 
 

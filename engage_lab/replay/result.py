@@ -1,9 +1,10 @@
 """:class:`ReplayResult`: what one replay gives, frames built only when asked for.
 
-The KPIs are computed at once from coded events (:mod:`engage_lab.kpis.coded`); the
-events frame, the page views frame, the recorded events and the mismatch table are
-built on first access (the fast engine's events frame of a 10 M page-view replay is a
-large object that a tuning loop never needs).
+The KPIs are computed at once from coded events (:mod:`engage_lab.kpis.coded`), the
+fidelity from per-page-view sums (the recording's kept with the page facts, so a tuning
+replay only sums its own events); the events frame, the page views frame, the recorded
+events and the mismatch tables are built on first access (the fast engine's events frame
+of a 10 M page-view replay is a large object that a tuning loop never needs).
 """
 
 from __future__ import annotations

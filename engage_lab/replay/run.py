@@ -18,19 +18,21 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engage_lab.availability.state import NEVER
+from engage_lab.availability.state import NEVER, Timeline
 from engage_lab.config import Config, ConfigHistory, load_any
 from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.pages import Pages, source_record
 from engage_lab.errors import DatabaseError, EngineError, translate_duckdb
 from engage_lab.kpis import (
     CodedEvents,
+    PageTable,
     compare_codes,
     conversation_stats,
     kpis_from_codes,
 )
+from engage_lab.kpis.core import history_kpis
 from engage_lab.replay.engines import ENGINES, ReplayOptions, engine_named, replayed_pages
-from engage_lab.replay.recorded import has_recorded_events, recorded_codes
+from engage_lab.replay.recorded import has_recorded_events, recorded_codes, recorded_sums
 from engage_lab.replay.restrictions import (
     check_fraction,
     check_segment,
@@ -116,10 +118,10 @@ def replay(
     pages, table, codes, timeline = run.pages, run.table, run.codes, run.timeline
     events = run.events
     comparison = recorded = None
-    if has_recorded_events(con):
+    if has_recorded_events(con, pages):
         rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
         replayed = _aligned(codes, rec)
-        comparison = compare_codes(replayed, rec, table)
+        comparison = compare_codes(replayed, rec, table, recorded_sums=recorded_sums(pages, rec))
         codes = replayed
 
         def recorded() -> pd.DataFrame:
@@ -130,8 +132,7 @@ def replay(
         codes,
         table,
         timezone=timezone,
-        conversations=_conversations(con, pages),
-        timeline=timeline,
+        history=_history_kpis(con, pages, table, timeline),
         fidelity=None if comparison is None else comparison.fidelity,
     )
     restrictions = {
@@ -214,6 +215,18 @@ def replayed_page_views(
 
 
 # ------------------------------------------------------------------ after the engine
+
+
+def _history_kpis(
+    con: duckdb.DuckDBPyConnection, pages: Pages, table: PageTable, timeline: Timeline
+) -> dict[str, Any]:
+    """Occupancy and conversation KPIs of the replayed page views (kept with them: they
+    read the logs, not the configuration)."""
+    if "history_kpis" not in pages.memo:
+        pages.memo["history_kpis"] = history_kpis(
+            table, timeline=timeline, conversations=_conversations(con, pages)
+        )
+    return pages.memo["history_kpis"]
 
 
 def _conversations(con: duckdb.DuckDBPyConnection, pages: Pages) -> dict[str, Any]:
