@@ -186,7 +186,8 @@ def _allocate(limits, n_fixed_events, max_chats):
     counters = np.zeros(_N_COUNTERS, np.int64)
     counters[_NOW] = _START
     limit = np.empty(n_agents, np.int64)
-    limit[:] = limits
+    for a in range(n_agents):  # a loop: a slice assignment compiles a shape check
+        limit[a] = limits[a]
     started = np.empty(max_chats, np.int64)
     started[:] = NEVER
     ended = np.empty(max_chats, np.int64)

@@ -259,7 +259,8 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
 @numba.njit(cache=True, inline="always")
 def _grown(a, cap, n):
     out = np.empty(cap, a.dtype)
-    out[:n] = a[:n]
+    for k in range(n):  # a loop: a slice assignment compiles a shape check (seconds)
+        out[k] = a[k]
     return out
 
 
@@ -338,7 +339,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 prev[NO_OTHER_COUNT] = 0
             no_other_count = prev[NO_OTHER_COUNT]
             if carries[page]:
-                pstate[:] = prev
+                for q in range(pstate.shape[0]):  # not pstate[:] = prev: see _grown
+                    pstate[q] = prev[q]
             else:
                 pstate[:] = 0
             pstate[NO_OTHER_COUNT] = no_other_count
@@ -457,7 +459,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                         frozen = True
                         n = emit(o_t, o_pc, n, page, t, code(_ENGAGED, _ENGAGEMENT, -1, -1, 0))
                     ep += 1
-            prev[:] = pstate
+            for q in range(prev.shape[0]):
+                prev[q] = pstate[q]
             final_shown[page] = pstate[SHOWN] != 0
             final_opened[page] = pstate[OPENED] != 0
         k = k_end

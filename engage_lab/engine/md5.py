@@ -181,8 +181,7 @@ def _compress(typingctx, a0, b0, c0, d0, w):
             rotated = builder.or_(builder.shl(t, i32(s)), builder.lshr(t, i32(32 - s)))
             a, d, c, b = d, c, b, builder.add(b, rotated)
         out = [
-            builder.zext(builder.add(x0, x), i64)
-            for x0, x in zip(state, (a, b, c, d), strict=True)
+            builder.zext(builder.add(x0, x), i64) for x0, x in zip(state, (a, b, c, d), strict=True)
         ]
         return context.make_tuple(builder, signature.return_type, out)
 

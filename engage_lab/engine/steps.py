@@ -29,6 +29,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from engage_lab.engine.sorting import stable_argsort
+
 __all__ = [
     "CLOCK",
     "EXPR",
@@ -49,7 +51,9 @@ ALL = np.int64(15)
 def sort_by_time(t, n, order):
     """``order[:n]``: a stable sort of ``t[:n]`` (insertion sort while ``n`` is small)."""
     if n > 64:
-        order[:n] = np.argsort(t[:n], kind="mergesort")
+        by_time = stable_argsort(t[:n])
+        for i in range(n):
+            order[i] = by_time[i]
         return
     for i in range(n):
         x = i

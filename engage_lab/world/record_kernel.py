@@ -365,7 +365,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
         k = cur[v]
         while k + 1 < v_hi[v] and start[k + 1] <= t:
             if k >= v_lo[v] and in_page[v]:  # leave the page view that ran
-                prev[v, :] = pst[v, :]
+                for q in range(pst.shape[1]):  # a loop: a slice copy compiles a shape check
+                    prev[v, q] = pst[v, q]
                 final_shown[k] = pst[v, SHOWN] != 0
                 final_opened[k] = pst[v, OPENED] != 0
             k += 1
@@ -377,7 +378,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 prev[v, NO_OTHER_COUNT] = 0
             no_other_count = prev[v, NO_OTHER_COUNT]
             if carries[k]:
-                pst[v, :] = prev[v, :]
+                for q in range(pst.shape[1]):
+                    pst[v, q] = prev[v, q]
             else:
                 pst[v, :] = 0
             pst[v, NO_OTHER_COUNT] = no_other_count
