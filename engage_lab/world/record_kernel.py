@@ -266,15 +266,19 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     )  # fmt: skip
     behaviour = borrowed_all(behaviour)
     entry_delay_ms = borrowed(entry_delay_ms)
-    visitor, visit, start, limit, idx, active = (
-        pages[0], pages[1], pages[2], pages[3], pages[5], pages[6]
-    )  # fmt: skip
-    embedded, carries, entry, open_thread = pages[7], pages[8], pages[9], pages[10]
-    (sint, _, _, cand_lo, cand_hi, cand_pvi, _, fixed_missing, chat_lo, chat_hi, chat_code,
-     chat_back, chat_which, chat_r, prog, off_item, item_is_button, pol_xp, key_data) = slots  # fmt: skip
-    entry_slot_lo, entry_slot_hi, entry_embedded = entries[0], entries[1], entries[2]
-    n_gid, n_items, messaging = bounds[1], bounds[2], bounds[3]
-    st_lo, st_hi, st_t, st_s, st_m = steps
+    visitor, visit, start, limit = pages.visitor, pages.visit, pages.start, pages.limit
+    idx, active, embedded = pages.idx, pages.active, pages.embedded
+    carries, entry, open_thread = pages.carries, pages.entry, pages.open_thread
+    sint, cand_lo, cand_hi, cand_pvi = slots.sint, slots.cand_lo, slots.cand_hi, slots.cand_pvi
+    chat_lo, chat_hi, chat_code = slots.chat_lo, slots.chat_hi, slots.chat_code
+    chat_back, chat_which, chat_r = slots.chat_back, slots.chat_which, slots.chat_r
+    entry_slot_lo, entry_slot_hi, entry_embedded = (
+        entries.slot_lo,
+        entries.slot_hi,
+        entries.embedded,
+    )
+    n_gid, n_items, messaging = bounds.n_gid, bounds.n_items, bounds.messaging
+    st_lo, st_hi, st_t, st_s, st_m = steps.lo, steps.hi, steps.t, steps.slot, steps.mask
     seed, v_data, v_off, p_data, p_at, longest = ids
     (p_end, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
      item_lo, item_hi, params) = behaviour  # fmt: skip
@@ -315,7 +319,6 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     (v_lo, v_hi, cur, cur_visit, ctr, prev, pst, sst, wake, in_page, frozen, gated, rptr,
      has_eng, last_e, last_visit, last_chat, final_shown, final_opened, shows, one_t, one_cap,
      one_busy, one_wait, scratch, key) = borrowed_all(work)  # fmt: skip
-    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
     # ---- outputs and the heap (grown on demand)
     o_t = np.empty(max(1024, 4 * n_pages), np.int64)
     o_pc = np.empty((o_t.shape[0], 2), np.int32)
@@ -476,7 +479,7 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 n0 = n
                 n, n_shows = fixed_point(
                     k, t, entry_slot_lo[c], entry_slot_hi[c], (sst[v], pst[v], ctr[v], scratch),
-                    slot_data,
+                    slots,
                     (one_t, one_cap, one_busy, one_wait, seed, v_data, v_off, visitor[k], p_data,
                      p_at),
                     (o_t, o_pc, shows), n,
