@@ -391,13 +391,12 @@ def pool_grow(state: PoolState, max_chats: int) -> PoolState:
     if max_chats < old:
         max_chats = old
     grown = _allocate(state[1], state[4].shape[0] - _EVENTS_PER_CHAT * old - 1, max_chats)
-    grown[0][:] = state[0]
-    grown[2][:] = state[2]
-    grown[3][:] = state[3]
-    for k in range(4, 8):
-        grown[k][: state[k].shape[0]] = state[k]
-    for k in range(8, 14):
-        grown[k][:old] = state[k]
+    # loops, not slice assignments: those compile numba's shape check (seconds)
+    for k in (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13):
+        src = state[k]
+        dst = grown[k]
+        for i in range(src.shape[0]):
+            dst[i] = src[i]
     return grown
 
 

@@ -1,9 +1,12 @@
-"""A stable argsort for compiled code, cheap to compile.
+"""A stable argsort and an array copy for compiled code, cheap to compile.
 
 ``np.argsort(kind="mergesort")`` inside a numba function compiles numba's generic merge
 sort for each key type: 2–4 s per key type on a fresh install (measured on the sample
 replay with an empty cache), more than the kernels that call it. :func:`stable_argsort`
 is the same order (a stable sort has one answer) from a plain bottom-up merge sort.
+Likewise an array-to-array slice assignment (``out[:n] = a``) compiles numba's shape
+check, whose error message is formatted with numba's string functions (several seconds
+once per process): :func:`copy_into` is the loop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["stable_argsort"]
+__all__ = ["copy_into", "stable_argsort"]
 
 _RUN = 16  # runs sorted by insertion before merging
 
@@ -65,3 +68,17 @@ def stable_argsort(keys):
         src, dst = dst, src
         width *= 2
     return src
+
+
+@numba.njit(cache=True, nogil=True)
+def copy_into(dst, src):
+    """``dst[:len(src)] = src`` for 1-d arrays (``len(dst) >= len(src)``), as a loop.
+
+    >>> import numpy as np
+    >>> out = np.zeros(4, np.int64)
+    >>> copy_into(out, np.array([7, 8]))
+    >>> out.tolist()
+    [7, 8, 0, 0]
+    """
+    for k in range(src.shape[0]):
+        dst[k] = src[k]

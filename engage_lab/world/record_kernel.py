@@ -64,6 +64,7 @@ from engage_lab.engine.kernel import keep_alive as _keep
 from engage_lab.engine.kernel import open_slot, slot_wake
 from engage_lab.engine.md5 import md5_u52
 from engage_lab.engine.normal import lognormal_ms
+from engage_lab.engine.sorting import copy_into
 from engage_lab.kpis.coded import code_of
 
 __all__ = ["KIND_BUTTON", "KIND_CHAT", "KIND_INVITATION", "record_pass"]
@@ -189,14 +190,16 @@ def _heap_pop(h_t, h_v, h_k, n):
 @numba.njit(cache=True)
 def _grow1(a, n):
     out = np.empty(max(2 * a.shape[0], n), a.dtype)
-    out[: a.shape[0]] = a
+    copy_into(out, a)  # not a slice assignment: see copy_into
     return out
 
 
 @numba.njit(cache=True)
 def _grow2(a, n):
     out = np.empty((max(2 * a.shape[0], n), a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
+    for r in range(a.shape[0]):  # not a slice assignment: see copy_into
+        for c in range(a.shape[1]):
+            out[r, c] = a[r, c]
     return out
 
 
