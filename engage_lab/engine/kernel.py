@@ -44,7 +44,12 @@ from engage_lab.engine.actions import (
     may_activate,
 )
 from engage_lab.engine.borrow import borrowed_all
-from engage_lab.engine.kernel_inputs import StaticSteps
+from engage_lab.engine.kernel_inputs import (
+    InstantGating,
+    InstantOutput,
+    InstantState,
+    StaticSteps,
+)
 from engage_lab.engine.steps import slot_steps, sort_by_time
 from engage_lab.kpis.coded import code_of
 
@@ -442,10 +447,15 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     r += 1
                 if not frozen and may_activate(lo_slot, hi_slot, sstate):
                     n, _ = fixed_point(
-                        page, t, lo_slot, hi_slot, (sstate, pstate, ctr, scratch), slots,
-                        (steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off,
-                         visitor[page], p_data, p_at),
-                        (o_t, o_pc, shows), n,
+                        page, t, lo_slot, hi_slot,
+                        InstantState(sstate=sstate, pstate=pstate, ctr=ctr, scratch=scratch),
+                        slots,
+                        InstantGating(
+                            steps_t=steps_t, steps_cap=steps_cap, steps_busy=steps_busy,
+                            steps_wait=steps_wait, seed=seed, v_data=v_data, v_off=v_off,
+                            visitor=visitor[page], p_data=p_data, p_at=p_at,
+                        ),
+                        InstantOutput(t=o_t, pc=o_pc, shows=shows), n,
                     )  # fmt: skip
                 # ---- an engagement at t (after the decisions of t)
                 while ep < ep_end and eng_t[ep] == t:

@@ -30,6 +30,9 @@ __all__ = [
     "EntryInputs",
     "GatingInputs",
     "Honoured",
+    "InstantGating",
+    "InstantOutput",
+    "InstantState",
     "LeafInputs",
     "PageInputs",
     "PassBounds",
@@ -156,6 +159,39 @@ class Honoured(NamedTuple):
     honoured: np.ndarray  #: bool
     pvi: np.ndarray  #: the page view it was honoured on (-1)
     variant: np.ndarray  #: the entry's delay variant
+
+
+class InstantState(NamedTuple):
+    """The state :func:`engage_lab.engine.actions.fixed_point` reads and updates (rows:
+    the constants of :mod:`engage_lab.engine.actions`)."""
+
+    sstate: np.ndarray  #: (4, slots): candidate on the page, activated, masks
+    pstate: np.ndarray  #: the page view's chat state, "no other trigger" count, items
+    ctr: np.ndarray  #: (5, global triggers): executions, last execution, blocks
+    scratch: np.ndarray  #: uint8 room for the draw's key
+
+
+class InstantGating(NamedTuple):
+    """What a gated activation at one instant reads."""
+
+    steps_t: np.ndarray  #: availability steps (one step for a driver with a live pool) …
+    steps_cap: np.ndarray  #: … capacity …
+    steps_busy: np.ndarray  #: … in progress …
+    steps_wait: np.ndarray  #: … waiting
+    seed: np.ndarray  #: the draw's key: the seed's bytes …
+    v_data: np.ndarray  #: … visitor ids' bytes and offsets …
+    v_off: np.ndarray
+    visitor: int  #: … the page's visitor code …
+    p_data: np.ndarray  #: … page view ids' bytes and per pvi byte ranges
+    p_at: np.ndarray
+
+
+class InstantOutput(NamedTuple):
+    """Where :func:`~engage_lab.engine.actions.fixed_point` writes."""
+
+    t: np.ndarray  #: event instants
+    pc: np.ndarray  #: (events, 2): page view, packed code
+    shows: np.ndarray  #: (room, 3): what was newly shown (item or CHAT_SHOW, mode, trigger)
 
 
 class StaticSteps(NamedTuple):

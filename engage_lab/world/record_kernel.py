@@ -62,6 +62,7 @@ from engage_lab.engine.actions import (
 from engage_lab.engine.borrow import borrowed, borrowed_all
 from engage_lab.engine.kernel import keep_alive as _keep
 from engage_lab.engine.kernel import open_slot, slot_wake
+from engage_lab.engine.kernel_inputs import InstantGating, InstantOutput, InstantState
 from engage_lab.engine.md5 import md5_u52
 from engage_lab.engine.normal import lognormal_ms
 from engage_lab.engine.sorting import copy_into
@@ -481,11 +482,15 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 )
                 n0 = n
                 n, n_shows = fixed_point(
-                    k, t, entry_slot_lo[c], entry_slot_hi[c], (sst[v], pst[v], ctr[v], scratch),
+                    k, t, entry_slot_lo[c], entry_slot_hi[c],
+                    InstantState(sstate=sst[v], pstate=pst[v], ctr=ctr[v], scratch=scratch),
                     slots,
-                    (one_t, one_cap, one_busy, one_wait, seed, v_data, v_off, visitor[k], p_data,
-                     p_at),
-                    (o_t, o_pc, shows), n,
+                    InstantGating(
+                        steps_t=one_t, steps_cap=one_cap, steps_busy=one_busy,
+                        steps_wait=one_wait, seed=seed, v_data=v_data, v_off=v_off,
+                        visitor=visitor[k], p_data=p_data, p_at=p_at,
+                    ),
+                    InstantOutput(t=o_t, pc=o_pc, shows=shows), n,
                 )  # fmt: skip
                 if n > o_t.shape[0]:
                     raise ValueError("record_pass: the event room per instant was too small")
