@@ -149,6 +149,8 @@ _EVENTS_PER_CHAT = 3  # two timers and the end of service
 
 @numba.njit(cache=True)
 def _push(state, t, priority, a, b):
+    # callers pass np.int64(...) arguments: a literal constant (a priority, 0) would make
+    # numba compile one specialization per combination (six, 3 s on a fresh install)
     counters, heap_t, heap_key, heap_a, heap_b = (
         state.counters,
         state.heap_t,
@@ -252,9 +254,21 @@ def _new_state(
     state = _allocate(limits, presence_t.shape[0] + bg_start.shape[0], max_chats)
     # AgentPool pushes the presence changes first, then the background conversations.
     for i in range(presence_t.shape[0]):
-        _push(state, presence_t[i], PRESENCE, presence_agent[i], presence_available[i])
+        _push(
+            state,
+            np.int64(presence_t[i]),
+            np.int64(PRESENCE),
+            np.int64(presence_agent[i]),
+            np.int64(presence_available[i]),
+        )
     for i in range(bg_start.shape[0]):
-        _push(state, bg_start[i], BACKGROUND, bg_agent[i], bg_end[i])
+        _push(
+            state,
+            np.int64(bg_start[i]),
+            np.int64(BACKGROUND),
+            np.int64(bg_agent[i]),
+            np.int64(bg_end[i]),
+        )
     return state
 
 
@@ -464,7 +478,7 @@ def _dispatch(state):
         started[c], agent[c] = now, best
         ended[c], outcome[c] = now + service[c], SERVED
         load[best] += 1
-        _push(state, ended[c], END, best, 0)
+        _push(state, np.int64(ended[c]), np.int64(END), np.int64(best), np.int64(0))
 
 
 @numba.njit(cache=True)
@@ -480,7 +494,13 @@ def _handle(state, priority, a, b):
         load[a] += 1
         if b != NEVER:
             # An end before its start would free a slot never taken: clamp to the start.
-            _push(state, max(b, counters[_NOW]), END, a, 0)
+            _push(
+                state,
+                np.int64(max(b, counters[_NOW])),
+                np.int64(END),
+                np.int64(a),
+                np.int64(0),
+            )
     elif priority == TIMER:
         ended, outcome = state.ended_at, state.outcome
         if outcome[a] == NO_OUTCOME:  # still waiting: leaves the queue
@@ -587,13 +607,27 @@ def pool_submit(
     counters[_SEQ] += 1  # the sequence number AgentPool gives the arrival
     # Patience before closing at an equal instant: the impossibility message wins.
     if patience_ms >= 0 and (closes_after_ms < 0 or patience_ms <= closes_after_ms):
-        _push(state, t + patience_ms, TIMER, c, UNSERVED)
+        _push(state, np.int64(t + patience_ms), np.int64(TIMER), np.int64(c), np.int64(UNSERVED))
         if closes_after_ms >= 0:
-            _push(state, t + closes_after_ms, TIMER, c, CLOSED_BY_VISITOR)
+            _push(
+                state,
+                np.int64(t + closes_after_ms),
+                np.int64(TIMER),
+                np.int64(c),
+                np.int64(CLOSED_BY_VISITOR),
+            )
     elif closes_after_ms >= 0:
-        _push(state, t + closes_after_ms, TIMER, c, CLOSED_BY_VISITOR)
+        _push(
+            state,
+            np.int64(t + closes_after_ms),
+            np.int64(TIMER),
+            np.int64(c),
+            np.int64(CLOSED_BY_VISITOR),
+        )
         if patience_ms >= 0:
-            _push(state, t + patience_ms, TIMER, c, UNSERVED)
+            _push(
+                state, np.int64(t + patience_ms), np.int64(TIMER), np.int64(c), np.int64(UNSERVED)
+            )
     _run(state, t)
     return c
 

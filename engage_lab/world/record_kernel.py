@@ -23,6 +23,7 @@ compiled :func:`engage_lab.engine.normal.lognormal_ms`. The agent pool is
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -68,7 +69,61 @@ from engage_lab.engine.normal import lognormal_ms
 from engage_lab.engine.sorting import copy_into
 from engage_lab.kpis.coded import code_of
 
-__all__ = ["KIND_BUTTON", "KIND_CHAT", "KIND_INVITATION", "record_pass"]
+__all__ = [
+    "KIND_BUTTON",
+    "KIND_CHAT",
+    "KIND_INVITATION",
+    "Behaviour",
+    "RecorderIds",
+    "TruthParams",
+    "record_pass",
+]
+
+
+class RecorderIds(NamedTuple):
+    """The draw's key bytes, as for the replay's gating draw."""
+
+    seed: np.ndarray  #: the world's seed, UTF-8
+    v_data: np.ndarray  #: visitor ids' bytes (by visitor code) …
+    v_off: np.ndarray  #: … and their offsets
+    p_data: np.ndarray  #: page view ids' bytes (scan order) …
+    p_at: np.ndarray  #: … and per pvi its (start, end) byte range
+    longest: int  #: room for the longest key, bytes
+
+
+class TruthParams(NamedTuple):
+    """The :class:`~engage_lab.world.truth.EngagementTruth` numbers the pass reads."""
+
+    base_logit: float
+    slope: float  #: time-on-page slope
+    returning_effect: float
+    delay_median: float  #: engagement delay, median s …
+    delay_sigma: float  #: … and log sigma
+    live_median: float  #: live chat duration, median s
+    messaging_median: float  #: messaging duration, median s
+    duration_sigma: float
+    patience_median: float  #: patience in the queue, median s …
+    patience_sigma: float
+    close_after_served: float  #: probability the visitor closes after service
+    close_median: float  #: the close delay, median s
+
+
+class Behaviour(NamedTuple):
+    """The hidden behaviour the pass draws engagements from."""
+
+    start: np.ndarray  #: per pvi: the page view's start
+    end: np.ndarray  #: per pvi: the page view's end
+    category: np.ndarray  #: per pvi: page category code
+    returning: np.ndarray  #: per pvi: a returning visit
+    effect: np.ndarray  #: per visitor code: the hidden engagement effect
+    kind_effect: np.ndarray  #: the logit's effect per offer kind (chat, button, invitation)
+    category_effect: np.ndarray  #: the logit's effect per category code
+    item_kind: np.ndarray  #: per item: offer kind
+    item_key: np.ndarray  #: items' id bytes …
+    item_lo: np.ndarray  #: … per item its range
+    item_hi: np.ndarray
+    params: TruthParams
+
 
 #: offer kinds (the truth's ``item_kind_effect`` keys, by code)
 KIND_CHAT, KIND_BUTTON, KIND_INVITATION = 0, 1, 2
@@ -245,13 +300,9 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     """Run every visitor (see the module docstring).
 
     ``steps``: :func:`~engage_lab.engine.kernel.static_steps` of all page views.
-    ``ids``: ``(seed, v_data, v_off, p_data, p_at, longest)`` as for the replay's gating
-    draw (the world's seed; visitor ids by code, page view id byte ranges by pvi).
-    ``behaviour``: ``(end, category, returning, effect, kind_effect, category_effect,
-    item_kind, item_key, item_lo, item_hi, params)`` — per pvi the page's end, category
-    code and returning flag; per visitor code the hidden effect; the logit's effects by
-    kind and category code; per item its offer kind and id bytes; ``params`` the
-    :class:`~engage_lab.world.truth.EngagementTruth` numbers (see :func:`truth_params`).
+    ``ids``: :class:`RecorderIds`, as for the replay's gating draw (the world's seed;
+    visitor ids by code, page view id byte ranges by pvi). ``behaviour``:
+    :class:`Behaviour`, the hidden behaviour.
     ``entry_delay_ms``: the impossibility delay per configuration entry.
 
     Returns ``(t, pc, state_index, states, chats, counts, pool records)``: the decision
@@ -283,13 +334,14 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     )
     n_gid, n_items, messaging = bounds.n_gid, bounds.n_items, bounds.messaging
     st_lo, st_hi, st_t, st_s, st_m = steps.lo, steps.hi, steps.t, steps.slot, steps.mask
-    seed, v_data, v_off, p_data, p_at, longest = ids
-    (p_end, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
-     item_lo, item_hi, params) = behaviour  # fmt: skip
-    (base_logit, slope, returning_effect, delay_median, delay_sigma, live_median,
-     messaging_median, duration_sigma, patience_median, patience_sigma, close_after_served,
-     close_median) = (params[0], params[1], params[2], params[3], params[4], params[5],
-                      params[6], params[7], params[8], params[9], params[10], params[11])  # fmt: skip
+    seed, v_data, v_off, p_data, p_at = ids.seed, ids.v_data, ids.v_off, ids.p_data, ids.p_at
+    longest = ids.longest
+    item_key = behaviour.item_key
+    params = behaviour.params
+    live_median = params.live_median
+    messaging_median, duration_sigma = params.messaging_median, params.duration_sigma
+    patience_median, patience_sigma = params.patience_median, params.patience_sigma
+    close_after_served, close_median = params.close_after_served, params.close_median
     live = not messaging
 
     n_pages = start.shape[0]
@@ -428,11 +480,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     shows[0, 0] = CHAT_SHOW
                     shows[0, 1] = 0
                     e, offers, drawn = _offer(
-                        shows, 0, k, s, visitor[k], key, seed, v_data, v_off, p_data, p_at,
-                        start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
-                        item_kind, item_key, item_lo, item_hi, base_logit, slope,
-                        returning_effect, delay_median, delay_sigma, offers, drawn,
-                    )  # fmt: skip
+                        shows, np.int64(0), k, s, visitor[k], key, ids, behaviour, offers, drawn
+                    )
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
                             h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
@@ -501,11 +550,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     if shows[q, 1] == _OFFLINE:
                         continue  # the offline form: a message left, not a web chat
                     e, offers, drawn = _offer(
-                        shows, q, k, t, visitor[k], key, seed, v_data, v_off, p_data, p_at,
-                        start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
-                        item_kind, item_key, item_lo, item_hi, base_logit, slope,
-                        returning_effect, delay_median, delay_sigma, offers, drawn,
-                    )  # fmt: skip
+                        shows, q, k, t, visitor[k], key, ids, behaviour, offers, drawn
+                    )
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
                             h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
@@ -592,12 +638,19 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
 
 
 @numba.njit(cache=True)
-def _offer(shows, q, page, t, visitor, key, seed, v_data, v_off, p_data, p_at, started,
-           ended, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
-           item_lo, item_hi, base_logit, slope, returning_effect, delay_median, delay_sigma,
-           offers, drawn):  # fmt: skip
+def _offer(shows, q, page, t, visitor, key, ids, behaviour, offers, drawn):
     """``_Behaviour.offered`` for show ``q``: the engagement instant, else ``NEVER``;
-    with the updated counters."""
+    with the updated counters (``ids``: :class:`RecorderIds`, ``behaviour``:
+    :class:`Behaviour`)."""
+    seed, v_data, v_off, p_data, p_at = ids.seed, ids.v_data, ids.v_off, ids.p_data, ids.p_at
+    started, ended = behaviour.start[page], behaviour.end[page]
+    category, returning, effect = behaviour.category, behaviour.returning, behaviour.effect
+    kind_effect, category_effect = behaviour.kind_effect, behaviour.category_effect
+    item_kind, item_key = behaviour.item_kind, behaviour.item_key
+    item_lo, item_hi = behaviour.item_lo, behaviour.item_hi
+    params = behaviour.params
+    base_logit, slope, returning_effect = params.base_logit, params.slope, params.returning_effect
+    delay_median, delay_sigma = params.delay_median, params.delay_sigma
     offers += 1
     item = shows[q, 0]
     kind = 0 if item == CHAT_SHOW else item_kind[item]
