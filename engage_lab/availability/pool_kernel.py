@@ -28,7 +28,8 @@ Codes and sentinels (what :meth:`AgentPool.records` gives as None):
 
 Instants plus durations must stay below ``NEVER`` (int64 arithmetic, no overflow check).
 
-State layout (``state[k]``, every entry a 1-d int64 array):
+State layout (:class:`PoolState`, a named tuple: ``state.name`` or ``state[k]``, every
+entry a 1-d int64 array):
 
 ====  ============  ================================================================
  k    name          content
@@ -77,6 +78,7 @@ when it is full, and :func:`pool_grow` returns a larger copy (also from compiled
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -109,8 +111,25 @@ __all__ = [
     "pool_submit",
 ]
 
-#: The state: 14 one-dimensional int64 arrays (see the module docstring).
-PoolState = tuple[np.ndarray, ...]
+
+class PoolState(NamedTuple):
+    """The pool's state: 14 one-dimensional int64 arrays (see the module docstring)."""
+
+    counters: np.ndarray  #: [NOW, SEQ, HEAP_N, DIRTY, N_CHATS, Q_HEAD, WAITING]
+    limit: np.ndarray  #: per agent: soft limit
+    available: np.ndarray  #: per agent: 1 while available
+    load: np.ndarray  #: per agent: conversations in progress, all channels
+    heap_t: np.ndarray  #: pending events: instant …
+    heap_key: np.ndarray  #: … priority << 56 | seq …
+    heap_a: np.ndarray  #: … payload a …
+    heap_b: np.ndarray  #: … payload b
+    queued_at: np.ndarray  #: per web chat: submission instant …
+    service_ms: np.ndarray  #: … service duration …
+    started_at: np.ndarray  #: … service start (NEVER: none) …
+    ended_at: np.ndarray  #: … end (NEVER: none) …
+    agent: np.ndarray  #: … agent (-1: none) …
+    outcome: np.ndarray  #: … outcome code (-1: none yet)
+
 
 SERVED, UNSERVED, CLOSED_BY_VISITOR, NO_OUTCOME = 0, 1, 2, -1
 #: Outcome names by code (those of :class:`AgentPool`); code -1 is None.
@@ -130,7 +149,15 @@ _EVENTS_PER_CHAT = 3  # two timers and the end of service
 
 @numba.njit(cache=True)
 def _push(state, t, priority, a, b):
-    counters, heap_t, heap_key, heap_a, heap_b = state[0], state[4], state[5], state[6], state[7]
+    # callers pass np.int64(...) arguments: a literal constant (a priority, 0) would make
+    # numba compile one specialization per combination (six, 3 s on a fresh install)
+    counters, heap_t, heap_key, heap_a, heap_b = (
+        state.counters,
+        state.heap_t,
+        state.heap_key,
+        state.heap_a,
+        state.heap_b,
+    )
     n = counters[_HEAP_N]
     if n >= heap_t.shape[0]:
         raise EngineError("agent pool kernel: event heap full")
@@ -150,7 +177,13 @@ def _push(state, t, priority, a, b):
 @numba.njit(cache=True)
 def _pop(state):
     """Remove the smallest event: ``(t, priority, a, b)``."""
-    counters, heap_t, heap_key, heap_a, heap_b = state[0], state[4], state[5], state[6], state[7]
+    counters, heap_t, heap_key, heap_a, heap_b = (
+        state.counters,
+        state.heap_t,
+        state.heap_key,
+        state.heap_a,
+        state.heap_b,
+    )
     top_t, top_key, top_a, top_b = heap_t[0], heap_key[0], heap_a[0], heap_b[0]
     n = counters[_HEAP_N] - 1
     counters[_HEAP_N] = n
@@ -186,7 +219,8 @@ def _allocate(limits, n_fixed_events, max_chats):
     counters = np.zeros(_N_COUNTERS, np.int64)
     counters[_NOW] = _START
     limit = np.empty(n_agents, np.int64)
-    limit[:] = limits
+    for a in range(n_agents):  # a loop: a slice assignment compiles a shape check
+        limit[a] = limits[a]
     started = np.empty(max_chats, np.int64)
     started[:] = NEVER
     ended = np.empty(max_chats, np.int64)
@@ -195,21 +229,21 @@ def _allocate(limits, n_fixed_events, max_chats):
     agent[:] = -1
     outcome = np.empty(max_chats, np.int64)
     outcome[:] = NO_OUTCOME
-    return (
-        counters,
-        limit,
-        np.zeros(n_agents, np.int64),
-        np.zeros(n_agents, np.int64),
-        np.zeros(heap_size, np.int64),
-        np.zeros(heap_size, np.int64),
-        np.zeros(heap_size, np.int64),
-        np.zeros(heap_size, np.int64),
-        np.zeros(max_chats, np.int64),
-        np.zeros(max_chats, np.int64),
-        started,
-        ended,
-        agent,
-        outcome,
+    return PoolState(
+        counters=counters,
+        limit=limit,
+        available=np.zeros(n_agents, np.int64),
+        load=np.zeros(n_agents, np.int64),
+        heap_t=np.zeros(heap_size, np.int64),
+        heap_key=np.zeros(heap_size, np.int64),
+        heap_a=np.zeros(heap_size, np.int64),
+        heap_b=np.zeros(heap_size, np.int64),
+        queued_at=np.zeros(max_chats, np.int64),
+        service_ms=np.zeros(max_chats, np.int64),
+        started_at=started,
+        ended_at=ended,
+        agent=agent,
+        outcome=outcome,
     )
 
 
@@ -220,9 +254,21 @@ def _new_state(
     state = _allocate(limits, presence_t.shape[0] + bg_start.shape[0], max_chats)
     # AgentPool pushes the presence changes first, then the background conversations.
     for i in range(presence_t.shape[0]):
-        _push(state, presence_t[i], PRESENCE, presence_agent[i], presence_available[i])
+        _push(
+            state,
+            np.int64(presence_t[i]),
+            np.int64(PRESENCE),
+            np.int64(presence_agent[i]),
+            np.int64(presence_available[i]),
+        )
     for i in range(bg_start.shape[0]):
-        _push(state, bg_start[i], BACKGROUND, bg_agent[i], bg_end[i])
+        _push(
+            state,
+            np.int64(bg_start[i]),
+            np.int64(BACKGROUND),
+            np.int64(bg_agent[i]),
+            np.int64(bg_end[i]),
+        )
     return state
 
 
@@ -369,17 +415,17 @@ def pool_grow(state: PoolState, max_chats: int) -> PoolState:
     PoolState
         The larger pool, same simulation.
     """
-    old = state[8].shape[0]
+    old = state.queued_at.shape[0]
     if max_chats < old:
         max_chats = old
-    grown = _allocate(state[1], state[4].shape[0] - _EVENTS_PER_CHAT * old - 1, max_chats)
-    grown[0][:] = state[0]
-    grown[2][:] = state[2]
-    grown[3][:] = state[3]
-    for k in range(4, 8):
-        grown[k][: state[k].shape[0]] = state[k]
-    for k in range(8, 14):
-        grown[k][:old] = state[k]
+    grown = _allocate(state.limit, state.heap_t.shape[0] - _EVENTS_PER_CHAT * old - 1, max_chats)
+    # every field but the limits (copied by _allocate); loops, not slice assignments:
+    # those compile numba's shape check (seconds)
+    for k in (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13):
+        src = state[k]
+        dst = grown[k]
+        for i in range(src.shape[0]):
+            dst[i] = src[i]
     return grown
 
 
@@ -389,8 +435,14 @@ def pool_grow(state: PoolState, max_chats: int) -> PoolState:
 @numba.njit(cache=True)
 def _dispatch(state):
     """Serve the head of the queue while an available agent has a free slot."""
-    counters, limit, available, load = state[0], state[1], state[2], state[3]
-    service, started, ended, agent, outcome = state[9], state[10], state[11], state[12], state[13]
+    counters, limit, available, load = state.counters, state.limit, state.available, state.load
+    service, started, ended, agent, outcome = (
+        state.service_ms,
+        state.started_at,
+        state.ended_at,
+        state.agent,
+        state.outcome,
+    )
     counters[_DIRTY] = 0
     now = counters[_NOW]
     n_agents = limit.shape[0]
@@ -409,12 +461,12 @@ def _dispatch(state):
         started[c], agent[c] = now, best
         ended[c], outcome[c] = now + service[c], SERVED
         load[best] += 1
-        _push(state, ended[c], END, best, 0)
+        _push(state, np.int64(ended[c]), np.int64(END), np.int64(best), np.int64(0))
 
 
 @numba.njit(cache=True)
 def _handle(state, priority, a, b):
-    counters, available, load = state[0], state[2], state[3]
+    counters, available, load = state.counters, state.available, state.load
     if priority == END:
         load[a] -= 1
         counters[_DIRTY] = 1
@@ -425,9 +477,15 @@ def _handle(state, priority, a, b):
         load[a] += 1
         if b != NEVER:
             # An end before its start would free a slot never taken: clamp to the start.
-            _push(state, max(b, counters[_NOW]), END, a, 0)
+            _push(
+                state,
+                np.int64(max(b, counters[_NOW])),
+                np.int64(END),
+                np.int64(a),
+                np.int64(0),
+            )
     elif priority == TIMER:
-        ended, outcome = state[11], state[13]
+        ended, outcome = state.ended_at, state.outcome
         if outcome[a] == NO_OUTCOME:  # still waiting: leaves the queue
             ended[a], outcome[a] = counters[_NOW], b
             counters[_WAITING] -= 1
@@ -435,7 +493,7 @@ def _handle(state, priority, a, b):
 
 @numba.njit(cache=True)
 def _run(state, until):
-    counters, heap_t, heap_key = state[0], state[4], state[5]
+    counters, heap_t, heap_key = state.counters, state.heap_t, state.heap_key
     while True:
         if counters[_HEAP_N] > 0 and heap_t[0] <= until:
             t, priority = heap_t[0], heap_key[0] >> _PRIO_SHIFT
@@ -458,7 +516,7 @@ def pool_advance(state: PoolState, t: int) -> None:
 
     Raises :class:`~engage_lab.errors.EngineError` if ``t`` is before :func:`pool_now`.
     """
-    if t < state[0][_NOW]:
+    if t < state.counters[_NOW]:
         raise EngineError("agent pool kernel: time went back")
     _run(state, t)
 
@@ -466,20 +524,20 @@ def pool_advance(state: PoolState, t: int) -> None:
 @numba.njit(cache=True)
 def pool_now(state: PoolState) -> int:
     """The pool's instant (:attr:`AgentPool.now`)."""
-    return state[0][_NOW]
+    return state.counters[_NOW]
 
 
 @numba.njit(cache=True)
 def pool_current_state(state: PoolState) -> tuple[int, int, int]:
     """``(capacity, in_progress, waiting)`` at :func:`pool_now` (:meth:`AgentPool.state`)."""
-    limit, available, load = state[1], state[2], state[3]
+    limit, available, load = state.limit, state.available, state.load
     capacity = 0
     in_progress = 0
     for j in range(limit.shape[0]):
         if available[j] != 0:
             capacity += limit[j]
             in_progress += load[j]
-    return capacity, in_progress, state[0][_WAITING]
+    return capacity, in_progress, state.counters[_WAITING]
 
 
 @numba.njit(cache=True)
@@ -516,15 +574,15 @@ def pool_submit(
     int
         The chat's index (submission order).
     """
-    counters = state[0]
+    counters = state.counters
     if service_ms < 0 or patience_ms < -1 or closes_after_ms < -1:
         raise EngineError("agent pool kernel: a negative duration")
     c = counters[_N_CHATS]
-    if c >= state[8].shape[0]:
+    if c >= state.queued_at.shape[0]:
         raise EngineError("agent pool kernel: chat arrays full (see pool_grow)")
     pool_advance(state, t)
     counters[_N_CHATS] = c + 1
-    state[8][c], state[9][c] = t, service_ms
+    state.queued_at[c], state.service_ms[c] = t, service_ms
     # Its ARRIVAL would be the first event left at t (everything up to t was applied, and
     # nothing else is pushed at t before it): handled at once, it joins the queue.
     counters[_WAITING] += 1
@@ -532,13 +590,27 @@ def pool_submit(
     counters[_SEQ] += 1  # the sequence number AgentPool gives the arrival
     # Patience before closing at an equal instant: the impossibility message wins.
     if patience_ms >= 0 and (closes_after_ms < 0 or patience_ms <= closes_after_ms):
-        _push(state, t + patience_ms, TIMER, c, UNSERVED)
+        _push(state, np.int64(t + patience_ms), np.int64(TIMER), np.int64(c), np.int64(UNSERVED))
         if closes_after_ms >= 0:
-            _push(state, t + closes_after_ms, TIMER, c, CLOSED_BY_VISITOR)
+            _push(
+                state,
+                np.int64(t + closes_after_ms),
+                np.int64(TIMER),
+                np.int64(c),
+                np.int64(CLOSED_BY_VISITOR),
+            )
     elif closes_after_ms >= 0:
-        _push(state, t + closes_after_ms, TIMER, c, CLOSED_BY_VISITOR)
+        _push(
+            state,
+            np.int64(t + closes_after_ms),
+            np.int64(TIMER),
+            np.int64(c),
+            np.int64(CLOSED_BY_VISITOR),
+        )
         if patience_ms >= 0:
-            _push(state, t + patience_ms, TIMER, c, UNSERVED)
+            _push(
+                state, np.int64(t + patience_ms), np.int64(TIMER), np.int64(c), np.int64(UNSERVED)
+            )
     _run(state, t)
     return c
 
@@ -546,13 +618,13 @@ def pool_submit(
 @numba.njit(cache=True)
 def pool_n_chats(state: PoolState) -> int:
     """How many web chats were submitted."""
-    return state[0][_N_CHATS]
+    return state.counters[_N_CHATS]
 
 
 @numba.njit(cache=True)
 def pool_room(state: PoolState) -> int:
     """How many more web chats the arrays hold (0: :func:`pool_grow` before submitting)."""
-    return state[8].shape[0] - state[0][_N_CHATS]
+    return state.queued_at.shape[0] - state.counters[_N_CHATS]
 
 
 @numba.njit(cache=True)
@@ -566,9 +638,15 @@ def pool_record(state: PoolState, chat: int) -> tuple[int, int, int, int, int]:
         instant, agent -1 for none, outcome -1 while waiting. A served chat has its
         outcome, agent and ``ended_at`` from the instant it starts.
     """
-    if chat < 0 or chat >= state[0][_N_CHATS]:
+    if chat < 0 or chat >= state.counters[_N_CHATS]:
         raise EngineError("agent pool kernel: no such chat")
-    return state[8][chat], state[10][chat], state[11][chat], state[12][chat], state[13][chat]
+    return (
+        state.queued_at[chat],
+        state.started_at[chat],
+        state.ended_at[chat],
+        state.agent[chat],
+        state.outcome[chat],
+    )
 
 
 @numba.njit(cache=True)
@@ -583,13 +661,13 @@ def pool_records(
         ``queued_at, started_at, ended_at, agent, outcome`` in submission order (codes as
         in :func:`pool_record`).
     """
-    n = state[0][_N_CHATS]
+    n = state.counters[_N_CHATS]
     return (
-        state[8][:n].copy(),
-        state[10][:n].copy(),
-        state[11][:n].copy(),
-        state[12][:n].copy(),
-        state[13][:n].copy(),
+        state.queued_at[:n].copy(),
+        state.started_at[:n].copy(),
+        state.ended_at[:n].copy(),
+        state.agent[:n].copy(),
+        state.outcome[:n].copy(),
     )
 
 

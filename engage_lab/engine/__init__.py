@@ -29,9 +29,12 @@ beside DuckDB and asks for memory: :mod:`~engage_lab.engine.ahead`,
 
 from __future__ import annotations
 
+from engage_lab.engine import compiling
 from engage_lab.engine.output import FastRun
 from engage_lab.engine.plan import Plan, Slot, UnsupportedByFastEngineError, make_plan
 from engage_lab.engine.replay import replay_fast, run_fast
+
+compiling.install()  # a first compilation of the kernels says so on stderr
 
 __all__ = [
     "FastRun",

@@ -115,23 +115,32 @@ def may_activate(lo_slot, hi_slot, sstate):
 
 
 @numba.njit(cache=True, inline="always")
-def fixed_point(page, t, lo_slot, hi_slot, state, slot_data, gating, out, n):
+def fixed_point(page, t, lo_slot, hi_slot, state, slots, gating, out, n):
     """Run the slots ``lo_slot:hi_slot`` of page view ``page`` at instant ``t``; return
     ``(n, n_shows)`` (events written, shows recorded in ``shows``).
 
-    ``state = (sstate, pstate, ctr, scratch)``: see the row constants; ``slot_data =
-    (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)``:
-    :class:`~engage_lab.engine.inputs.SlotArrays`; ``gating = (steps_t, steps_cap,
-    steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_at)``: the
+    ``state``: an :class:`~engage_lab.engine.kernel_inputs.InstantState` (see the row
+    constants); ``slots``: a :class:`~engage_lab.engine.kernel_inputs.SlotInputs`;
+    ``gating``: an :class:`~engage_lab.engine.kernel_inputs.InstantGating`, the
     availability step of ``steps_*`` in force at ``t`` (all zero before the first),
     looked up at the first gated activation only (a driver with a live pool passes its
-    one current state), the draw's seed and id buffers, the page's visitor code; ``out =
-    (o_t, o_pc, shows)``. The arrays come in tuples: numba passes a call's separate array
-    arguments at a cost that was most of a fixed point's."""
-    sstate, pstate, ctr, scratch = state
-    sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data = slot_data
-    steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off, visitor, p_data, p_at = gating
-    o_t, o_pc, shows = out
+    one current state), the draw's seed and id buffers, the page's visitor code; ``out``:
+    an :class:`~engage_lab.engine.kernel_inputs.InstantOutput`. The arrays come in named
+    tuples: numba passes a call's separate array arguments at a cost that was most of a
+    fixed point's."""
+    sstate, pstate, ctr, scratch = state.sstate, state.pstate, state.ctr, state.scratch
+    sint, prog, off_item, item_is_button = (
+        slots.sint,
+        slots.prog,
+        slots.off_item,
+        slots.item_is_button,
+    )
+    fixed_missing, pol_xp, key_data = slots.fixed_missing, slots.pol_xp, slots.key_data
+    steps_t, steps_cap = gating.steps_t, gating.steps_cap
+    steps_busy, steps_wait = gating.steps_busy, gating.steps_wait
+    seed, v_data, v_off, visitor = gating.seed, gating.v_data, gating.v_off, gating.visitor
+    p_data, p_at = gating.p_data, gating.p_at
+    o_t, o_pc, shows = out.t, out.pc, out.shows
     state_known = False
     capacity = in_progress = waiting = np.int64(0)
     n_shows = 0

@@ -14,8 +14,8 @@ recorded engagements (honoured when the chat or an item is visible and the visit
 not engaged).
 
 The decisions at one instant are :func:`engage_lab.engine.actions.fixed_point`, shared
-with the world generator's recorder. Inputs are flat numpy arrays grouped in tuples
-(built by :mod:`engage_lab.engine.replay`); the output is packed event arrays.
+with the world generator's recorder. Inputs are flat numpy arrays grouped in named tuples
+(:mod:`engage_lab.engine.kernel_inputs`, built by :mod:`engage_lab.engine.replay`); the output is packed event arrays.
 ``run_pass.py_func`` is the same code in Python.
 """
 
@@ -45,6 +45,12 @@ from engage_lab.engine.actions import (
     may_activate,
 )
 from engage_lab.engine.borrow import borrowed_all
+from engage_lab.engine.kernel_inputs import (
+    InstantGating,
+    InstantOutput,
+    InstantState,
+    StaticSteps,
+)
 from engage_lab.engine.steps import slot_steps, sort_by_time
 from engage_lab.events import DECISION_EVENTS, STAGES
 from engage_lab.kpis.coded import code_of
@@ -157,27 +163,18 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
     (pvi order), as CSR: per page ``(lo, hi)`` into ``(t, slot, mask)`` sorted by time.
     What the world generator's recorder reads: it visits page views in global time
     order, not pvi order, so it cannot advance the pointers :func:`slot_steps` needs."""
-    visitor, start, limit, vstart, active, entry = (
-        pages[0],
-        pages[2],
-        pages[3],
-        pages[4],
-        pages[6],
-        pages[9],
+    visitor, start, limit, vstart = pages.visitor, pages.start, pages.limit, pages.vstart
+    active, entry, id_at, signed_at = pages.active, pages.entry, pages.id_at, pages.signed_at
+    row_lo, row_hi, row_pvi = leaves.row_lo, leaves.row_hi, leaves.row_pvi
+    slot_leaf_lo, slot_leaf_hi = slots.leaf_lo, slots.leaf_hi
+    cand_lo, cand_hi, cand_pvi, cand_act = (
+        slots.cand_lo,
+        slots.cand_hi,
+        slots.cand_pvi,
+        slots.cand_act,
     )
-    id_at, signed_at = pages[11], pages[12]
-    (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-     row_lo, row_hi, row_pvi, row_t, row_v) = leaves  # fmt: skip
-    slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act = (
-        slots[1],
-        slots[2],
-        slots[3],
-        slots[4],
-        slots[5],
-        slots[6],
-    )
-    entry_slot_lo, entry_slot_hi = entries[0], entries[1]
-    max_breakpoints = bounds[0]
+    entry_slot_lo, entry_slot_hi = entries.slot_lo, entries.slot_hi
+    max_breakpoints = bounds.max_breakpoints
     n_slots = slot_leaf_lo.shape[0]
     cand_ptr = cand_lo.copy()
     for j in range(n_slots):
@@ -198,7 +195,7 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
     pg_s = np.empty(cap_p, np.int64)
     pg_m = np.empty(cap_p, np.int64)
     order = np.empty(cap_p, np.int64)
-    leaf_values = np.empty(max(leaf_kind.shape[0], 1), np.int64)
+    leaf_values = np.empty(max(leaves.kind.shape[0], 1), np.int64)
     n_pages = page_hi - page_lo
     lo = np.zeros(n_pages, np.int64)
     hi = np.zeros(n_pages, np.int64)
@@ -226,10 +223,8 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
                 continue
             n_st = slot_steps(
                 slot_leaf_lo[j], slot_leaf_hi[j], cand_act[cp], page, s, lim,
-                vstart[page], id_at[visitor[page]], signed_at[visitor[page]],
-                leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-                row_ptr, row_hi, row_pvi, row_t, row_v, buf_t, buf_l, buf_v, st_t, st_m,
-                leaf_values, order,
+                vstart[page], id_at[visitor[page]], signed_at[visitor[page]], leaves,
+                row_ptr, buf_t, buf_l, buf_v, st_t, st_m, leaf_values, order,
             )  # fmt: skip
             for q in range(n_st):
                 pg_t[n_pg] = st_t[q]
@@ -248,13 +243,14 @@ def static_steps(pages, leaves, slots, entries, bounds, page_lo, page_hi):
             out_m[n] = pg_m[order[q]]
             n += 1
         hi[page - page_lo] = n
-    return lo, hi, out_t[:n].copy(), out_s[:n].copy(), out_m[:n].copy()
+    return StaticSteps(lo, hi, out_t[:n].copy(), out_s[:n].copy(), out_m[:n].copy())
 
 
 @numba.njit(cache=True, inline="always")
 def _grown(a, cap, n):
     out = np.empty(cap, a.dtype)
-    out[:n] = a[:n]
+    for k in range(n):  # a loop: a slice assignment compiles a shape check (seconds)
+        out[k] = a[k]
     return out
 
 
@@ -269,23 +265,48 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
     instant and ids, recomputed for the events frame."""
     # Every array below is a borrowed view (engage_lab.engine.borrow): the inputs live in
     # the caller; the work arrays are kept alive by ``work`` until the pass returns.
-    (visitor, visit, start, limit, vstart, idx, active, embedded, carries, entry,
-     open_thread, id_at, signed_at) = borrowed_all(pages)  # fmt: skip
-    (leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-     row_lo, row_hi, row_pvi, row_t, row_v) = borrowed_all(leaves)  # fmt: skip
-    (sint, slot_leaf_lo, slot_leaf_hi, cand_lo, cand_hi, cand_pvi, cand_act, fixed_missing,
-     chat_lo, chat_hi, chat_code, chat_back, chat_which, chat_r, prog, off_item,
-     item_is_button, pol_xp, key_data) = borrowed_all(slots)  # fmt: skip
-    (entry_slot_lo, entry_slot_hi, entry_embedded, entry_delay) = borrowed_all(entries)
-    (seed, v_data, v_off, p_data, p_at, longest, steps_t, steps_cap, steps_busy,
-     steps_wait) = borrowed_all(gating)  # fmt: skip
-    (eng_lo, eng_hi, eng_t, eng_stop) = borrowed_all(engagements)
-    (max_breakpoints, n_gid, n_items, messaging) = bounds
+    pages, leaves, slots = borrowed_all(pages), borrowed_all(leaves), borrowed_all(slots)
+    entries, gating = borrowed_all(entries), borrowed_all(gating)
+    engagements, out, shared = borrowed_all(engagements), borrowed_all(out), borrowed_all(shared)
+    visitor, visit, start, limit = pages.visitor, pages.visit, pages.start, pages.limit
+    vstart, idx, active, embedded = pages.vstart, pages.idx, pages.active, pages.embedded
+    carries, entry, open_thread = pages.carries, pages.entry, pages.open_thread
+    id_at, signed_at = pages.id_at, pages.signed_at
+    row_lo, row_hi, row_pvi = leaves.row_lo, leaves.row_hi, leaves.row_pvi
+    sint, slot_leaf_lo, slot_leaf_hi = slots.sint, slots.leaf_lo, slots.leaf_hi
+    cand_lo, cand_hi, cand_pvi, cand_act = (
+        slots.cand_lo,
+        slots.cand_hi,
+        slots.cand_pvi,
+        slots.cand_act,
+    )
+    chat_lo, chat_hi, chat_code = slots.chat_lo, slots.chat_hi, slots.chat_code
+    chat_back, chat_which, chat_r = slots.chat_back, slots.chat_which, slots.chat_r
+    entry_slot_lo, entry_slot_hi = entries.slot_lo, entries.slot_hi
+    entry_embedded, entry_delay = entries.embedded, entries.delay
+    seed, v_data, v_off, p_data, p_at = (
+        gating.seed,
+        gating.v_data,
+        gating.v_off,
+        gating.p_data,
+        gating.p_at,
+    )
+    longest = gating.longest
+    steps_t, steps_cap = gating.steps_t, gating.steps_cap
+    steps_busy, steps_wait = gating.steps_busy, gating.steps_wait
+    eng_lo, eng_hi, eng_t, eng_stop = (
+        engagements.lo,
+        engagements.hi,
+        engagements.t,
+        engagements.stop,
+    )
+    max_breakpoints, n_gid = bounds.max_breakpoints, bounds.n_gid
+    n_items, messaging = bounds.n_items, bounds.messaging
 
     n_pages = start.shape[0]
     n_slots = sint.shape[0]
-    (o_t, o_pc) = borrowed_all(out)
-    (honoured, honoured_pvi, honoured_variant) = borrowed_all(shared)
+    o_t, o_pc = out.t, out.pc
+    honoured, honoured_pvi, honoured_variant = shared.honoured, shared.pvi, shared.variant
     n = 0
     cap_b = max_breakpoints + 4
     cap_p = cap_b * max(n_slots, 1) + 8
@@ -299,12 +320,11 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
         np.empty(cap_b, np.int64), np.empty(cap_b, np.int64),  # buf_t, buf_l, buf_v, st_t, st_m
         np.empty(cap_p, np.int64), np.empty(cap_p, np.int64), np.empty(cap_p, np.int64),
         np.empty(cap_p, np.int64),  # pg_t, pg_s, pg_m, order
-        np.empty(max(leaf_kind.shape[0], 1), np.int64),  # leaf values
+        np.empty(max(leaves.kind.shape[0], 1), np.int64),  # leaf values
     )  # fmt: skip
     (final_shown, final_opened, ctr, sstate, pstate, prev, shows, scratch, cand_ptr, row_ptr,
      buf_t, buf_l, buf_v, st_t, st_m, pg_t, pg_s, pg_m, order,
      leaf_values) = borrowed_all(work)  # fmt: skip
-    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
     for j in range(n_slots):
         cand_ptr[j] = cand_lo[j] + np.searchsorted(cand_pvi[cand_lo[j] : cand_hi[j]], page_lo)
     for leaf in range(row_lo.shape[0]):
@@ -333,7 +353,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 prev[NO_OTHER_COUNT] = 0
             no_other_count = prev[NO_OTHER_COUNT]
             if carries[page]:
-                pstate[:] = prev
+                for q in range(pstate.shape[0]):  # not pstate[:] = prev: see _grown
+                    pstate[q] = prev[q]
             else:
                 pstate[:] = 0
             pstate[NO_OTHER_COUNT] = no_other_count
@@ -391,10 +412,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                 any_gated = any_gated or gated
                 n_st = slot_steps(
                     slot_leaf_lo[j], slot_leaf_hi[j], cand_act[cp], page, s, lim,
-                    vstart[page], id_at[visitor[page]], signed_at[visitor[page]],
-                    leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-                    row_ptr, row_hi, row_pvi, row_t, row_v, buf_t, buf_l, buf_v, st_t, st_m,
-                    leaf_values, order,
+                    vstart[page], id_at[visitor[page]], signed_at[visitor[page]], leaves,
+                    row_ptr, buf_t, buf_l, buf_v, st_t, st_m, leaf_values, order,
                 )  # fmt: skip
                 for q in range(n_st):
                     pg_t[n_pg] = st_t[q]
@@ -423,10 +442,15 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                     r += 1
                 if not frozen and may_activate(lo_slot, hi_slot, sstate):
                     n, _ = fixed_point(
-                        page, t, lo_slot, hi_slot, (sstate, pstate, ctr, scratch), slot_data,
-                        (steps_t, steps_cap, steps_busy, steps_wait, seed, v_data, v_off,
-                         visitor[page], p_data, p_at),
-                        (o_t, o_pc, shows), n,
+                        page, t, lo_slot, hi_slot,
+                        InstantState(sstate=sstate, pstate=pstate, ctr=ctr, scratch=scratch),
+                        slots,
+                        InstantGating(
+                            steps_t=steps_t, steps_cap=steps_cap, steps_busy=steps_busy,
+                            steps_wait=steps_wait, seed=seed, v_data=v_data, v_off=v_off,
+                            visitor=visitor[page], p_data=p_data, p_at=p_at,
+                        ),
+                        InstantOutput(t=o_t, pc=o_pc, shows=shows), n,
                     )  # fmt: skip
                 # ---- an engagement at t (after the decisions of t)
                 while ep < ep_end and eng_t[ep] == t:
@@ -452,7 +476,8 @@ def run_pass(pages, leaves, slots, entries, gating, engagements, bounds, page_lo
                         frozen = True
                         n = emit(o_t, o_pc, n, page, t, code(_ENGAGED, _ENGAGEMENT, -1, -1, 0))
                     ep += 1
-            prev[:] = pstate
+            for q in range(prev.shape[0]):
+                prev[q] = pstate[q]
             final_shown[page] = pstate[SHOWN] != 0
             final_opened[page] = pstate[OPENED] != 0
         k = k_end

@@ -70,12 +70,6 @@ class LeafArrays:
     #: an upper bound of one slot's breakpoints on one page view
     max_breakpoints: int
 
-    def kernel_tuple(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.kind, self.d, self.ge, self.r, self.tab_lo, self.tab_hi, self.tab_t,
-            self.tab_v, self.row_lo, self.row_hi, self.row_pvi, self.row_t, self.row_v,
-        )  # fmt: skip
-
 
 def clock_table(
     node: nodes.Criterion, timezone: str, t0: int, t1: int

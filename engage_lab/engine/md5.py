@@ -29,9 +29,9 @@ Implementation notes
   ``uint32``/``uint64`` with signed integers would promote to ``float64``. A complement
   ``~x`` is negative in ``int64``; it is only combined by ``&`` with a non-negative word
   or ends in a sum that is masked, so the low 32 bits are always right.
-* The 64 steps are written out with their shifts and constants in place: helper
-  functions taking the constants as arguments made numba compile 64 literal-typed
-  specializations (seconds of compile time, for nothing).
+* The block function :func:`_compress` is LLVM IR generated from the tables of shifts,
+  constants and word indices (an ``intrinsic``): written as 64 numba statements it took
+  8–15 s to compile, twice (once for literal-typed arguments), on every fresh install.
 * A block's 16 message words are gathered into a small array on the stack
   (:func:`_block_words`, no allocator call per draw). A word whose 4 bytes lie in one
   buffer is one unaligned 32-bit load (:func:`_load_word`); the few words across a
@@ -46,10 +46,12 @@ Implementation notes
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
@@ -129,145 +131,61 @@ def _load_word(typingctx, data, q):
 # --------------------------------------------------------------------------- MD5
 
 
-@numba.njit(cache=True)
-def _compress(a0, b0, c0, d0, w):
-    """One MD5 block: the state ``(a0, b0, c0, d0)`` updated by the 16 words ``w[0:16]``."""
-    m0, m1, m2, m3, m4, m5, m6, m7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
-    m8, m9, m10, m11, m12, m13, m14, m15 = w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]
-    a, b, c, d = a0, b0, c0, d0
-    # round 1: F = (b & c) | (~b & d)
-    t = (a + ((b & c) | (~b & d)) + m0 + 0xD76AA478) & _M32
-    a = ((((t << 7) | (t >> 25)) & _M32) + b) & _M32
-    t = (d + ((a & b) | (~a & c)) + m1 + 0xE8C7B756) & _M32
-    d = ((((t << 12) | (t >> 20)) & _M32) + a) & _M32
-    t = (c + ((d & a) | (~d & b)) + m2 + 0x242070DB) & _M32
-    c = ((((t << 17) | (t >> 15)) & _M32) + d) & _M32
-    t = (b + ((c & d) | (~c & a)) + m3 + 0xC1BDCEEE) & _M32
-    b = ((((t << 22) | (t >> 10)) & _M32) + c) & _M32
-    t = (a + ((b & c) | (~b & d)) + m4 + 0xF57C0FAF) & _M32
-    a = ((((t << 7) | (t >> 25)) & _M32) + b) & _M32
-    t = (d + ((a & b) | (~a & c)) + m5 + 0x4787C62A) & _M32
-    d = ((((t << 12) | (t >> 20)) & _M32) + a) & _M32
-    t = (c + ((d & a) | (~d & b)) + m6 + 0xA8304613) & _M32
-    c = ((((t << 17) | (t >> 15)) & _M32) + d) & _M32
-    t = (b + ((c & d) | (~c & a)) + m7 + 0xFD469501) & _M32
-    b = ((((t << 22) | (t >> 10)) & _M32) + c) & _M32
-    t = (a + ((b & c) | (~b & d)) + m8 + 0x698098D8) & _M32
-    a = ((((t << 7) | (t >> 25)) & _M32) + b) & _M32
-    t = (d + ((a & b) | (~a & c)) + m9 + 0x8B44F7AF) & _M32
-    d = ((((t << 12) | (t >> 20)) & _M32) + a) & _M32
-    t = (c + ((d & a) | (~d & b)) + m10 + 0xFFFF5BB1) & _M32
-    c = ((((t << 17) | (t >> 15)) & _M32) + d) & _M32
-    t = (b + ((c & d) | (~c & a)) + m11 + 0x895CD7BE) & _M32
-    b = ((((t << 22) | (t >> 10)) & _M32) + c) & _M32
-    t = (a + ((b & c) | (~b & d)) + m12 + 0x6B901122) & _M32
-    a = ((((t << 7) | (t >> 25)) & _M32) + b) & _M32
-    t = (d + ((a & b) | (~a & c)) + m13 + 0xFD987193) & _M32
-    d = ((((t << 12) | (t >> 20)) & _M32) + a) & _M32
-    t = (c + ((d & a) | (~d & b)) + m14 + 0xA679438E) & _M32
-    c = ((((t << 17) | (t >> 15)) & _M32) + d) & _M32
-    t = (b + ((c & d) | (~c & a)) + m15 + 0x49B40821) & _M32
-    b = ((((t << 22) | (t >> 10)) & _M32) + c) & _M32
-    # round 2: G = (b & d) | (c & ~d)
-    t = (a + ((b & d) | (c & ~d)) + m1 + 0xF61E2562) & _M32
-    a = ((((t << 5) | (t >> 27)) & _M32) + b) & _M32
-    t = (d + ((a & c) | (b & ~c)) + m6 + 0xC040B340) & _M32
-    d = ((((t << 9) | (t >> 23)) & _M32) + a) & _M32
-    t = (c + ((d & b) | (a & ~b)) + m11 + 0x265E5A51) & _M32
-    c = ((((t << 14) | (t >> 18)) & _M32) + d) & _M32
-    t = (b + ((c & a) | (d & ~a)) + m0 + 0xE9B6C7AA) & _M32
-    b = ((((t << 20) | (t >> 12)) & _M32) + c) & _M32
-    t = (a + ((b & d) | (c & ~d)) + m5 + 0xD62F105D) & _M32
-    a = ((((t << 5) | (t >> 27)) & _M32) + b) & _M32
-    t = (d + ((a & c) | (b & ~c)) + m10 + 0x02441453) & _M32
-    d = ((((t << 9) | (t >> 23)) & _M32) + a) & _M32
-    t = (c + ((d & b) | (a & ~b)) + m15 + 0xD8A1E681) & _M32
-    c = ((((t << 14) | (t >> 18)) & _M32) + d) & _M32
-    t = (b + ((c & a) | (d & ~a)) + m4 + 0xE7D3FBC8) & _M32
-    b = ((((t << 20) | (t >> 12)) & _M32) + c) & _M32
-    t = (a + ((b & d) | (c & ~d)) + m9 + 0x21E1CDE6) & _M32
-    a = ((((t << 5) | (t >> 27)) & _M32) + b) & _M32
-    t = (d + ((a & c) | (b & ~c)) + m14 + 0xC33707D6) & _M32
-    d = ((((t << 9) | (t >> 23)) & _M32) + a) & _M32
-    t = (c + ((d & b) | (a & ~b)) + m3 + 0xF4D50D87) & _M32
-    c = ((((t << 14) | (t >> 18)) & _M32) + d) & _M32
-    t = (b + ((c & a) | (d & ~a)) + m8 + 0x455A14ED) & _M32
-    b = ((((t << 20) | (t >> 12)) & _M32) + c) & _M32
-    t = (a + ((b & d) | (c & ~d)) + m13 + 0xA9E3E905) & _M32
-    a = ((((t << 5) | (t >> 27)) & _M32) + b) & _M32
-    t = (d + ((a & c) | (b & ~c)) + m2 + 0xFCEFA3F8) & _M32
-    d = ((((t << 9) | (t >> 23)) & _M32) + a) & _M32
-    t = (c + ((d & b) | (a & ~b)) + m7 + 0x676F02D9) & _M32
-    c = ((((t << 14) | (t >> 18)) & _M32) + d) & _M32
-    t = (b + ((c & a) | (d & ~a)) + m12 + 0x8D2A4C8A) & _M32
-    b = ((((t << 20) | (t >> 12)) & _M32) + c) & _M32
-    # round 3: H = b ^ c ^ d
-    t = (a + (b ^ c ^ d) + m5 + 0xFFFA3942) & _M32
-    a = ((((t << 4) | (t >> 28)) & _M32) + b) & _M32
-    t = (d + (a ^ b ^ c) + m8 + 0x8771F681) & _M32
-    d = ((((t << 11) | (t >> 21)) & _M32) + a) & _M32
-    t = (c + (d ^ a ^ b) + m11 + 0x6D9D6122) & _M32
-    c = ((((t << 16) | (t >> 16)) & _M32) + d) & _M32
-    t = (b + (c ^ d ^ a) + m14 + 0xFDE5380C) & _M32
-    b = ((((t << 23) | (t >> 9)) & _M32) + c) & _M32
-    t = (a + (b ^ c ^ d) + m1 + 0xA4BEEA44) & _M32
-    a = ((((t << 4) | (t >> 28)) & _M32) + b) & _M32
-    t = (d + (a ^ b ^ c) + m4 + 0x4BDECFA9) & _M32
-    d = ((((t << 11) | (t >> 21)) & _M32) + a) & _M32
-    t = (c + (d ^ a ^ b) + m7 + 0xF6BB4B60) & _M32
-    c = ((((t << 16) | (t >> 16)) & _M32) + d) & _M32
-    t = (b + (c ^ d ^ a) + m10 + 0xBEBFBC70) & _M32
-    b = ((((t << 23) | (t >> 9)) & _M32) + c) & _M32
-    t = (a + (b ^ c ^ d) + m13 + 0x289B7EC6) & _M32
-    a = ((((t << 4) | (t >> 28)) & _M32) + b) & _M32
-    t = (d + (a ^ b ^ c) + m0 + 0xEAA127FA) & _M32
-    d = ((((t << 11) | (t >> 21)) & _M32) + a) & _M32
-    t = (c + (d ^ a ^ b) + m3 + 0xD4EF3085) & _M32
-    c = ((((t << 16) | (t >> 16)) & _M32) + d) & _M32
-    t = (b + (c ^ d ^ a) + m6 + 0x04881D05) & _M32
-    b = ((((t << 23) | (t >> 9)) & _M32) + c) & _M32
-    t = (a + (b ^ c ^ d) + m9 + 0xD9D4D039) & _M32
-    a = ((((t << 4) | (t >> 28)) & _M32) + b) & _M32
-    t = (d + (a ^ b ^ c) + m12 + 0xE6DB99E5) & _M32
-    d = ((((t << 11) | (t >> 21)) & _M32) + a) & _M32
-    t = (c + (d ^ a ^ b) + m15 + 0x1FA27CF8) & _M32
-    c = ((((t << 16) | (t >> 16)) & _M32) + d) & _M32
-    t = (b + (c ^ d ^ a) + m2 + 0xC4AC5665) & _M32
-    b = ((((t << 23) | (t >> 9)) & _M32) + c) & _M32
-    # round 4: I = c ^ (b | ~d)
-    t = (a + (c ^ (b | ~d)) + m0 + 0xF4292244) & _M32
-    a = ((((t << 6) | (t >> 26)) & _M32) + b) & _M32
-    t = (d + (b ^ (a | ~c)) + m7 + 0x432AFF97) & _M32
-    d = ((((t << 10) | (t >> 22)) & _M32) + a) & _M32
-    t = (c + (a ^ (d | ~b)) + m14 + 0xAB9423A7) & _M32
-    c = ((((t << 15) | (t >> 17)) & _M32) + d) & _M32
-    t = (b + (d ^ (c | ~a)) + m5 + 0xFC93A039) & _M32
-    b = ((((t << 21) | (t >> 11)) & _M32) + c) & _M32
-    t = (a + (c ^ (b | ~d)) + m12 + 0x655B59C3) & _M32
-    a = ((((t << 6) | (t >> 26)) & _M32) + b) & _M32
-    t = (d + (b ^ (a | ~c)) + m3 + 0x8F0CCC92) & _M32
-    d = ((((t << 10) | (t >> 22)) & _M32) + a) & _M32
-    t = (c + (a ^ (d | ~b)) + m10 + 0xFFEFF47D) & _M32
-    c = ((((t << 15) | (t >> 17)) & _M32) + d) & _M32
-    t = (b + (d ^ (c | ~a)) + m1 + 0x85845DD1) & _M32
-    b = ((((t << 21) | (t >> 11)) & _M32) + c) & _M32
-    t = (a + (c ^ (b | ~d)) + m8 + 0x6FA87E4F) & _M32
-    a = ((((t << 6) | (t >> 26)) & _M32) + b) & _M32
-    t = (d + (b ^ (a | ~c)) + m15 + 0xFE2CE6E0) & _M32
-    d = ((((t << 10) | (t >> 22)) & _M32) + a) & _M32
-    t = (c + (a ^ (d | ~b)) + m6 + 0xA3014314) & _M32
-    c = ((((t << 15) | (t >> 17)) & _M32) + d) & _M32
-    t = (b + (d ^ (c | ~a)) + m13 + 0x4E0811A1) & _M32
-    b = ((((t << 21) | (t >> 11)) & _M32) + c) & _M32
-    t = (a + (c ^ (b | ~d)) + m4 + 0xF7537E82) & _M32
-    a = ((((t << 6) | (t >> 26)) & _M32) + b) & _M32
-    t = (d + (b ^ (a | ~c)) + m11 + 0xBD3AF235) & _M32
-    d = ((((t << 10) | (t >> 22)) & _M32) + a) & _M32
-    t = (c + (a ^ (d | ~b)) + m2 + 0x2AD7D2BB) & _M32
-    c = ((((t << 15) | (t >> 17)) & _M32) + d) & _M32
-    t = (b + (d ^ (c | ~a)) + m9 + 0xEB86D391) & _M32
-    b = ((((t << 21) | (t >> 11)) & _M32) + c) & _M32
-    return (a0 + a) & _M32, (b0 + b) & _M32, (c0 + c) & _M32, (d0 + d) & _M32
+#: per step: the shift, the constant ``floor(abs(sin(i + 1)) * 2**32)``, the message word
+_SHIFTS = (7, 12, 17, 22) * 4 + (5, 9, 14, 20) * 4 + (4, 11, 16, 23) * 4 + (6, 10, 15, 21) * 4
+_K = tuple(int(abs(math.sin(i + 1)) * 2**32) & _M32 for i in range(64))
+_WORD = tuple(
+    i if i < 16 else (5 * i + 1) % 16 if i < 32 else (3 * i + 5) % 16 if i < 48 else 7 * i % 16
+    for i in range(64)
+)
+
+
+@intrinsic
+def _compress(typingctx, a0, b0, c0, d0, w):
+    """One MD5 block: the state ``(a0, b0, c0, d0)`` updated by the 16 words ``w[0:16]``.
+
+    Written as LLVM IR (64 steps of 32-bit arithmetic, unrolled here in Python): the same
+    steps as numba code took 8–15 s to type and lower, and once more for literal-typed
+    arguments; this costs nothing to compile, and 32-bit words need no masking.
+    """
+    if not (isinstance(w, types.Array) and w.ndim == 1 and w.dtype == types.int64):
+        return None
+    word = types.int64
+    sig = types.UniTuple(word, 4)(word, word, word, word, w)
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        state = [
+            builder.trunc(context.cast(builder, args[k], signature.args[k], word), i32)
+            for k in range(4)
+        ]
+        ary = make_array(w)(context, builder, args[4])
+        m = []
+        for k in range(16):
+            index = context.get_constant(types.intp, k)
+            ptr = cgutils.get_item_pointer(context, builder, w, ary, [index])
+            m.append(builder.trunc(builder.load(ptr), i32))
+        a, b, c, d = state
+        for i in range(64):
+            if i < 16:
+                f = builder.or_(builder.and_(b, c), builder.and_(builder.not_(b), d))
+            elif i < 32:
+                f = builder.or_(builder.and_(b, d), builder.and_(c, builder.not_(d)))
+            elif i < 48:
+                f = builder.xor(builder.xor(b, c), d)
+            else:
+                f = builder.xor(c, builder.or_(b, builder.not_(d)))
+            t = builder.add(builder.add(a, f), builder.add(i32(_K[i]), m[_WORD[i]]))
+            s = _SHIFTS[i]
+            rotated = builder.or_(builder.shl(t, i32(s)), builder.lshr(t, i32(32 - s)))
+            a, d, c, b = d, c, b, builder.add(b, rotated)
+        out = [
+            builder.zext(builder.add(x0, x), i64) for x0, x in zip(state, (a, b, c, d), strict=True)
+        ]
+        return context.make_tuple(builder, signature.return_type, out)
+
+    return sig, codegen
 
 
 @numba.njit(cache=True)

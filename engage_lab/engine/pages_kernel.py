@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from engage_lab.availability.state import NEVER
+from engage_lab.engine.sorting import stable_argsort
 
 __all__ = [
     "NEVER",
@@ -100,9 +101,12 @@ def visitor_time_order(code, start, index):
                 in_order = False
             j += 1
         if not in_order:
-            by_start = np.argsort(at[i:j], kind="mergesort")
-            order[i:j] = order[i:j][by_start]
-            at[i:j] = at[i:j][by_start]
+            by_start = stable_argsort(at[i:j])
+            run_order = order[i:j][by_start]
+            run_at = at[i:j][by_start]
+            for q in range(j - i):  # a loop: a slice assignment compiles a shape check
+                order[i + q] = run_order[q]
+                at[i + q] = run_at[q]
         k = i
         while k < j:
             e = k + 1
@@ -318,7 +322,7 @@ def shared_instants(pvi, changed, name_hash, n_pages):
                         tied[ry] = True
             continue
         page_rows = rows[a:b]
-        by_instant = page_rows[np.argsort(changed[page_rows], kind="mergesort")]
+        by_instant = page_rows[stable_argsort(changed[page_rows])]
         x = 0
         while x < by_instant.shape[0]:
             y = x + 1
@@ -326,7 +330,7 @@ def shared_instants(pvi, changed, name_hash, n_pages):
                 y += 1
             if y - x > 1:
                 run = by_instant[x:y]
-                by_name = run[np.argsort(name_hash[run], kind="mergesort")]
+                by_name = run[stable_argsort(name_hash[run])]
                 for z in range(1, by_name.shape[0]):
                     if name_hash[by_name[z]] == name_hash[by_name[z - 1]]:
                         tied[by_name[z]] = True

@@ -45,6 +45,17 @@ from engage_lab.engine.expressions import expression_rows
 from engage_lab.engine.ids import id_buffers, page_ranges
 from engage_lab.engine.inputs import SlotArrays, slot_arrays
 from engage_lab.engine.kernel import move_left, run_pass
+from engage_lab.engine.kernel_inputs import (
+    EngagementInputs,
+    EntryInputs,
+    GatingInputs,
+    Honoured,
+    LeafInputs,
+    PageInputs,
+    PassBounds,
+    PassOutput,
+    SlotInputs,
+)
 from engage_lab.engine.leaves import leaf_arrays
 from engage_lab.engine.memory import ordinary_pages
 from engage_lab.engine.output import FastRun, GatingContext
@@ -204,7 +215,7 @@ def _run_chunks(
     honoured = np.zeros(n_eng, np.bool_)
     honoured_pvi = np.full(n_eng, -1, np.int64)
     variant = np.zeros(n_eng, np.int64)
-    shared = (honoured, honoured_pvi, variant)
+    shared = Honoured(honoured=honoured, pvi=honoured_pvi, variant=variant)
     workers = max(1, min(_THREADS, n_pages // _PAGES_PER_THREAD))
     cuts = [0]
     for w in range(1, workers):
@@ -254,7 +265,7 @@ def _run_region(
     pc: np.ndarray,
     shared: tuple[np.ndarray, ...],
 ) -> int:
-    return run_pass(*args, chunk[0], chunk[1], (t, pc), shared)
+    return run_pass(*args, chunk[0], chunk[1], PassOutput(t=t, pc=pc), shared)
 
 
 #: threads of the pass (visitors are independent in a replay), the fewest page views per thread
@@ -277,11 +288,11 @@ class Prepared:
     id_bytes: tuple[Any, ...]
     #: distinct impossibility delays (ms) and each entry's index in them
     delays: tuple[int, ...]
-    page_tuple: tuple[Any, ...]
-    leaf_tuple: tuple[Any, ...]
-    slot_tuple: tuple[Any, ...]
-    entry_tuple: tuple[Any, ...]
-    bounds: tuple[Any, ...]
+    page_tuple: PageInputs
+    leaf_tuple: LeafInputs
+    slot_tuple: SlotInputs
+    entry_tuple: EntryInputs
+    bounds: PassBounds
     key: PagesKey
     cache: _Cache
 
@@ -424,31 +435,39 @@ def _prepared(
     entry_of = np.array([s.entry for s in plan.slots], np.int64)
     entry_lo = np.searchsorted(entry_of, np.arange(len(plan.entries)), side="left")
     entry_hi = np.searchsorted(entry_of, np.arange(len(plan.entries)), side="right")
-    page_tuple = (
-        pages.visitor, pages.visit, pages.start, pages.limit, pages.visit_start, pages.idx,
-        pages.active, pages.embedded, pages.carries, pages.entry, open_thread, pages.id_at,
-        pages.signed_at,
+    page_tuple = PageInputs(
+        visitor=pages.visitor, visit=pages.visit, start=pages.start, limit=pages.limit,
+        vstart=pages.visit_start, idx=pages.idx, active=pages.active, embedded=pages.embedded,
+        carries=pages.carries, entry=pages.entry, open_thread=open_thread, id_at=pages.id_at,
+        signed_at=pages.signed_at,
     )  # fmt: skip
-    slot_tuple = (
-        slots.sint, leaves.slot_lo, leaves.slot_hi, cand.lo, cand.hi, cand.pvi, cand.act,
-        cand.fixed_missing, slots.chat_lo, slots.chat_hi, slots.chat_code, slots.chat_back,
-        slots.chat_which, slots.chat_r, slots.prog, slots.off_item, slots.item_is_button,
-        slots.pol_xp, slots.key_data,
+    slot_tuple = SlotInputs(
+        sint=slots.sint, leaf_lo=leaves.slot_lo, leaf_hi=leaves.slot_hi, cand_lo=cand.lo,
+        cand_hi=cand.hi, cand_pvi=cand.pvi, cand_act=cand.act, fixed_missing=cand.fixed_missing,
+        chat_lo=slots.chat_lo, chat_hi=slots.chat_hi, chat_code=slots.chat_code,
+        chat_back=slots.chat_back, chat_which=slots.chat_which, chat_r=slots.chat_r,
+        prog=slots.prog, off_item=slots.off_item, item_is_button=slots.item_is_button,
+        pol_xp=slots.pol_xp, key_data=slots.key_data,
     )  # fmt: skip
-    entry_tuple = (
-        entry_lo.astype(np.int64),
-        entry_hi.astype(np.int64),
-        entry_embedded,
-        entry_delay,
+    entry_tuple = EntryInputs(
+        slot_lo=entry_lo.astype(np.int64),
+        slot_hi=entry_hi.astype(np.int64),
+        embedded=entry_embedded,
+        delay=entry_delay,
     )
-    bounds = (
-        leaves.max_breakpoints, max(len(plan.trigger_ids), 1), len(plan.items),
-        plan.mode == "messaging",
+    bounds = PassBounds(
+        max_breakpoints=leaves.max_breakpoints, n_gid=max(len(plan.trigger_ids), 1),
+        n_items=len(plan.items), messaging=plan.mode == "messaging",
+    )  # fmt: skip
+    leaf_tuple = LeafInputs(
+        kind=leaves.kind, d=leaves.d, ge=leaves.ge, r=leaves.r, tab_lo=leaves.tab_lo,
+        tab_hi=leaves.tab_hi, tab_t=leaves.tab_t, tab_v=leaves.tab_v, row_lo=leaves.row_lo,
+        row_hi=leaves.row_hi, row_pvi=leaves.row_pvi, row_t=leaves.row_t, row_v=leaves.row_v,
     )  # fmt: skip
     return Prepared(
         con=con, plan=plan, pages=pages, cand=cand, slots=slots, seed_bytes=seed_bytes,
         id_bytes=id_bytes, delays=delays, page_tuple=page_tuple,
-        leaf_tuple=leaves.kernel_tuple(), slot_tuple=slot_tuple, entry_tuple=entry_tuple,
+        leaf_tuple=leaf_tuple, slot_tuple=slot_tuple, entry_tuple=entry_tuple,
         bounds=bounds, key=key, cache=cache,
     )  # fmt: skip
 
@@ -476,8 +495,16 @@ def run_fast(
     live = plan.mode == "live_chat"
     eng = _engagements(con, cache, (prep.key, live, prep.delays), pages)
     timeline = _timeline(con, cache)
-    gating = (prep.seed_bytes, *prep.id_bytes, *timeline)
-    eng_tuple = (eng.lo, eng.hi, eng.engagements.e, eng.engagements.stop)
+    v_data, v_off, p_data, p_at, longest = prep.id_bytes
+    steps_t, steps_cap, steps_busy, steps_wait = timeline
+    gating = GatingInputs(
+        seed=prep.seed_bytes, v_data=v_data, v_off=v_off, p_data=p_data, p_at=p_at,
+        longest=longest, steps_t=steps_t, steps_cap=steps_cap, steps_busy=steps_busy,
+        steps_wait=steps_wait,
+    )  # fmt: skip
+    eng_tuple = EngagementInputs(
+        lo=eng.lo, hi=eng.hi, t=eng.engagements.e, stop=eng.engagements.stop
+    )
     args = (prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, gating,
             eng_tuple, prep.bounds)  # fmt: skip
     t, pc, n, (honoured, honoured_pvi, variant) = _run_chunks(

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from engage_lab.engine.sorting import stable_argsort
+
 __all__ = [
     "CLOCK",
     "EXPR",
@@ -49,7 +51,9 @@ ALL = np.int64(15)
 def sort_by_time(t, n, order):
     """``order[:n]``: a stable sort of ``t[:n]`` (insertion sort while ``n`` is small)."""
     if n > 64:
-        order[:n] = np.argsort(t[:n], kind="mergesort")
+        by_time = stable_argsort(t[:n])
+        for i in range(n):
+            order[i] = by_time[i]
         return
     for i in range(n):
         x = i
@@ -62,19 +66,21 @@ def sort_by_time(t, n, order):
 
 @numba.njit(cache=True, inline="always")
 def slot_steps(
-    leaf_lo, leaf_hi, act, pvi, s, lim, vstart, id_at, signed_at,
-    leaf_kind, leaf_d, leaf_ge, leaf_r, tab_lo, tab_hi, tab_t, tab_v,
-    row_ptr, row_hi, row_pvi, row_t, row_v,
-    buf_t, buf_l, buf_v, out_t, out_m, values, order,
+    leaf_lo, leaf_hi, act, pvi, s, lim, vstart, id_at, signed_at, leaves,
+    row_ptr, buf_t, buf_l, buf_v, out_t, out_m, values, order,
 ):  # fmt: skip
-    """The step function of one slot on page view ``pvi`` (leaves ``leaf_lo:leaf_hi``,
-    ``act`` the bits of the leaves active on the page). Writes ``(t, mask)`` changes to
+    """The step function of one slot on page view ``pvi`` (leaves ``leaf_lo:leaf_hi`` of
+    ``leaves``, a :class:`~engage_lab.engine.kernel_inputs.LeafInputs`; ``act`` the bits
+    of the leaves active on the page). Writes ``(t, mask)`` changes to
     ``out_t`` / ``out_m`` (first at ``s``) and returns their count; ``row_ptr`` (per
     leaf, into the row arrays) is advanced past the page. Scratch ``buf_*`` and outputs
     must hold every breakpoint (the caller sizes them from
     :attr:`~engage_lab.engine.leaves.LeafArrays.max_breakpoints`); ``values`` and
     ``order`` are scratch of at least the slot's leaf count and breakpoint count.
     """
+    leaf_kind, leaf_d, leaf_ge, leaf_r = leaves.kind, leaves.d, leaves.ge, leaves.r
+    tab_lo, tab_hi, tab_t, tab_v = leaves.tab_lo, leaves.tab_hi, leaves.tab_t, leaves.tab_v
+    row_hi, row_pvi, row_t, row_v = leaves.row_hi, leaves.row_pvi, leaves.row_t, leaves.row_v
     n_leaves = leaf_hi - leaf_lo
     nb = 0
     for b in range(n_leaves):

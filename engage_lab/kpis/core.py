@@ -120,7 +120,8 @@ def _tally(pvi, code, t, visit, n_pages, n_visits):
         if ev == _ACTIVATED and mode == _OFFLINE:
             if n_refused == refused.shape[0]:
                 grown = np.empty(2 * n_refused, np.int64)
-                grown[:n_refused] = refused
+                for q in range(n_refused):  # a loop: a slice assignment compiles a shape check
+                    grown[q] = refused[q]
                 refused = grown
             refused[n_refused] = t[r]
             n_refused += 1

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from engage_lab.engine.compiling import announcing
 from engage_lab.errors import ConfigError, EngageLabError
 from engage_lab.world.chat import (
     CHAT_STEP_NOT_BUILT,
@@ -236,7 +237,10 @@ def generate_world(
     elif chat_recorder == "reference":
         chat_recorder = reference_chat_recorder()
     began = time.perf_counter()
-    with _Progress(progress and sys.stderr is not None, total_stages=6) as bar:
+    with (
+        announcing("world generator's kernels", 60),
+        _Progress(progress and sys.stderr is not None, total_stages=6) as bar,
+    ):
         world = draw_world(seed, visitors, mode, days, params, stage=bar.stage)
         recording = None
         if chat_recorder is not None:

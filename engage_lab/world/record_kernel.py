@@ -23,6 +23,7 @@ compiled :func:`engage_lab.engine.normal.lognormal_ms`. The agent pool is
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -62,11 +63,67 @@ from engage_lab.engine.actions import (
 from engage_lab.engine.borrow import borrowed, borrowed_all
 from engage_lab.engine.kernel import keep_alive as _keep
 from engage_lab.engine.kernel import open_slot, slot_wake
+from engage_lab.engine.kernel_inputs import InstantGating, InstantOutput, InstantState
 from engage_lab.engine.md5 import md5_u52
 from engage_lab.engine.normal import lognormal_ms
+from engage_lab.engine.sorting import copy_into
 from engage_lab.kpis.coded import code_of
 
-__all__ = ["KIND_BUTTON", "KIND_CHAT", "KIND_INVITATION", "record_pass"]
+__all__ = [
+    "KIND_BUTTON",
+    "KIND_CHAT",
+    "KIND_INVITATION",
+    "Behaviour",
+    "RecorderIds",
+    "TruthParams",
+    "record_pass",
+]
+
+
+class RecorderIds(NamedTuple):
+    """The draw's key bytes, as for the replay's gating draw."""
+
+    seed: np.ndarray  #: the world's seed, UTF-8
+    v_data: np.ndarray  #: visitor ids' bytes (by visitor code) …
+    v_off: np.ndarray  #: … and their offsets
+    p_data: np.ndarray  #: page view ids' bytes (scan order) …
+    p_at: np.ndarray  #: … and per pvi its (start, end) byte range
+    longest: int  #: room for the longest key, bytes
+
+
+class TruthParams(NamedTuple):
+    """The :class:`~engage_lab.world.truth.EngagementTruth` numbers the pass reads."""
+
+    base_logit: float
+    slope: float  #: time-on-page slope
+    returning_effect: float
+    delay_median: float  #: engagement delay, median s …
+    delay_sigma: float  #: … and log sigma
+    live_median: float  #: live chat duration, median s
+    messaging_median: float  #: messaging duration, median s
+    duration_sigma: float
+    patience_median: float  #: patience in the queue, median s …
+    patience_sigma: float
+    close_after_served: float  #: probability the visitor closes after service
+    close_median: float  #: the close delay, median s
+
+
+class Behaviour(NamedTuple):
+    """The hidden behaviour the pass draws engagements from."""
+
+    start: np.ndarray  #: per pvi: the page view's start
+    end: np.ndarray  #: per pvi: the page view's end
+    category: np.ndarray  #: per pvi: page category code
+    returning: np.ndarray  #: per pvi: a returning visit
+    effect: np.ndarray  #: per visitor code: the hidden engagement effect
+    kind_effect: np.ndarray  #: the logit's effect per offer kind (chat, button, invitation)
+    category_effect: np.ndarray  #: the logit's effect per category code
+    item_kind: np.ndarray  #: per item: offer kind
+    item_key: np.ndarray  #: items' id bytes …
+    item_lo: np.ndarray  #: … per item its range
+    item_hi: np.ndarray
+    params: TruthParams
+
 
 #: offer kinds (the truth's ``item_kind_effect`` keys, by code)
 KIND_CHAT, KIND_BUTTON, KIND_INVITATION = 0, 1, 2
@@ -189,14 +246,16 @@ def _heap_pop(h_t, h_v, h_k, n):
 @numba.njit(cache=True)
 def _grow1(a, n):
     out = np.empty(max(2 * a.shape[0], n), a.dtype)
-    out[: a.shape[0]] = a
+    copy_into(out, a)  # not a slice assignment: see copy_into
     return out
 
 
 @numba.njit(cache=True)
 def _grow2(a, n):
     out = np.empty((max(2 * a.shape[0], n), a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
+    for r in range(a.shape[0]):  # not a slice assignment: see copy_into
+        for c in range(a.shape[1]):
+            out[r, c] = a[r, c]
     return out
 
 
@@ -241,13 +300,9 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     """Run every visitor (see the module docstring).
 
     ``steps``: :func:`~engage_lab.engine.kernel.static_steps` of all page views.
-    ``ids``: ``(seed, v_data, v_off, p_data, p_at, longest)`` as for the replay's gating
-    draw (the world's seed; visitor ids by code, page view id byte ranges by pvi).
-    ``behaviour``: ``(end, category, returning, effect, kind_effect, category_effect,
-    item_kind, item_key, item_lo, item_hi, params)`` — per pvi the page's end, category
-    code and returning flag; per visitor code the hidden effect; the logit's effects by
-    kind and category code; per item its offer kind and id bytes; ``params`` the
-    :class:`~engage_lab.world.truth.EngagementTruth` numbers (see :func:`truth_params`).
+    ``ids``: :class:`RecorderIds`, as for the replay's gating draw (the world's seed;
+    visitor ids by code, page view id byte ranges by pvi). ``behaviour``:
+    :class:`Behaviour`, the hidden behaviour.
     ``entry_delay_ms``: the impossibility delay per configuration entry.
 
     Returns ``(t, pc, state_index, states, chats, counts, pool records)``: the decision
@@ -266,22 +321,27 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     )  # fmt: skip
     behaviour = borrowed_all(behaviour)
     entry_delay_ms = borrowed(entry_delay_ms)
-    visitor, visit, start, limit, idx, active = (
-        pages[0], pages[1], pages[2], pages[3], pages[5], pages[6]
-    )  # fmt: skip
-    embedded, carries, entry, open_thread = pages[7], pages[8], pages[9], pages[10]
-    (sint, _, _, cand_lo, cand_hi, cand_pvi, _, fixed_missing, chat_lo, chat_hi, chat_code,
-     chat_back, chat_which, chat_r, prog, off_item, item_is_button, pol_xp, key_data) = slots  # fmt: skip
-    entry_slot_lo, entry_slot_hi, entry_embedded = entries[0], entries[1], entries[2]
-    n_gid, n_items, messaging = bounds[1], bounds[2], bounds[3]
-    st_lo, st_hi, st_t, st_s, st_m = steps
-    seed, v_data, v_off, p_data, p_at, longest = ids
-    (p_end, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
-     item_lo, item_hi, params) = behaviour  # fmt: skip
-    (base_logit, slope, returning_effect, delay_median, delay_sigma, live_median,
-     messaging_median, duration_sigma, patience_median, patience_sigma, close_after_served,
-     close_median) = (params[0], params[1], params[2], params[3], params[4], params[5],
-                      params[6], params[7], params[8], params[9], params[10], params[11])  # fmt: skip
+    visitor, visit, start, limit = pages.visitor, pages.visit, pages.start, pages.limit
+    idx, active, embedded = pages.idx, pages.active, pages.embedded
+    carries, entry, open_thread = pages.carries, pages.entry, pages.open_thread
+    sint, cand_lo, cand_hi, cand_pvi = slots.sint, slots.cand_lo, slots.cand_hi, slots.cand_pvi
+    chat_lo, chat_hi, chat_code = slots.chat_lo, slots.chat_hi, slots.chat_code
+    chat_back, chat_which, chat_r = slots.chat_back, slots.chat_which, slots.chat_r
+    entry_slot_lo, entry_slot_hi, entry_embedded = (
+        entries.slot_lo,
+        entries.slot_hi,
+        entries.embedded,
+    )
+    n_gid, n_items, messaging = bounds.n_gid, bounds.n_items, bounds.messaging
+    st_lo, st_hi, st_t, st_s, st_m = steps.lo, steps.hi, steps.t, steps.slot, steps.mask
+    seed, v_data, v_off, p_data, p_at = ids.seed, ids.v_data, ids.v_off, ids.p_data, ids.p_at
+    longest = ids.longest
+    item_key = behaviour.item_key
+    params = behaviour.params
+    live_median = params.live_median
+    messaging_median, duration_sigma = params.messaging_median, params.duration_sigma
+    patience_median, patience_sigma = params.patience_median, params.patience_sigma
+    close_after_served, close_median = params.close_after_served, params.close_median
     live = not messaging
 
     n_pages = start.shape[0]
@@ -315,7 +375,6 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
     (v_lo, v_hi, cur, cur_visit, ctr, prev, pst, sst, wake, in_page, frozen, gated, rptr,
      has_eng, last_e, last_visit, last_chat, final_shown, final_opened, shows, one_t, one_cap,
      one_busy, one_wait, scratch, key) = borrowed_all(work)  # fmt: skip
-    slot_data = (sint, prog, off_item, item_is_button, fixed_missing, pol_xp, key_data)
     # ---- outputs and the heap (grown on demand)
     o_t = np.empty(max(1024, 4 * n_pages), np.int64)
     o_pc = np.empty((o_t.shape[0], 2), np.int32)
@@ -365,7 +424,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
         k = cur[v]
         while k + 1 < v_hi[v] and start[k + 1] <= t:
             if k >= v_lo[v] and in_page[v]:  # leave the page view that ran
-                prev[v, :] = pst[v, :]
+                for q in range(pst.shape[1]):  # a loop: a slice copy compiles a shape check
+                    prev[v, q] = pst[v, q]
                 final_shown[k] = pst[v, SHOWN] != 0
                 final_opened[k] = pst[v, OPENED] != 0
             k += 1
@@ -377,7 +437,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 prev[v, NO_OTHER_COUNT] = 0
             no_other_count = prev[v, NO_OTHER_COUNT]
             if carries[k]:
-                pst[v, :] = prev[v, :]
+                for q in range(pst.shape[1]):
+                    pst[v, q] = prev[v, q]
             else:
                 pst[v, :] = 0
             pst[v, NO_OTHER_COUNT] = no_other_count
@@ -419,11 +480,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     shows[0, 0] = CHAT_SHOW
                     shows[0, 1] = 0
                     e, offers, drawn = _offer(
-                        shows, 0, k, s, visitor[k], key, seed, v_data, v_off, p_data, p_at,
-                        start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
-                        item_kind, item_key, item_lo, item_hi, base_logit, slope,
-                        returning_effect, delay_median, delay_sigma, offers, drawn,
-                    )  # fmt: skip
+                        shows, np.int64(0), k, s, visitor[k], key, ids, behaviour, offers, drawn
+                    )
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
                             h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
@@ -473,11 +531,15 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                 )
                 n0 = n
                 n, n_shows = fixed_point(
-                    k, t, entry_slot_lo[c], entry_slot_hi[c], (sst[v], pst[v], ctr[v], scratch),
-                    slot_data,
-                    (one_t, one_cap, one_busy, one_wait, seed, v_data, v_off, visitor[k], p_data,
-                     p_at),
-                    (o_t, o_pc, shows), n,
+                    k, t, entry_slot_lo[c], entry_slot_hi[c],
+                    InstantState(sstate=sst[v], pstate=pst[v], ctr=ctr[v], scratch=scratch),
+                    slots,
+                    InstantGating(
+                        steps_t=one_t, steps_cap=one_cap, steps_busy=one_busy,
+                        steps_wait=one_wait, seed=seed, v_data=v_data, v_off=v_off,
+                        visitor=visitor[k], p_data=p_data, p_at=p_at,
+                    ),
+                    InstantOutput(t=o_t, pc=o_pc, shows=shows), n,
                 )  # fmt: skip
                 if n > o_t.shape[0]:
                     raise ValueError("record_pass: the event room per instant was too small")
@@ -488,11 +550,8 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
                     if shows[q, 1] == _OFFLINE:
                         continue  # the offline form: a message left, not a web chat
                     e, offers, drawn = _offer(
-                        shows, q, k, t, visitor[k], key, seed, v_data, v_off, p_data, p_at,
-                        start[k], p_end[k], category, returning, effect, kind_effect, category_effect,
-                        item_kind, item_key, item_lo, item_hi, base_logit, slope,
-                        returning_effect, delay_median, delay_sigma, offers, drawn,
-                    )  # fmt: skip
+                        shows, q, k, t, visitor[k], key, ids, behaviour, offers, drawn
+                    )
                     if e != NEVER:
                         if h_n >= h_t.shape[0]:
                             h_t, h_v, h_k = _grow_heap(h_t, h_v, h_k, h_n + 1)
@@ -579,12 +638,19 @@ def record_pass(pages, slots, entries, bounds, steps, ids, behaviour, pool, entr
 
 
 @numba.njit(cache=True)
-def _offer(shows, q, page, t, visitor, key, seed, v_data, v_off, p_data, p_at, started,
-           ended, category, returning, effect, kind_effect, category_effect, item_kind, item_key,
-           item_lo, item_hi, base_logit, slope, returning_effect, delay_median, delay_sigma,
-           offers, drawn):  # fmt: skip
+def _offer(shows, q, page, t, visitor, key, ids, behaviour, offers, drawn):
     """``_Behaviour.offered`` for show ``q``: the engagement instant, else ``NEVER``;
-    with the updated counters."""
+    with the updated counters (``ids``: :class:`RecorderIds`, ``behaviour``:
+    :class:`Behaviour`)."""
+    seed, v_data, v_off, p_data, p_at = ids.seed, ids.v_data, ids.v_off, ids.p_data, ids.p_at
+    started, ended = behaviour.start[page], behaviour.end[page]
+    category, returning, effect = behaviour.category, behaviour.returning, behaviour.effect
+    kind_effect, category_effect = behaviour.kind_effect, behaviour.category_effect
+    item_kind, item_key = behaviour.item_kind, behaviour.item_key
+    item_lo, item_hi = behaviour.item_lo, behaviour.item_hi
+    params = behaviour.params
+    base_logit, slope, returning_effect = params.base_logit, params.slope, params.returning_effect
+    delay_median, delay_sigma = params.delay_median, params.delay_sigma
     offers += 1
     item = shows[q, 0]
     kind = 0 if item == CHAT_SHOW else item_kind[item]

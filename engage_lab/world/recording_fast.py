@@ -36,7 +36,14 @@ from engage_lab.events import STAGES
 from engage_lab.kpis.coded import EVENTS, MODES, code_of, decode, pack
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
-from engage_lab.world.record_kernel import KIND_BUTTON, KIND_INVITATION, record_pass
+from engage_lab.world.record_kernel import (
+    KIND_BUTTON,
+    KIND_INVITATION,
+    Behaviour,
+    RecorderIds,
+    TruthParams,
+    record_pass,
+)
 from engage_lab.world.recording import (
     RunResult,
     config_labels,
@@ -181,16 +188,19 @@ def world_database(
 
 
 # ---------------------------------------------------------------------------- one run
-def _truth_params(truth: Any) -> np.ndarray:
-    return np.array(
-        [
-            truth.base_logit, truth.time_on_page_slope, truth.returning_effect,
-            truth.engage_delay_median_s, truth.engage_delay_sigma,
-            truth.live_chat_duration_median_s, truth.messaging_duration_median_s,
-            truth.duration_sigma, truth.patience_median_s, truth.patience_sigma,
-            truth.close_after_served, truth.close_delay_median_s,
-        ],
-        np.float64,
+def _truth_params(truth: Any) -> TruthParams:
+    return TruthParams(
+        base_logit=float(truth.base_logit), slope=float(truth.time_on_page_slope),
+        returning_effect=float(truth.returning_effect),
+        delay_median=float(truth.engage_delay_median_s),
+        delay_sigma=float(truth.engage_delay_sigma),
+        live_median=float(truth.live_chat_duration_median_s),
+        messaging_median=float(truth.messaging_duration_median_s),
+        duration_sigma=float(truth.duration_sigma),
+        patience_median=float(truth.patience_median_s),
+        patience_sigma=float(truth.patience_sigma),
+        close_after_served=float(truth.close_after_served),
+        close_median=float(truth.close_delay_median_s),
     )  # fmt: skip
 
 
@@ -257,9 +267,11 @@ def _record(
     item_hi = np.cumsum([len(b) for b in item_bytes], dtype=np.int64)
     item_lo = item_hi - np.array([len(b) for b in item_bytes], np.int64)
     item_key = np.frombuffer(b"".join(item_bytes) or b"\0", np.uint8).copy()
-    behaviour = (
-        pages.end.astype(np.int64), category, returning, effect, kind_effect, category_effect,
-        item_kind, item_key, np.append(item_lo, 0), np.append(item_hi, 0), _truth_params(truth),
+    behaviour = Behaviour(
+        start=pages.start, end=pages.end.astype(np.int64), category=category, returning=returning, effect=effect,
+        kind_effect=kind_effect, category_effect=category_effect, item_kind=item_kind,
+        item_key=item_key, item_lo=np.append(item_lo, 0), item_hi=np.append(item_hi, 0),
+        params=_truth_params(truth),
     )  # fmt: skip
     tables = world.tables
     _, pool = build_pool_from_tables(
@@ -275,7 +287,10 @@ def _record(
         ],
         np.int64,
     )
-    ids = (seed_bytes, v_data, v_off, p_data, p_at, max(longest, len(seed)) + 64)
+    ids = RecorderIds(
+        seed=seed_bytes, v_data=v_data, v_off=v_off, p_data=p_data, p_at=p_at,
+        longest=max(longest, len(seed)) + 64,
+    )  # fmt: skip
     t, pc, state_index, states, chats, counts, records = record_pass(
         prep.page_tuple, prep.slot_tuple, prep.entry_tuple, prep.bounds, steps, ids, behaviour,
         pool, entry_delay_ms,
