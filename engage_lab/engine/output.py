@@ -121,6 +121,15 @@ class FastRun:
             out[slot.entry, slot.gid] = j
         return out
 
+    def refused_at(self) -> np.ndarray:
+        """Instants (ms) of the gated activations the draw turned down (``u >= p``), whatever
+        look they used: in messaging a refusal is online, so the codes cannot tell it."""
+        c = self.coded()
+        rows = np.flatnonzero(c.event == EVENTS.index("trigger_activated"))
+        p, u = self.gated_values(rows)
+        refused = ~np.isnan(p) & (u >= p)
+        return c.t[rows[refused]].astype(np.int64)
+
     def gated_values(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``p`` and ``u`` of the events at positions ``order`` (NaN where not gated)."""
         c = self.coded()

@@ -15,12 +15,12 @@ Definitions (over the Chat Manager's JavaScript events):
 
 * ``activations`` = ``trigger_activated`` events; ``executions`` = ``trigger_executed``
   (``executions_online`` / ``executions_offline`` by mode);
-* ``refused`` = gated activations the draw turned down in live chat: ``trigger_activated``
-  with mode ``offline`` (the look used: non-gated triggers always activate online; a gated
-  one activates online iff ``u < p``). In messaging every look is online, so a refused
-  activation is not told apart from the events alone: it is counted, with the activations
-  that did not execute for a missing fixed-button placeholder, in
-  ``activated_not_executed``, and ``refused`` is 0 there;
+* ``refused`` = gated activations the draw turned down (``u >= p``): in live chat the
+  ``trigger_activated`` events with mode ``offline`` (the look used: non-gated triggers
+  always activate online; a gated one activates online iff ``u < p``); in messaging every
+  look is online, so refusals are read from the draws. An activation that did not execute
+  for a missing fixed-button placeholder is not a refusal: it is counted in
+  ``activated_not_executed``;
 * ``items_shown`` = ``item_shown`` (``items_shown_buttons`` / ``items_shown_invitations``
   from ``button_shown`` / ``invitation_shown``); ``chats_shown`` = ``chat_shown``;
   ``engagements`` = ``chat_engaged``;

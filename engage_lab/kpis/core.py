@@ -182,11 +182,17 @@ def kpis_from_codes(
     timeline: Timeline | None = None,
     fidelity: float | None = None,
     history: Mapping[str, Any] | None = None,
+    refused_at: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every KPI (see :mod:`engage_lab.kpis`) from coded events and the page table;
     ``conversations``: the conversation KPIs already computed (merged in); ``history``:
-    :func:`history_kpis` already computed (``timeline`` and ``conversations`` unread)."""
+    :func:`history_kpis` already computed (``timeline`` and ``conversations`` unread);
+    ``refused_at``: the refusals' instants read from the draws (messaging, where a refusal
+    has the online look), instead of the offline activations."""
     counts, displays, q1, q2, q4, first_offer, n_offers, refused = _tallied(ev, pages)
+    offline_activations = int(counts[_ACTIVATED, _OFFLINE])
+    if refused_at is not None:
+        refused = refused_at
 
     def count(name: str, mode: int | None = None) -> int:
         row = counts[code_of(name)]
@@ -201,7 +207,7 @@ def kpis_from_codes(
         "executions": count("trigger_executed"),
         "executions_online": count("trigger_executed", _ONLINE),
         "executions_offline": count("trigger_executed", _OFFLINE),
-        "refused": count("trigger_activated", _OFFLINE),
+        "refused": len(refused),
         "items_shown": count("item_shown"),
         "chats_shown": count("chat_shown"),
         "engagements": count("chat_engaged"),
@@ -221,7 +227,7 @@ def kpis_from_codes(
     kpis["activated_not_executed"] = int(
         counts[code_of("trigger_activated"), not_offline].sum()
         - counts[code_of("trigger_executed"), not_offline].sum()
-    )
+    ) - (len(refused) - offline_activations)  # online refusals are refusals
     offered_visitors = np.zeros(pages.n_visitors, dtype=bool)
     offered_visitors[pages.visitor[_first_page(pages)[q1]]] = True
     kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)

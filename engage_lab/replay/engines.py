@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
@@ -71,6 +72,9 @@ class EngineRun:
     codes: CodedEvents
     events: Callable[[], pd.DataFrame]
     timeline: Timeline
+    #: instants (ms) of the gated activations the draw turned down (``u >= p``), computed
+    #: when asked (the look of a refusal tells it in live chat only)
+    refused_at: Callable[[], np.ndarray]
 
 
 class ReplayEngine(Protocol):
@@ -132,6 +136,7 @@ class FastEngine:
             codes=run.coded(),
             events=run.frame,
             timeline=Timeline(steps[0][1:], steps[1][1:], steps[2][1:], steps[3][1:]),
+            refused_at=run.refused_at,
         )
 
 
@@ -174,6 +179,7 @@ class ReferenceEngine:
             timeline=Timeline.from_frames(
                 _read(con, "agents"), _read(con, "presence"), _read(con, "conversations")
             ),
+            refused_at=lambda: refused_instants(frame),
         )
 
 
@@ -200,6 +206,26 @@ def engine_named(name: str) -> ReplayEngine:
     if engine is None:
         raise EngineError(f"unknown engine {name!r}; use {' or '.join(ENGINES)}")
     return engine
+
+
+def refused_instants(frame: pd.DataFrame) -> np.ndarray:
+    """Instants (ms) of an events frame's gated activations that the draw turned down.
+
+    >>> from engage_lab.events import EventRecord, events_to_frame
+    >>> ev = events_to_frame([
+    ...     EventRecord("v", "v1", "p1", 5, "trigger_activated", "configured", "t",
+    ...                 mode="online", server_probability=0.5, draw=0.7),
+    ...     EventRecord("v", "v1", "p1", 9, "trigger_activated", "configured", "t",
+    ...                 mode="online", server_probability=0.5, draw=0.2)])
+    >>> refused_instants(ev).tolist()
+    [5]
+    """
+    act = frame["event"] == "trigger_activated"
+    p = frame["server_probability"].astype("float64")
+    u = frame["draw"].astype("float64")
+    keep = (act & p.notna() & u.notna() & (u >= p)).to_numpy(dtype=bool)
+    at = frame["event_at"][keep]
+    return (at.astype("datetime64[ms, UTC]").astype("int64")).to_numpy(dtype=np.int64)
 
 
 def _restrict_history(history: Any, keep: set[str]) -> Any:
