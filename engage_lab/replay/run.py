@@ -133,7 +133,8 @@ def replay(
         table,
         timezone=timezone,
         history=_history_kpis(con, pages, table, timeline),
-        refused_at=run.refused_at() if _has_messaging(cfg) else None,
+        # in messaging a refusal has the online look: read the draws
+        refused_at=run.refused_at() if cfg.mode == "messaging" else None,
         fidelity=None if comparison is None else comparison.fidelity,
     )
     restrictions = {
@@ -183,12 +184,6 @@ def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
 def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:
     seed = source_record(con).get("seed")
     return None if seed is None else str(seed)
-
-
-def _has_messaging(config: Config | ConfigHistory) -> bool:
-    """Whether a configuration in force is in messaging mode (its refusals look online)."""
-    configs = [config] if isinstance(config, Config) else [e.config for e in config.history]
-    return any(c.source.mode == "messaging" for c in configs)
 
 
 def _timezone(config: Config | ConfigHistory) -> str:
