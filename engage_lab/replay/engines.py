@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from engage_lab.availability.state import Timeline
+from engage_lab.availability.state import Timeline, to_ms_array
 from engage_lab.config import Config, ConfigHistory
 from engage_lab.engine.pages import Pages, PagesKey, build_pages
 from engage_lab.engine.plan import make_plan
@@ -224,8 +224,7 @@ def refused_instants(frame: pd.DataFrame) -> np.ndarray:
     p = frame["server_probability"].astype("float64")
     u = frame["draw"].astype("float64")
     keep = (act & p.notna() & u.notna() & (u >= p)).to_numpy(dtype=bool)
-    at = frame["event_at"][keep]
-    return (at.astype("datetime64[ms, UTC]").astype("int64")).to_numpy(dtype=np.int64)
+    return to_ms_array(frame["event_at"][keep])
 
 
 def _restrict_history(history: Any, keep: set[str]) -> Any:
