@@ -87,6 +87,7 @@ import pandas as pd
 from engage_lab.availability.pool import BACKGROUND, END, PRESENCE, TIMER, _agents_mapping
 from engage_lab.availability.state import NEVER, TimeLike, presence_changes, to_ms_array
 from engage_lab.errors import EngineError
+from engage_lab.tiers import tiered
 
 __all__ = [
     "CLOSED_BY_VISITOR",
@@ -341,7 +342,7 @@ def build_pool(
     last[:-1] = (p_t[1:] != p_t[:-1]) | (p_agent[1:] != p_agent[:-1])
     p_agent, p_t, p_av = p_agent[last], p_t[last], p_av[last]
     keep = (b_start != NEVER) & (b_agent >= 0) & (b_agent < n_agents)
-    return _new_state(
+    return tiered(_new_state)(
         limits, p_agent, p_t, p_av, b_agent[keep], b_start[keep], b_end[keep], int(max_chats)
     )
 

@@ -24,6 +24,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from engage_lab import tiers
+
 __all__ = ["borrowed", "borrowed_all"]
 
 
@@ -71,3 +73,8 @@ def borrowed_all(typingctx, arrays):
         return out
 
     return arrays(arrays), codegen
+
+
+# interpreted (engage_lab.tiers): Python counts no references, a view is the array
+tiers.register(borrowed, lambda array: array)
+tiers.register(borrowed_all, lambda arrays: arrays)

@@ -28,6 +28,7 @@ import pandas as pd
 from engage_lab.engine.pages import NEVER, Pages
 from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.kpis.coded import code_of
+from engage_lab.tiers import tiered
 
 __all__ = ["Engagements", "Outcomes", "engagements", "open_threads", "outcomes"]
 
@@ -241,7 +242,7 @@ def outcomes(con: duckdb.DuckDBPyConnection, pages: Pages, eng: Engagements) -> 
     )
     own = np.where(own_pos >= 0, scan_pvi[np.maximum(own_pos, 0)], -1)
     code = eng.code[rk]
-    at = _page_at(pages.visitor, pages.start, code.astype(pages.visitor.dtype), x)
+    at = tiered(_page_at)(pages.visitor, pages.start, code.astype(pages.visitor.dtype), x)
     pvi = np.where(own >= 0, own, at)
     order = np.lexsort((pvi, event, x, rk, rv))
     group = rv[order] * n + rk[order]

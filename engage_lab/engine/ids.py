@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from engage_lab.engine.md5 import draw_u
+from engage_lab.tiers import tiered
 
 __all__ = ["id_buffers", "page_draw", "page_ranges"]
 
@@ -35,7 +36,7 @@ def id_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray, int]:
     buffers = values.buffers()
     offsets = np.frombuffer(buffers[1], width)[values.offset : values.offset + n + 1]
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(1, np.uint8)
-    longest = _longest(offsets) if n else 0
+    longest = tiered(_longest)(offsets) if n else 0
     return data, offsets, longest
 
 

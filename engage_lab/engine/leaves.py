@@ -44,6 +44,7 @@ from engage_lab.engine.steps import (
     VAR,
 )
 from engage_lab.errors import EngineError, translate_duckdb
+from engage_lab.tiers import tiered
 
 __all__ = ["LeafArrays", "clock_table", "leaf_arrays"]
 
@@ -237,7 +238,7 @@ def _var_rows_query(
             cand_lo[j], cand_hi[j] = b * len(pages), (b + 1) * len(pages)
     else:
         cand_pvi, cand_lo, cand_hi = cand.pvi, cand.lo, cand.hi
-    sel = _selection(
+    sel = tiered(_selection)(
         vcmap.column("pvi").to_numpy(), vcmap.column("keep").to_numpy(zero_copy_only=False),
         cand_pvi, cand_lo, cand_hi, np.array(slots, np.int64), len(pages), bits,
     )  # fmt: skip

@@ -34,6 +34,7 @@ from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Plan
 from engage_lab.events import EVENT_COLUMNS, EVENT_RANK, STAGES
 from engage_lab.kpis.coded import EVENTS, MODES, CodedEvents, decode
+from engage_lab.tiers import tiered
 
 __all__ = ["FastRun", "GatingContext"]
 
@@ -90,7 +91,7 @@ class FastRun:
         trig_rank = c.trigger.astype(np.int64)  # trigger ids are in canonical order; -1 first
         # A trigger that a later trigger's action enabled (a later pass of the instant's
         # fixed point) comes after the triggers of the earlier passes.
-        passes = _fixed_point_passes(
+        passes = tiered(_fixed_point_passes)(
             order, pvi, t, c.stage.astype(np.int64), trig_rank,
             self.pages.entry.astype(np.int64), self._slot_positions(),
         )  # fmt: skip
@@ -103,12 +104,12 @@ class FastRun:
         item = c.item.astype(np.int64)
         item_key = np.where(item >= 0, item_rank[item] + 1, 0)
         page_rank = np.zeros(len(self.pages), np.int64)
-        mixed = _mixed_pages(order, visitor, t, pvi)
+        mixed = tiered(_mixed_pages)(order, visitor, t, pvi)
         if len(mixed):
             ids = self.pages.scan_page_view_ids(self.con).take(pa.array(self.pages.pos[mixed]))
             names = np.array(ids.to_pylist(), dtype=object)
             page_rank[mixed[np.argsort(names, kind="stable")]] = np.arange(1, len(mixed) + 1)
-        _sort_ties(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
+        tiered(_sort_ties)(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
                    event_rank, item_key)  # fmt: skip
         return order
 
@@ -151,7 +152,7 @@ class FastRun:
                 cap, busy, wait = (a[at] for a in g.states)
             else:
                 cap, busy, wait = _states_at(c.t[order][rows], *g.timeline)
-            p[rows], u[rows] = _gated_values(
+            p[rows], u[rows] = tiered(_gated_values)(
                 slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]], pvi[rows], cap,
                 busy, wait, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed, v_data,
                 v_off, p_data, p_at, longest,

@@ -54,6 +54,7 @@ from engage_lab.engine.pages_kernel import (
 )
 from engage_lab.errors import EngineError, translate_duckdb
 from engage_lab.kpis.coded import PageTable
+from engage_lab.tiers import tiered
 
 __all__ = [
     "NEVER",
@@ -196,7 +197,7 @@ class Pages:
 
     def _dense(self) -> tuple[np.ndarray, ...]:
         if "dense" not in self.memo:
-            self.memo["dense"] = dense_codes(self.visit, self.visitor)
+            self.memo["dense"] = tiered(dense_codes)(self.visit, self.visitor)
         return self.memo["dense"]
 
     def page_table(self, con: duckdb.DuckDBPyConnection) -> PageTable:
@@ -518,10 +519,10 @@ def build_pages(con: duckdb.DuckDBPyConnection, key: PagesKey, ahead: Ahead | No
     status = _numpy(con, _STATUS_SQL)
     lo, hi = key.time_range if key.time_range is not None else (-NEVER, NEVER)
     flags = [np.asarray(scan.pop(c), np.bool_) for c in ("page_change", "embedded", "seg")]
-    rec = page_records(code, start, end, *flags)
+    rec = tiered(page_records)(code, start, end, *flags)
     del scan, start, end, code, flags
     # visits are derived over all page views (a segment or time range keeps their visits)
-    out = derive_pages(
+    out = tiered(derive_pages)(
         order,
         rec,
         in_sample,
@@ -578,7 +579,7 @@ def _engine_order(
     if len(code) == 0:
         return np.zeros(0, np.int32)
     index = np.empty(len(code), position_type(len(code)))
-    order, ties = visitor_time_order(code, start, index)
+    order, ties = tiered(visitor_time_order)(code, start, index)
     if len(ties):
         ids = _arrow(con, exp.select("page_view_id").from_("page_views")).column(0)
         _sort_ties(order, ties, ids)
@@ -641,10 +642,10 @@ def _var_changes(
     c = _int_column(fetched["c"], NEVER)
     ppos = np.full(n_vc, -1, np.int32)
     ppos[np.asarray(rows.pop("vpos"), np.int64)] = rows.pop("ppos")
-    pvi = assign_var_changes(ppos, c, order, rec, seq_pvi)
+    pvi = tiered(assign_var_changes)(ppos, c, order, rec, seq_pvi)
     del ppos
     keep = pvi >= 0
-    tied = shared_instants(pvi, c, fetched.pop("h"), len(pages))
+    tied = tiered(shared_instants)(pvi, c, fetched.pop("h"), len(pages))
     if len(tied):
         con.register("_el_tied", pa.table({"vpos": tied}))
         try:

@@ -74,6 +74,7 @@ from engage_lab.engine.static import Candidates, ahead_reads, candidates, candid
 from engage_lab.errors import EngageLabError, EngineError, MissingSeedError, translate_duckdb
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, pack
+from engage_lab.tiers import tiered
 
 __all__ = ["replay_fast", "run_fast"]
 
@@ -186,7 +187,7 @@ def _id_buffers(con: duckdb.DuckDBPyConnection, pages: Pages, cache: _Cache) -> 
         v_data, v_off, v_long = id_buffers(pages.visitor_ids(con))
         p_data, scan_off, p_long = id_buffers(pages.scan_page_view_ids(con))
         cache.keys.clear()
-        cache.keys[pages.key] = (v_data, v_off, p_data, page_ranges(scan_off, pages.pos),
+        cache.keys[pages.key] = (v_data, v_off, p_data, tiered(page_ranges)(scan_off, pages.pos),
                                  v_long + p_long)  # fmt: skip
     return cache.keys[pages.key]
 
@@ -265,7 +266,7 @@ def _run_region(
     pc: np.ndarray,
     shared: tuple[np.ndarray, ...],
 ) -> int:
-    return run_pass(*args, chunk[0], chunk[1], PassOutput(t=t, pc=pc), shared)
+    return tiered(run_pass)(*args, chunk[0], chunk[1], PassOutput(t=t, pc=pc), shared)
 
 
 #: threads of the pass (visitors are independent in a replay), the fewest page views per thread

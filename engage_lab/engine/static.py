@@ -46,6 +46,7 @@ from engage_lab.engine.sqlvalues import (
 )
 from engage_lab.engine.static_kernel import fill_from_codes, fill_rows, scan_range
 from engage_lab.errors import EngineError, translate_duckdb
+from engage_lab.tiers import tiered
 
 __all__ = ["Candidates", "ahead_reads", "candidates", "candidates_key"]
 
@@ -363,7 +364,7 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
     n_sql = len({c for _, _, c in tests})
     table = np.zeros((n, max(len(page_specs) + n_sql, 1)), np.bool_)
     for c, (codes, truth, not_found) in enumerate(page_specs):
-        fill_from_codes(table, c, codes, truth, not_found)
+        tiered(fill_from_codes)(table, c, codes, truth, not_found)
     if n_sql:
         pages.scan_table(con)
         with translate_duckdb(EngineError, "fast engine: evaluating the page criteria failed"):
@@ -446,7 +447,7 @@ def _scan(
     none = (np.zeros(0, pvi_type), np.zeros(0, np.int64), np.zeros(0, np.bool_))
 
     def scan(w: int, at: np.ndarray, out: tuple[np.ndarray, ...], fill: bool) -> np.ndarray:
-        scan_range(table, fixed_missing, *page_arrays, *slot_arrays[:2], *leaves,
+        tiered(scan_range)(table, fixed_missing, *page_arrays, *slot_arrays[:2], *leaves,
                    slot_arrays[2], ranges[w][0], ranges[w][1], at, *out, fill)  # fmt: skip
         return at
 

@@ -24,6 +24,7 @@ from engage_lab.kpis.coded import (
     PageTable,
     code_of,
 )
+from engage_lab.tiers import tiered
 
 __all__ = [
     "JSON_KPIS",
@@ -83,7 +84,7 @@ def _first_page(pages: PageTable) -> np.ndarray:
     """Per visit: its first page view (index)."""
     return pages.remembered(
         "first_page",
-        lambda: _group_min(
+        lambda: tiered(_group_min)(
             pages.visit, np.arange(len(pages), dtype=np.int64), pages.n_visits, len(pages)
         ),
     )
@@ -147,7 +148,7 @@ def _tally(pvi, code, t, visit, n_pages, n_visits):
 
 def _tallied(ev: CodedEvents, pages: PageTable) -> tuple[Any, ...]:
     # the event columns as they are (views of the engine's buffers): no widening copies
-    return _tally(
+    return tiered(_tally)(
         ev.pvi if ev.pvi.dtype.kind == "i" else ev.pvi.astype(np.int64),
         ev.code.astype(np.int32, copy=False),
         ev.t.astype(np.int64, copy=False),
@@ -233,7 +234,7 @@ def kpis_from_codes(
     kpis["reach"] = _share(int(offered_visitors.sum()), pages.n_visitors)
     kpis["offers_per_visit"] = _share(int(n_offers), n_visits)
     visit_start = pages.remembered(
-        "visit_start", lambda: _group_min(pages.visit, pages.start, n_visits, NEVER)
+        "visit_start", lambda: tiered(_group_min)(pages.visit, pages.start, n_visits, NEVER)
     )
     offered = first_offer != NEVER
     median, p90 = _quantiles((first_offer[offered] - visit_start[offered]) / 1000.0)

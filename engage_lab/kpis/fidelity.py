@@ -23,6 +23,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from engage_lab import tiers
 from engage_lab.availability.state import to_ms_array
 from engage_lab.events import DECISION_EVENTS, EVENT_RANK, STAGES
 from engage_lab.kpis.coded import (
@@ -34,6 +35,7 @@ from engage_lab.kpis.coded import (
     code_of,
     decode,
 )
+from engage_lab.tiers import tiered
 
 __all__ = [
     "Comparison",
@@ -184,6 +186,27 @@ def _page_sums(pvi, t, code, decision, n_pages, sums, counts, sign):
         key ^= np.uint64(code[r] & _NO_STAGE) << np.uint64(32)
         sums[p] += _mix(key) * np.uint64(sign)
         counts[p] += sign
+
+
+def _page_sums_python(pvi, t, code, decision, n_pages, sums, counts, sign):
+    """:func:`_page_sums` in numpy for interpreted runs (the same wrapping uint64 sums).
+
+    numpy's scalar uint64 arithmetic warns on the wrap-around the hash relies on (and
+    refuses ``uint64(-1)``); its array arithmetic wraps silently, as compiled code does.
+    """
+    keep = (pvi >= 0) & (pvi < n_pages)
+    keep[keep] = decision[code[keep] & 0xF]
+    p = pvi[keep]
+    key = t[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    key ^= (code[keep] & _NO_STAGE).astype(np.uint64) << np.uint64(32)
+    key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    key ^= key >> np.uint64(31)
+    np.add.at(sums, p, key * np.array(sign).astype(np.uint64))
+    np.add.at(counts, p, sign)
+
+
+tiers.register(_page_sums, _page_sums_python)
 
 
 @dataclass
@@ -357,7 +380,7 @@ def decision_sums(ev: CodedEvents, n_pages: int, sign: int = 1) -> tuple[np.ndar
 def _add_sums(ev: CodedEvents, sums: np.ndarray, counts: np.ndarray, sign: int) -> None:
     decision = np.zeros(len(EVENTS), np.bool_)
     decision[_DECISION_CODES] = True
-    _page_sums(
+    tiered(_page_sums)(
         ev.pvi.astype(np.int64, copy=False),
         ev.t.astype(np.int64, copy=False),
         ev.code.astype(np.int64),

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engage_lab import tiers
 from engage_lab.availability.state import NEVER, Timeline
 from engage_lab.config import Config, ConfigHistory, load_any
 from engage_lab.engine.memory import ordinary_pages
@@ -114,52 +115,56 @@ def replay(
     fraction = check_fraction(sample)
     seg = check_segment(segment)
     compiled = None if seg is None else segment_sql(seg)
-    run = runner.run(con, cfg, ReplayOptions(chosen_seed, window, fraction, compiled))
-    pages, table, codes, timeline = run.pages, run.table, run.codes, run.timeline
-    events = run.events
-    comparison = recorded = None
-    if has_recorded_events(con, pages):
-        rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
-        replayed = _aligned(codes, rec)
-        comparison = compare_codes(replayed, rec, table, recorded_sums=recorded_sums(pages, rec))
-        codes = replayed
+    # a small history runs the kernels' Python source when they are not compiled yet
+    with tiers.running(_page_view_count(con)):
+        run = runner.run(con, cfg, ReplayOptions(chosen_seed, window, fraction, compiled))
+        pages, table, codes, timeline = run.pages, run.table, run.codes, run.timeline
+        events = run.events
+        comparison = recorded = None
+        if has_recorded_events(con, pages):
+            rec = recorded_codes(con, pages, codes.trigger_ids, codes.item_ids)
+            replayed = _aligned(codes, rec)
+            comparison = compare_codes(
+                replayed, rec, table, recorded_sums=recorded_sums(pages, rec)
+            )
+            codes = replayed
 
-        def recorded() -> pd.DataFrame:
-            return rec.frame(table)
+            def recorded() -> pd.DataFrame:
+                return rec.frame(table)
 
-    timezone = _timezone(cfg)
-    kpis = kpis_from_codes(
-        codes,
-        table,
-        timezone=timezone,
-        history=_history_kpis(con, pages, table, timeline),
-        # in messaging a refusal has the online look: read the draws
-        refused_at=run.refused_at() if cfg.mode == "messaging" else None,
-        fidelity=None if comparison is None else comparison.fidelity,
-    )
-    restrictions = {
-        "time_range": None if window is None else [iso(window[0]), iso(window[1])],
-        "sample": fraction,
-        "segment": seg,
-    }
-    return ReplayResult(
-        config=cfg,
-        config_label=label,
-        engine=engine,
-        seed=chosen_seed,
-        restrictions=restrictions,
-        kpis=kpis,
-        codes=codes,
-        page_table=table,
-        events=events,
-        pages=lambda: pages.frame(con),
-        recorded=recorded,
-        comparison=comparison,
-        timezone=timezone,
-        timeline=timeline,
-        mismatch_rows=mismatches,
-        elapsed_s=time.perf_counter() - started,
-    )
+        timezone = _timezone(cfg)
+        kpis = kpis_from_codes(
+            codes,
+            table,
+            timezone=timezone,
+            history=_history_kpis(con, pages, table, timeline),
+            # in messaging a refusal has the online look: read the draws
+            refused_at=run.refused_at() if cfg.mode == "messaging" else None,
+            fidelity=None if comparison is None else comparison.fidelity,
+        )
+        restrictions = {
+            "time_range": None if window is None else [iso(window[0]), iso(window[1])],
+            "sample": fraction,
+            "segment": seg,
+        }
+        return ReplayResult(
+            config=cfg,
+            config_label=label,
+            engine=engine,
+            seed=chosen_seed,
+            restrictions=restrictions,
+            kpis=kpis,
+            codes=codes,
+            page_table=table,
+            events=events,
+            pages=lambda: pages.frame(con),
+            recorded=recorded,
+            comparison=comparison,
+            timezone=timezone,
+            timeline=timeline,
+            mismatch_rows=mismatches,
+            elapsed_s=time.perf_counter() - started,
+        )
 
 
 # ------------------------------------------------------------------ inputs
@@ -179,6 +184,14 @@ def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
     if not isinstance(con, duckdb.DuckDBPyConnection):
         raise EngineError(f"replay needs a Lab or a DuckDB connection, not {lab_or_con!r}")
     return con
+
+
+def _page_view_count(con: duckdb.DuckDBPyConnection) -> int:
+    """The page views recorded (0 when there is no such table: the replay says why)."""
+    try:
+        return int(con.execute("SELECT count(*) FROM page_views").fetchone()[0])
+    except duckdb.Error:
+        return 0
 
 
 def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from engage_lab import tiers
 from engage_lab.engine.compiling import announcing
 from engage_lab.errors import ConfigError, EngageLabError
 from engage_lab.world.chat import (
@@ -245,10 +246,12 @@ def generate_world(
         recording = None
         if chat_recorder is not None:
             bar.stage("chat events")
-            recording = chat_recorder(
-                world_view(world, Path(config) if config else None,
-                           Path(config_history) if config_history else None)
-            )  # fmt: skip
+            # a small world runs the kernels' Python source when they are not compiled yet
+            with tiers.running(world.page_views, "world"):
+                recording = chat_recorder(
+                    world_view(world, Path(config) if config else None,
+                               Path(config_history) if config_history else None)
+                )  # fmt: skip
         note = "chat events recorded by the chat-event step" if recording else CHAT_STEP_NOT_BUILT
         bar.writing(
             4

@@ -34,6 +34,7 @@ from engage_lab.engine.plan import UnsupportedByFastEngineError
 from engage_lab.engine.replay import _id_buffers, prepare
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import EVENTS, MODES, code_of, decode, pack
+from engage_lab.tiers import tiered
 from engage_lab.world.chat import ChatRecording, WorldView
 from engage_lab.world.output import id_prefix
 from engage_lab.world.record_kernel import (
@@ -227,7 +228,7 @@ def _record(
     n_pages = len(pages)
     v_data, v_off, p_data, p_at, longest = _id_buffers(con, pages, prep.cache)
     seed_bytes = np.frombuffer(seed.encode("utf-8"), np.uint8).copy()
-    steps = static_steps(
+    steps = tiered(static_steps)(
         prep.page_tuple, prep.leaf_tuple, prep.slot_tuple, prep.entry_tuple, prep.bounds, 0,
         n_pages,
     )  # fmt: skip
@@ -291,7 +292,7 @@ def _record(
         seed=seed_bytes, v_data=v_data, v_off=v_off, p_data=p_data, p_at=p_at,
         longest=max(longest, len(seed)) + 64,
     )  # fmt: skip
-    t, pc, state_index, states, chats, counts, records = record_pass(
+    t, pc, state_index, states, chats, counts, records = tiered(record_pass)(
         prep.page_tuple, prep.slot_tuple, prep.entry_tuple, prep.bounds, steps, ids, behaviour,
         pool, entry_delay_ms,
     )  # fmt: skip
