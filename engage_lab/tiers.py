@@ -1,6 +1,6 @@
 """Two tiers for the kernels: their Python source on small inputs, compiled code on the rest.
 
-Compiling the replay kernels with numba takes about 40 s of CPU on a fresh install (and
+Compiling the replay kernels with numba takes about 45 s of CPU on a fresh install (and
 the world generator's about 90 s), almost all of it numba's own typing and lowering of a
 few large functions. The compiled code is cached on disk, so this is paid once per
 install, but it is the first thing a new user meets, on the shipped sample of under two
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import os
 import subprocess
 import sys
@@ -62,11 +63,14 @@ from numba.core.extending import _Intrinsic
 
 __all__ = [
     "SMALL",
+    "carried",
+    "current",
     "forced",
     "has_code",
     "interpreted",
     "interpreted_calls",
     "register",
+    "resumed",
     "running",
     "tiered",
     "warm_in_background",
@@ -242,6 +246,47 @@ def running(size: int, target: str = "replay") -> Iterator[None]:
         yield
     finally:
         _run.reset(token)
+
+
+def current() -> _Run | None:
+    """The current run (None outside one): keep it where work is done later, lazily."""
+    return _run.get()
+
+
+@contextmanager
+def resumed(run: _Run | None) -> Iterator[None]:
+    """Within the block, ``run`` (from :func:`current`) is the current run again.
+
+    >>> with running(10):
+    ...     kept = current()
+    >>> with resumed(kept):
+    ...     current().small
+    True
+    """
+    token = _run.set(run)
+    try:
+        yield
+    finally:
+        _run.reset(token)
+
+
+def carried(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` run in the current run's context, from any thread.
+
+    A thread pool's threads start with an empty context, where no run is current: wrap
+    what the pool calls (``pool.map(carried(f), jobs)``).
+
+    >>> with running(10):
+    ...     probe = carried(lambda: _run.get().small)
+    >>> probe()
+    True
+    """
+    context = contextvars.copy_context()
+
+    def in_context(*args: Any, **kwargs: Any) -> Any:
+        return context.copy().run(function, *args, **kwargs)
+
+    return in_context
 
 
 def tiered(kernel: Any) -> Callable[..., Any]:

@@ -26,7 +26,7 @@ __all__ = ["announcing", "install", "message_for", "set_announcer"]
 
 #: what compiles, about how many seconds (CPU time measured with an empty cache on the
 #: 2-core development machine): the default, and what :func:`announcing` sets
-_DEFAULT = ("replay kernels", 40)
+_DEFAULT = ("replay kernels", 45)
 _current: list[tuple[str, int]] = []
 
 _lock = threading.Lock()

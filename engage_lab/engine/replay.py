@@ -74,7 +74,7 @@ from engage_lab.engine.static import Candidates, ahead_reads, candidates, candid
 from engage_lab.errors import EngageLabError, EngineError, MissingSeedError, translate_duckdb
 from engage_lab.events import STAGES
 from engage_lab.kpis.coded import MAX_ITEMS, MAX_TRIGGERS, pack
-from engage_lab.tiers import tiered
+from engage_lab.tiers import carried, tiered
 
 __all__ = ["replay_fast", "run_fast"]
 
@@ -239,7 +239,7 @@ def _run_chunks(
         counts = [_run_region(*jobs[0])]
     else:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            counts = list(pool.map(lambda job: _run_region(*job), jobs))
+            counts = list(pool.map(carried(lambda job: _run_region(*job)), jobs))
     del jobs  # the region views: the buffers are resized below
     n = 0
     for k, count in enumerate(counts):

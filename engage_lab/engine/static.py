@@ -46,7 +46,7 @@ from engage_lab.engine.sqlvalues import (
 )
 from engage_lab.engine.static_kernel import fill_from_codes, fill_rows, scan_range
 from engage_lab.errors import EngineError, translate_duckdb
-from engage_lab.tiers import tiered
+from engage_lab.tiers import carried, tiered
 
 __all__ = ["Candidates", "ahead_reads", "candidates", "candidates_key"]
 
@@ -453,7 +453,7 @@ def _scan(
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         counted = pool.map(
-            lambda w: scan(w, np.zeros(n_slots, np.int64), none, False), range(workers)
+            carried(lambda w: scan(w, np.zeros(n_slots, np.int64), none, False)), range(workers)
         )
         counts = np.array(list(counted), np.int64).reshape(workers, n_slots)
         per_slot = counts.sum(axis=0)
@@ -462,7 +462,7 @@ def _scan(
         starts = lo + np.cumsum(counts, axis=0) - counts  # range w of slot j starts here
         total = int(per_slot.sum())
         out = (np.empty(total, pvi_type), np.empty(total, np.int64), np.empty(total, np.bool_))
-        list(pool.map(lambda w: scan(w, starts[w].copy(), out, True), range(workers)))
+        list(pool.map(carried(lambda w: scan(w, starts[w].copy(), out, True)), range(workers)))
     return (lo, hi, *out)
 
 

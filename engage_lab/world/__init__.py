@@ -239,7 +239,7 @@ def generate_world(
         chat_recorder = reference_chat_recorder()
     began = time.perf_counter()
     with (
-        announcing("world generator's kernels", 60),
+        announcing("world generator's kernels", 90),
         _Progress(progress and sys.stderr is not None, total_stages=6) as bar,
     ):
         world = draw_world(seed, visitors, mode, days, params, stage=bar.stage)

@@ -41,7 +41,7 @@ def test_other_packages_compile_silently(fresh, monkeypatch):
     assert _kernel("somebody_else")(1) == 2
     assert lines == []
     assert _kernel("engage_lab.engine.probe")(1) == 2
-    assert lines == ["compiling the replay kernels (first run only, about 40 s)…"]
+    assert lines == ["compiling the replay kernels (first run only, about 45 s)…"]
 
 
 def test_the_line_goes_to_stderr(fresh, capsys):

@@ -168,3 +168,21 @@ def test_page_sums_equivalent(rows, sign):
     _page_sums(pvi, t, code, decision, 5, *compiled, sign)
     _page_sums_python(pvi, t, code, decision, 5, *python, sign)
     assert np.array_equal(compiled[0], python[0]) and np.array_equal(compiled[1], python[1])
+
+
+def test_a_run_is_carried_into_thread_pools(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("ENGAGE_LAB_KERNELS", "auto")
+    monkeypatch.setenv("ENGAGE_LAB_WARM", "0")
+
+    @numba.njit
+    def pooled(a):
+        return a - 1
+
+    with tiers.running(10), ThreadPoolExecutor(2) as pool:
+        bare = list(pool.map(lambda x: tiers.tiered(pooled) is pooled, [1]))
+        carried = list(pool.map(tiers.carried(lambda x: int(tiers.tiered(pooled)(x))), [5, 7]))
+    assert bare == [True]  # a thread starts outside the run: compiled
+    assert carried == [4, 6]
+    assert pooled.signatures == []  # the carried calls were interpreted

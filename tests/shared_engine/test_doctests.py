@@ -15,6 +15,7 @@ MODULES = [
     "engage_lab.availability.policies",
     "engage_lab.availability.state",
     "engage_lab.availability.pool",
+    "engage_lab.tiers",
 ]
 
 

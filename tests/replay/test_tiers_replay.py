@@ -58,8 +58,8 @@ def messaging_db(tmp_path_factory) -> Path:
     ("config", "options"),
     [
         (PRODUCTION, {}),
-        (VARIANT, {"segment": {"device": "mobile"}}),
-        (PRODUCTION, {"sample": 0.3, "time_range": ("2024-03-04", "2024-03-20")}),
+        (VARIANT, {"segment": {"page.device": "mobile"}}),
+        (PRODUCTION, {"sample": 0.3, "time_range": ("2026-03-04", "2026-03-12")}),
     ],
     ids=["production", "variant-segment", "sample-window"],
 )
