@@ -15,11 +15,12 @@ def test_bench_cold_prints_the_first_and_warm_runs(capsys):
         "generate of 20 visitors: first run",
         "warm",
         "ratio",
+        "CPU",
         "the background compilation",
     ):
         assert line in out, line
     assert set(numbers) == {
-        "load_s", "replay_cold_s", "replay_compile_s", "replay_warm_s",
-        "generate_cold_s", "generate_compile_s", "generate_warm_s",
+        "load_s", "replay_cold_s", "replay_cold_cpu_s", "replay_compile_s", "replay_warm_s",
+        "generate_cold_s", "generate_cold_cpu_s", "generate_compile_s", "generate_warm_s",
     }  # fmt: skip
     assert all(seconds > 0 for seconds in numbers.values())
