@@ -56,6 +56,8 @@ def warm(target: str) -> None:
 
 def main(argv: list[str]) -> int:
     target = argv[0] if argv else "replay"
+    if hasattr(os, "nice"):
+        os.nice(19)  # in the background: the interpreted run that started it goes first
     with open(lock_path(), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
