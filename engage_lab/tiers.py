@@ -340,6 +340,5 @@ def warm_in_background(target: str) -> None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None,
+            start_new_session=True,  # it lowers its own priority (no preexec_fn: threads)
         )
