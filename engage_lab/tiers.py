@@ -318,6 +318,7 @@ def _auto_call(kernel: Dispatcher, target: str, *args: Any) -> Any:
 
 
 _warming: set[str] = set()
+_warm_ups: list[subprocess.Popen[bytes]] = []
 
 
 def warm_in_background(target: str) -> None:
@@ -335,10 +336,13 @@ def warm_in_background(target: str) -> None:
             return
         _warming.add(target)
     with contextlib.suppress(OSError):  # an optimisation: else the next run compiles
-        subprocess.Popen(
-            [sys.executable, "-m", "engage_lab.engine.warm", target],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # it lowers its own priority (no preexec_fn: threads)
+        # kept: a Popen collected while its process runs warns (ResourceWarning)
+        _warm_ups.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "engage_lab.engine.warm", target],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # it lowers its own priority (no preexec_fn: threads)
+            )
         )
