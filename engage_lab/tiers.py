@@ -326,10 +326,9 @@ def warm_in_background(target: str) -> None:
 
     The process writes numba's on-disk cache and exits; nothing waits for it. It runs at
     the lowest priority so it does not slow the interpreted run that started it. Started
-    once per target and process; never when kernels are forced to a tier (tests) or
-    ``ENGAGE_LAB_WARM=0``.
+    once per target and process; never with ``ENGAGE_LAB_WARM=0``.
     """
-    if _forced or os.environ.get(_ENV) or os.environ.get("ENGAGE_LAB_WARM") == "0":
+    if os.environ.get("ENGAGE_LAB_WARM") == "0":
         return
     with _lock:
         if target in _warming:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numba
 import numpy as np
@@ -186,3 +187,50 @@ def test_a_run_is_carried_into_thread_pools(monkeypatch):
     assert bare == [True]  # a thread starts outside the run: compiled
     assert carried == [4, 6]
     assert pooled.signatures == []  # the carried calls were interpreted
+
+
+def test_an_interpreted_call_starts_one_warm_up_per_target(monkeypatch):
+    started: list[list[str]] = []
+
+    class FakePopen:
+        def __init__(self, args, **kwargs):
+            started.append(args)
+            assert kwargs["start_new_session"] is True
+
+    monkeypatch.setenv("ENGAGE_LAB_KERNELS", "auto")
+    monkeypatch.delenv("ENGAGE_LAB_WARM")
+    monkeypatch.setattr(tiers.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(tiers, "_warming", set())
+    monkeypatch.setattr(tiers, "_warm_ups", [])
+
+    @numba.njit
+    def small(a):
+        return a * 5
+
+    with tiers.running(10, "world"):
+        assert int(tiers.tiered(small)(np.int64(2))) == 10
+        assert int(tiers.tiered(small)(np.int64(3))) == 15
+    assert [args[-3:] for args in started] == [["-m", "engage_lab.engine.warm", "world"]]
+    assert small.signatures == []
+    monkeypatch.setenv("ENGAGE_LAB_WARM", "0")
+    tiers.warm_in_background("replay")
+    assert len(started) == 1
+
+
+def test_one_warm_up_per_cache_at_a_time(monkeypatch, tmp_path):
+    import fcntl
+
+    from engage_lab.engine import warm
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(os, "nice", lambda n: 0)
+    ran: list[str] = []
+    monkeypatch.setattr(warm, "warm", ran.append)
+    with open(warm.lock_path(), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert warm.main(["replay"]) == 0
+        assert ran == []  # another warm-up holds the lock: nothing done
+    assert warm.main(["world"]) == 0
+    assert ran == ["world"]
+    with pytest.raises(ValueError, match="target must be one of replay, world"):
+        warm.warm("everything")
