@@ -225,6 +225,7 @@ def test_one_warm_up_per_cache_at_a_time(monkeypatch, tmp_path):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(os, "nice", lambda n: 0)
     ran: list[str] = []
+    original = warm.warm
     monkeypatch.setattr(warm, "warm", ran.append)
     with open(warm.lock_path(), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -233,4 +234,4 @@ def test_one_warm_up_per_cache_at_a_time(monkeypatch, tmp_path):
     assert warm.main(["world"]) == 0
     assert ran == ["world"]
     with pytest.raises(ValueError, match="target must be one of replay, world"):
-        warm.warm("everything")
+        original("everything")
