@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from engage_lab.data import database, derive, integrity, readers, schema, validate
-from engage_lab.data.files import discover, prepass
+from engage_lab.data.files import FileReadError, SourceFile, discover, prepass
 from engage_lab.data.progress import StepProgress
 from engage_lab.data.sqltext import Sql, ident, join, sql
 from engage_lab.errors import LoadError, translate_duckdb
@@ -233,7 +233,7 @@ def load(
             bar.step(f"hashing {source.name}")
             found = prepass(source)
             if not found:
-                found = readers.probe_file(source)
+                found = _probe(source)
             if found:
                 bad_files.add(source.file_no)
                 byte_problems += [(source.file_no, *p) for p in found]
@@ -250,7 +250,13 @@ def load(
                 bar.step(f"reading {source.name}")
                 unreadable = source.fmt != "jsonl" and source.record_type is None
                 if source.file_no not in bad_files and not unreadable:
-                    readers.stage_file(con, source)
+                    try:
+                        readers.stage_file(con, source)
+                    except FileReadError as exc:  # moved, changed or unreadable since hashed
+                        con.execute(
+                            "INSERT INTO _problems VALUES (?, 1, 'file', ?)",
+                            [source.file_no, str(exc)],
+                        )
             bar.step("checking records")
             readers.stage_jsonl_records(
                 con, [f for f in files if f.fmt == "jsonl" and f.file_no not in bad_files]
@@ -321,6 +327,14 @@ def load(
         visit_idle_ms=idle,
         seconds=time.perf_counter() - started,
     )
+
+
+def _probe(source: SourceFile) -> list[tuple[int, str, str]]:
+    """:func:`readers.probe_file`, a file changed or gone since it was hashed a problem."""
+    try:
+        return readers.probe_file(source)
+    except FileReadError as exc:
+        return [(1, "file", str(exc))]
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
