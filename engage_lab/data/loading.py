@@ -257,6 +257,7 @@ def load(
                     try:
                         readers.stage_file(con, source)
                     except FileReadError as exc:  # moved, changed or unreadable since hashed
+                        bad_files.add(source.file_no)
                         con.execute(
                             "INSERT INTO _problems VALUES (?, 1, 'file', ?)",
                             [source.file_no, str(exc)],
