@@ -25,8 +25,8 @@ a 0-byte file is refused forever, and a create cut short (a full disk, a kill) l
 ...     prepare(folder / "events.json", initialise=lambda con: None)
 ... except DatabaseError as error:
 ...     print(str(error).replace(str(folder), "DIR"))
-DIR/events.json: cannot open: not a DuckDB database (it holds JSON text: a data file is \
-loaded with `load PATH`, --db names the database file, e.g. engage.duckdb)
+DIR/events.json: cannot open: not a DuckDB database (it holds JSON text; data files are \
+loaded into a database: engage-lab load FILE --db engage.duckdb)
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], 
         )
     if not stat.S_ISREG(info.st_mode):
         raise DatabaseError(f"{shown}: cannot open: not a regular file")
-    if info.st_size == 0:
-        _replace_empty(shown, target, initialise)
+    if info.st_size == 0:  # (through a symbolic link: the file it names)
+        _replace_empty(shown, Path(os.path.realpath(target)), initialise)
         return target
     try:
         with target.open("rb") as fh:
@@ -115,9 +115,8 @@ def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], 
         raise DatabaseError(f"{shown}: cannot open: {_os_words(exc)}") from exc
     if not looks_like_duckdb(head):
         raise DatabaseError(
-            f"{shown}: cannot open: not a DuckDB database (it holds {_what_it_holds(head)}: "
-            "a data file is loaded with `load PATH`, --db names the database file, "
-            "e.g. engage.duckdb)"
+            f"{shown}: cannot open: not a DuckDB database (it holds {_what_it_holds(head)}; "
+            "data files are loaded into a database: engage-lab load FILE --db engage.duckdb)"
         )
     return target
 
@@ -128,7 +127,11 @@ def check_opened(con: duckdb.DuckDBPyConnection, shown: str | Path, target: Path
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
     opened = None if row is None else row[0]
-    if opened is None or not os.path.samefile(opened, target):
+    try:
+        same = opened is not None and os.path.samefile(opened, target)
+    except OSError:  # DuckDB named a file that is not there
+        same = False
+    if not same:
         raise DatabaseError(
             f"{shown}: cannot open: DuckDB did not open it as a database file "
             "(nothing would be kept)"
