@@ -220,3 +220,23 @@ def test_a_zero_byte_file_held_by_another_process_is_left_alone(tmp_path):
         assert db.read_bytes() == b""
     finally:
         holder.communicate("\n", timeout=30)
+
+
+@pytest.mark.parametrize("command", ["load", "unload", "replay", "compare"])
+def test_every_command_refuses_a_data_file_as_its_database(tmp_path, capsys, command):
+    db = tmp_path / "history.jsonl"
+    content = b'{"type": "agent", "id": "a1", "soft_limit": 2}\n'
+    db.write_bytes(content)
+    config = str(ROOT / "data" / "configs" / "production-live-chat.json")
+    argv = {
+        "load": ["load", str(write_jsonl(tmp_path / "h.jsonl", base_records()))],
+        "unload": ["unload", "L0001"],
+        "replay": ["replay", config, "--seed", "1"],
+        "compare": ["compare", config, config, "--seed", "1"],
+    }[command]
+    line = _one_line_refusal(capsys, [*argv, "--db", str(db)])
+    assert line == (
+        f"engage-lab {command}: {db}: cannot open: not a DuckDB database (it holds JSON text; "
+        "data files are loaded into a database: engage-lab load FILE --db engage.duckdb)"
+    )
+    assert db.read_bytes() == content
