@@ -182,7 +182,11 @@ def exact_path(source: SourceFile) -> Iterator[str]:
             yield name
         except duckdb.Error as exc:
             said = re.sub(re.escape(name) + r"(?!\d)", source.name, str(exc))
-            raise type(exc)(said) from exc
+            try:
+                renamed = type(exc)(said)
+            except Exception:  # pragma: no cover - an error class built otherwise
+                raise exc from None
+            raise renamed from exc
         _check_identity(source, fd)
     finally:
         os.close(fd)
