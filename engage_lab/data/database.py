@@ -39,10 +39,10 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
         The file is locked by another process, is not a DuckDB database (a data file,
         a folder), or cannot be created; one line naming the path.
     """
-    path = Path(path)
     # A path DuckDB would open as something else (a data file, a folder), or a create
     # cut short, is settled first; a new database is created whole (see dbfile).
     target = dbfile.prepare(path, initialise=_initialise)
+    path = Path(path)
     with translate_duckdb(
         DatabaseError,
         f"{path}: cannot open",

@@ -86,6 +86,10 @@ def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], 
     """
     shown = Path(path)
     target = Path(os.path.abspath(shown))
+    if isinstance(path, str) and path.endswith(("/", os.sep)) and not target.is_file():
+        raise DatabaseError(
+            f"{path}: cannot open: a folder, not a database file (e.g. {shown}/engage.duckdb)"
+        )
     try:
         info = target.stat()
     except FileNotFoundError:

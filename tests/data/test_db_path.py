@@ -80,6 +80,12 @@ def test_a_folder_is_refused(tmp_path, capsys):
     assert list(folder.iterdir()) == []
 
 
+def test_a_path_ending_with_a_slash_names_a_folder(tmp_path):
+    with pytest.raises(el.DatabaseError, match="a folder, not a database file"):
+        el.open(f"{tmp_path}/new-folder/")
+    assert not (tmp_path / "new-folder").exists()
+
+
 def test_a_folder_that_cannot_be_created_is_refused(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     data = write_jsonl(tmp_path / "h.jsonl", base_records())
