@@ -8,7 +8,8 @@ import pytest
 import engage_lab as el
 from engage_lab.data import schema
 from engage_lab.engine.pages import source_record
-from engage_lab.errors import EngineError
+from engage_lab.errors import DatabaseError, EngineError
+from engage_lab.explore import source_timezone
 from engage_lab.reference.history import History
 from tests.data.conftest import base_records, db_digest, write_jsonl
 
@@ -140,3 +141,6 @@ def test_a_history_with_two_sources_is_refused_not_picked(loaded):
     with pytest.raises(EngineError) as reference:
         History.from_connection(loaded.con)
     assert str(reference.value) == expected
+    with pytest.raises(DatabaseError) as explored:
+        source_timezone(loaded)
+    assert str(explored.value) == expected
