@@ -48,6 +48,7 @@ __all__ = [
     "NotBuiltError",
     "UnsupportedOperatorError",
     "duckdb_message",
+    "one_source_message",
     "translate_duckdb",
 ]
 
@@ -132,6 +133,19 @@ class MissingSeedError(EngineError):
 
 class NotBuiltError(EngageLabError):
     """A command of the stable interface that is not built yet."""
+
+
+def one_source_message(source_ids: list[str]) -> str:
+    """Why a history holding several ``source`` records cannot be replayed.
+
+    >>> one_source_message(["s1", "s2"])
+    "the database holds 2 source records ('s1', 's2'); a history has one (its seed and zone)"
+    """
+    listed = ", ".join(repr(i) for i in source_ids[:5]) + (", ..." if len(source_ids) > 5 else "")
+    return (
+        f"the database holds {len(source_ids)} source records ({listed}); "
+        "a history has one (its seed and zone)"
+    )
 
 
 def duckdb_message(error: BaseException, *, first_line: bool = False) -> str:

@@ -42,12 +42,14 @@ class Lab:
     Parameters
     ----------
     path
-        The DuckDB file; created with every table when missing.
+        The DuckDB file; created with every table when missing (a 0-byte file, what a
+        create cut short leaves, counts as missing). Any other file that is not a DuckDB
+        database (a data file, a folder) is refused with :class:`DatabaseError`.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._con: duckdb.DuckDBPyConnection | None = database.connect(self.path)
+        self._con: duckdb.DuckDBPyConnection | None = database.connect(path)
 
     # -- connection ---------------------------------------------------------------------
     @property

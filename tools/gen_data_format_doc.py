@@ -205,6 +205,44 @@ def sample_section() -> str:
     return "\n".join(lines) + "\n"
 
 
+PATHS_AND_DATABASE = """\
+## Paths and the database file
+
+* **A path is a path.** Every file is read exactly as named: a file or folder whose name
+  holds `*`, `?`, `[...]` or `**` (`pv*.jsonl`, `pv[1].jsonl`, `client*/`) is read alone,
+  never as a pattern that would bring its neighbours in. The loader opens each file itself
+  and has DuckDB read that open file (through its descriptor, `/proc/self/fd/N` on Linux),
+  with DuckDB's own streaming readers: line numbers and memory are as with the name.
+* **Digests cover what was read.** `loads.digests` holds the sha256 of each file. The
+  file's identity (device, inode, size, modification and change times) is noted when it is
+  hashed and checked before and after every later read: a file changed, replaced or
+  removed during the load is refused ("file changed while it was loaded"), so a digest is
+  always that of the bytes stored.
+* **`--db` names a DuckDB database** (as does `el.open(path)`):
+  * an existing file must be a DuckDB database, recognised by its header (bytes 8 to 12
+    read `DUCK`), not by its extension. A JSON, JSON Lines, CSV, Parquet or text file, a
+    folder or a device is refused with one line and left untouched (DuckDB would open a
+    data file as a throwaway in-memory database and keep nothing loaded into it);
+  * a path that does not exist is a new database, created with its folders; a folder that
+    cannot be created (a file in the way, no permission) is refused with one line;
+  * a new database is created whole: built under a temporary name beside it, written to
+    disk, then given its name. A create that fails (a full disk, a kill) leaves nothing at
+    the path, and the next load creates the database as if nothing had happened;
+  * a 0-byte file holds no data: it is what a create cut short leaves behind (by another
+    tool, or an engage_lab before this rule), so it is taken as a database never written
+    and a new database is created in its place, unless another process holds the file or
+    a non-empty write-ahead log (`NAME.wal`) lies beside it (both refused with one line);
+  * names DuckDB reads specially (`:memory:`, `md:...`) are file names like any other:
+    the database is always a file, never one that vanishes at close.
+* **One chat source per database.** The `source` record is the one already loaded, else
+  the first of the load (file, then line order); a `source` record with another id is
+  refused, whatever the order of the ids. Replays read that one record, and refuse a
+  database holding several (loaded before this rule) rather than pick one. As for every
+  record type, an id given again with other content is refused in whichever order the two
+  records come, within a load or against the database.
+"""
+
+
 def render() -> str:
     """The whole document as text."""
     enums = "\n".join(
@@ -238,7 +276,7 @@ def render() -> str:
         inferred_minutes=schema.INFERRED_PAGE_LENGTH_MS // 60_000,
         bookkeeping=bookkeeping,
     )
-    parts = [head, "## Record types\n"]
+    parts = [head, PATHS_AND_DATABASE, "## Record types\n"]
     parts += [table_section(t) for t in schema.TABLES]
     parts += [loads_section(), sample_section()]
     return "\n".join(parts)

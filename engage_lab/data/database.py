@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from engage_lab.data import schema
+from engage_lab.data import dbfile, schema
 from engage_lab.data.sqltext import Sql, ident, join, sql
 from engage_lab.errors import DatabaseError, duckdb_message, translate_duckdb
 
@@ -36,20 +36,23 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     Raises
     ------
     DatabaseError
-        The file is locked by another process, or is not a DuckDB database.
+        The file is locked by another process, is not a DuckDB database (a data file,
+        a folder), or cannot be created; one line naming the path.
     """
+    # A path DuckDB would open as something else (a data file, a folder), or a create
+    # cut short, is settled first; a new database is created whole (see dbfile).
+    target = dbfile.prepare(path, initialise=_initialise)
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
     with translate_duckdb(
         DatabaseError,
         f"{path}: cannot open",
         first_line=True,
         by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc)},
     ):
-        con = duckdb.connect(str(path))
+        con = duckdb.connect(str(target))
     try:
         with translate_duckdb(DatabaseError, f"{path}: cannot use", first_line=True):
+            dbfile.check_opened(con, path, target)
             # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
             # machine's zone.
             con.execute("SET TimeZone = 'UTC'")
@@ -61,6 +64,12 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _initialise(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables of a new database (run on its file before it takes its name)."""
+    con.execute("SET TimeZone = 'UTC'")
+    create_tables(con)
 
 
 def _cannot_open(path: Path, exc: duckdb.Error) -> str:

@@ -5,19 +5,36 @@ A folder is loaded by reading its data files at the top level only (``*.jsonl``,
 ``truth/`` and other files are not read. The byte pass hashes each file (sha256, recorded
 in ``loads.digests``) and finds what DuckDB's readers cannot report by line: bytes that
 are not UTF-8, and empty files. It reads the file in chunks, so memory stays bounded.
+
+A path is a path: DuckDB's readers take ``*``, ``?``, ``[...]`` and ``**`` in a file name
+as a pattern (a file named ``pv*.jsonl`` would also read ``pvB.jsonl``), so DuckDB never
+gets a file's name. Each read opens the file here and hands DuckDB the name of that open
+descriptor (``/proc/self/fd/N``, see :func:`exact_path`): plain digits, the very file that
+was opened even if it is renamed meanwhile, read by DuckDB's own streaming readers (line
+numbers and memory as with the name). The file's identity (device, inode, size,
+modification and change times) is taken when it is hashed and must be the same at every
+later read, before and after it: the digest covers exactly the bytes DuckDB read, or the
+load is refused ("changed while it was loaded").
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import difflib
 import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from engage_lab.data import schema
 
-__all__ = ["SourceFile", "discover", "prepass"]
+__all__ = ["FileReadError", "SourceFile", "discover", "exact_path", "prepass"]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 DATA_SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".parquet")
@@ -38,6 +55,8 @@ class SourceFile:
     size: int = 0
     #: csv / parquet: column name -> type, found by the probe before the load's transaction
     columns: dict[str, str] | None = None
+    #: (device, inode, size, mtime, ctime) when hashed: every later read must find the same
+    identity: tuple[int, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -103,10 +122,80 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
     return files, problems
 
 
-def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
+class FileReadError(Exception):
+    """A file that cannot be read as the one named and hashed (its message says why)."""
+
+
+#: Where an open descriptor has a name (Linux: /proc/self/fd; BSD, macOS: /dev/fd).
+_FD_FOLDER = next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+#: What DuckDB's readers take as a pattern in a file name.
+_PATTERN_CHARS = re.compile(r"[*?\[\]{}]")
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _check_identity(source: SourceFile, fd: int) -> None:
+    found = _identity(os.fstat(fd))
+    if source.identity is None:
+        source.identity = found
+    elif found != source.identity:
+        raise FileReadError(
+            "file changed while it was loaded (the digest would not cover what was read); "
+            "load it again"
+        )
+
+
+@contextlib.contextmanager
+def exact_path(source: SourceFile) -> Iterator[str]:
+    """A name of exactly ``source``'s file, for DuckDB and Python, during the block.
+
+    The file is opened here; the name is its descriptor's (``/proc/self/fd/N``), where no
+    pattern can hide. The first call notes the file's identity, every call checks it
+    before and after the block (:class:`FileReadError` when it changed or cannot be
+    read). DuckDB errors raised in the block name the file instead of the descriptor.
+
+    >>> import tempfile, pathlib, duckdb
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "pv*.csv").write_text("a\\n1\\n")
+    >>> _ = (folder / "pvB.csv").write_text("a\\n2\\n")
+    >>> with exact_path(SourceFile(folder / "pv*.csv", 1, "csv")) as name:
+    ...     duckdb.connect().execute("SELECT a FROM read_csv(?)", [name]).fetchall()
+    [(1,)]
+    """
+    try:  # non-blocking: a FIFO put in the file's place must not hang the load
+        fd = os.open(source.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise FileReadError(f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileReadError("not a regular file")
+        _check_identity(source, fd)
+        if _FD_FOLDER is not None:
+            name = f"{_FD_FOLDER}/{fd}"
+        elif _PATTERN_CHARS.search(str(source.path)):  # pragma: no cover - no /dev/fd
+            raise FileReadError("cannot read a file whose path holds * ? [ ] { } here")
+        else:  # pragma: no cover - no /dev/fd
+            name = str(source.path)
+        try:
+            yield name
+        except duckdb.Error as exc:
+            said = re.sub(re.escape(name) + r"(?!\d)", source.name, str(exc))
+            try:
+                renamed = type(exc)(said)
+            except Exception:  # pragma: no cover - an error class built otherwise
+                raise exc from None
+            raise renamed from exc
+        _check_identity(source, fd)
+    finally:
+        os.close(fd)
+
+
+def _non_utf8_lines(path: str, limit: int = 1000) -> list[int]:
     """1-based numbers of the lines that are not valid UTF-8 (slow path, bad files only)."""
     bad: list[int] = []
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for number, line in enumerate(fh, start=1):
             try:
                 line.decode("utf-8")
@@ -118,7 +207,18 @@ def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
 
 
 def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
-    """Hash the file and check its bytes; return problems as ``(line, field, message)``."""
+    """Hash the file and check its bytes; return problems as ``(line, field, message)``.
+
+    Notes the file's identity: later reads (:func:`exact_path`) must find the same file.
+    """
+    try:
+        with exact_path(source) as name:
+            return _prepass(source, name)
+    except FileReadError as exc:
+        return [(1, "file", str(exc))]
+
+
+def _prepass(source: SourceFile, name: str) -> list[tuple[int, str, str]]:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
@@ -127,7 +227,7 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     size = 0
     lines_before = 0
     delim = LINE_READER_DELIMITER.encode()
-    with source.path.open("rb") as fh:
+    with open(name, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -152,7 +252,7 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     if not utf8_ok:
         problems += [
             (n, "encoding", "not UTF-8 (bytes that are not valid UTF-8)")
-            for n in _non_utf8_lines(source.path)
+            for n in _non_utf8_lines(name)
         ]
     if delimiter_line:
         problems.append((delimiter_line, "record", "malformed JSON: control byte 0x01"))

@@ -232,18 +232,29 @@ def check_references(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
 
 
 def check_single_source(con: duckdb.DuckDBPyConnection) -> None:
-    """One chat source per database."""
+    """One chat source per database.
+
+    The source is the one already loaded, else the first of this load (file, then line
+    order); every source record with another id is refused, whatever the ids' order.
+    """
     con.execute(
         """
         INSERT INTO _problems
         SELECT n.file_no, n.line_no, 'source.id',
                'a database holds one chat source; ' || to_json(n.source_id) ||
-               ' would be another besides ' || to_json(o.first_id)
+               ' would be another besides ' || to_json(o.source_id) || o.place
         FROM _typed_source n,
-             (SELECT min(source_id) AS first_id FROM (
-                  SELECT source_id FROM source
-                  UNION ALL SELECT source_id FROM _typed_source)) o
-        WHERE n.source_id IS NOT NULL AND n.source_id <> o.first_id
+             (SELECT source_id, place FROM (
+                  SELECT source_id, 0 AS k, 0 AS file_no, 0 AS line_no,
+                         ' (already loaded by load ' || load_id || ')' AS place
+                  FROM source
+                  UNION ALL
+                  SELECT t.source_id, 1, t.file_no, t.line_no,
+                         ' (' || f.name || ':' || t.line_no || ')'
+                  FROM _typed_source t JOIN _files f USING (file_no)
+                  WHERE t.source_id IS NOT NULL)
+              ORDER BY k, file_no, line_no, source_id LIMIT 1) o
+        WHERE n.source_id IS NOT NULL AND n.source_id <> o.source_id
         """
     )
 
@@ -268,12 +279,14 @@ def check_clock_offsets(con: duckdb.DuckDBPyConnection) -> None:
                r.load_id || ' (' || r.load_file || ':' || r.load_line ||
                '); a clock offset must be loaded with or before the visitor''s records'
         FROM _new_visitor n
-        JOIN (SELECT visitor_id, min(load_id) AS load_id, min(load_file) AS load_file,
-                     min(load_line) AS load_line FROM (
+        JOIN (SELECT visitor_id, load_id, load_file, load_line FROM (
                   SELECT visitor_id, load_id, load_file, load_line FROM page_views
                   UNION ALL SELECT visitor_id, load_id, load_file, load_line FROM identities
                   UNION ALL SELECT visitor_id, load_id, load_file, load_line FROM chat_events)
-              GROUP BY visitor_id) r USING (visitor_id)
+              -- the first record (one record's load, file and line, not three minimums)
+              QUALIFY row_number() OVER (PARTITION BY visitor_id
+                                         ORDER BY load_id, load_file, load_line) = 1
+             ) r USING (visitor_id)
         WHERE coalesce(n.clock_offset_ms, 0) <> 0
         """
     )

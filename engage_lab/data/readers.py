@@ -29,7 +29,7 @@ import re
 import duckdb
 
 from engage_lab.data import schema
-from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile
+from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile, exact_path
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
 from engage_lab.errors import duckdb_message
 
@@ -108,16 +108,21 @@ def _problem(
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
-    """Read one file into ``_lines`` (JSON Lines) or its record type's staging table."""
-    if source.fmt == "jsonl":
-        _read_jsonl_lines(con, source)
-    elif source.fmt == "csv":
-        _stage_csv(con, source)
-    else:
-        _stage_parquet(con, source)
+    """Read one file into ``_lines`` (JSON Lines) or its record type's staging table.
+
+    DuckDB reads the file through :func:`~engage_lab.data.files.exact_path`: never its
+    name, which it would take as a pattern when it holds ``*``, ``?`` or ``[``.
+    """
+    with exact_path(source) as path:
+        if source.fmt == "jsonl":
+            _read_jsonl_lines(con, source, path)
+        elif source.fmt == "csv":
+            _stage_csv(con, source, path)
+        else:
+            _stage_parquet(con, source, path)
 
 
-def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile, path: str) -> None:
     # One parse of the whole line (its `type`); lines without a string `type` are rare and
     # are parsed again to say what is wrong with them.
     con.execute(
@@ -142,7 +147,7 @@ def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Non
                  WITH ORDINALITY
         )
         """,
-        [source.file_no, str(source.path), LINE_READER_DELIMITER],
+        [source.file_no, path, LINE_READER_DELIMITER],
     )
 
 
@@ -324,11 +329,10 @@ def probe_file(source: SourceFile) -> list[tuple[int, str, str]]:
         return _probe_csv(source)
     scratch = duckdb.connect()
     try:
-        described = scratch.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?)", [str(source.path)]
-        ).fetchall()
-        source.columns = {row[0]: row[1] for row in described}
-        scratch.execute("SELECT count(*) FROM read_parquet(?)", [str(source.path)]).fetchone()
+        with exact_path(source) as path:
+            described = scratch.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+            source.columns = {row[0]: row[1] for row in described}
+            scratch.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()
     except duckdb.Error as exc:
         return [(1, "file", f"not a readable Parquet file: {_first_line(exc)}")]
     finally:
@@ -337,7 +341,7 @@ def probe_file(source: SourceFile) -> list[tuple[int, str, str]]:
 
 
 def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
-    with source.path.open(encoding="utf-8", newline="") as fh:
+    with exact_path(source) as path, open(path, encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh), [])
     header = [name.strip() for name in header]
     repeated = sorted({name for name in header if header.count(name) > 1})
@@ -346,12 +350,16 @@ def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
     source.columns = dict.fromkeys(header, "VARCHAR")
     scratch = duckdb.connect()
     try:
-        scratch.execute(
-            # count(row): every column is parsed, so every bad row is found (count(*) alone
-            # lets the reader skip the cells).
-            sql("SELECT count(_r) FROM read_csv(?, {o}, store_rejects = true) _r", o=_CSV_OPTIONS),
-            [str(source.path), source.columns],
-        ).fetchall()  # fetchall: the rejects table is written when the query completes
+        with exact_path(source) as path:
+            scratch.execute(
+                # count(row): every column is parsed, so every bad row is found (count(*)
+                # alone lets the reader skip the cells).
+                sql(
+                    "SELECT count(_r) FROM read_csv(?, {o}, store_rejects = true) _r",
+                    o=_CSV_OPTIONS,
+                ),
+                [path, source.columns],
+            ).fetchall()  # fetchall: the rejects table is written when the query completes
         rejects = scratch.execute(
             "SELECT line, column_name, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
@@ -367,7 +375,7 @@ def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
     ]
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile, path: str) -> None:
     table = schema.table_for_record_type(source.record_type)
     columns = list(source.columns or {})
     if not _header_problems(con, source, table, columns, "CSV"):
@@ -388,7 +396,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
             kinds=join(kinds),
             o=_CSV_OPTIONS,
         ),
-        [source.file_no, str(source.path), source.columns],
+        [source.file_no, path, source.columns],
     )
     (count,) = con.execute(
         sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),
@@ -455,7 +463,7 @@ def _parquet_text(name: str, kind: str) -> Sql:
     return sql("CAST({c} AS VARCHAR)", c=col)
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
+def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile, path: str) -> None:
     table = schema.table_for_record_type(source.record_type)
     types = dict(source.columns or {})
     if not _header_problems(con, source, table, list(types), "Parquet"):
@@ -494,7 +502,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
             texts=join(texts),
             kinds=join(kinds),
         ),
-        [source.file_no, str(source.path)],
+        [source.file_no, path],
     )
     (count,) = con.execute(
         sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),

@@ -52,7 +52,7 @@ from engage_lab.engine.pages_kernel import (
     shared_instants,
     visitor_time_order,
 )
-from engage_lab.errors import EngineError, translate_duckdb
+from engage_lab.errors import EngineError, one_source_message, translate_duckdb
 from engage_lab.kpis.coded import PageTable
 from engage_lab.tiers import tiered
 
@@ -374,11 +374,19 @@ def data_version(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
 
 
 def source_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The ``source`` record (mode, timezone, seed), empty when none."""
+    """The ``source`` record (mode, timezone, seed), empty when none.
+
+    A database holds one source (the loader refuses a second); a database holding more
+    (loaded before that rule) is refused rather than one of them picked by chance.
+    """
     with translate_duckdb(EngineError, "cannot read the source table"):
-        frame = con.execute(exp.select("*").from_("source").limit(1).sql("duckdb")).df()
+        frame = con.execute(
+            exp.select("*").from_("source").order_by("source_id").sql("duckdb")
+        ).df()
     if len(frame) == 0:
         return {}
+    if len(frame) > 1:
+        raise EngineError(one_source_message(frame["source_id"].tolist()))
     return {k: (None if v is None or v != v else v) for k, v in frame.iloc[0].to_dict().items()}
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlglot import exp
 
 from engage_lab.data import schema
-from engage_lab.errors import DatabaseError, EngageLabError, translate_duckdb
+from engage_lab.errors import DatabaseError, EngageLabError, one_source_message, translate_duckdb
 
 if TYPE_CHECKING:
     from engage_lab.lab import Lab
@@ -92,10 +92,11 @@ def source_timezone(db: Database) -> str:
     >>> source_timezone(con)
     'UTC'
     """
-    result = run(
-        db, "select timezone from source where timezone is not null order by source_id limit 1"
-    )
-    return "UTC" if result.empty else str(result.iloc[0, 0])
+    result = run(db, "select source_id, timezone from source order by source_id")
+    if len(result) > 1:  # never one picked by chance (a database loaded before the rule)
+        raise DatabaseError(one_source_message(result["source_id"].tolist()))
+    recorded = None if result.empty else result["timezone"].iloc[0]
+    return "UTC" if recorded is None or pd.isna(recorded) else str(recorded)
 
 
 def zone(db: Database, timezone: str | None) -> str:

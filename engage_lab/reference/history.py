@@ -43,7 +43,7 @@ from sqlglot import exp
 
 from engage_lab.availability.state import NEVER, to_ms_array
 from engage_lab.data import schema
-from engage_lab.errors import EngineError
+from engage_lab.errors import EngineError, one_source_message
 
 __all__ = [
     "History",
@@ -239,6 +239,8 @@ class History:
         """
         idle = schema.DEFAULT_VISIT_IDLE_MS if visit_idle_ms is None else int(visit_idle_ms)
         source = _rows(frames.get("source"))
+        if len(source) > 1:  # never one picked by chance: seed and zone would change
+            raise EngineError(one_source_message(sorted(str(r.get("source_id")) for r in source)))
         first = source[0] if source else {}
         status = sorted(
             (_ms(r["changed_at"]), str(r.get("source_status_id") or ""), str(r["status"]))

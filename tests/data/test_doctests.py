@@ -8,6 +8,8 @@ import importlib
 import pytest
 
 MODULES = [
+    "engage_lab.data.dbfile",
+    "engage_lab.data.files",
     "engage_lab.data.schema",
     "engage_lab.data.sqltext",
     "engage_lab.data.progress",
