@@ -172,6 +172,10 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
     def list_bool_or(self, items: exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
+    def list_element(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        """The element of ``items`` at ``index`` (counted from ``lambda_index_base``)."""
+        raise NotImplementedError
+
     def list_length(self, items: exp.Expression) -> exp.Expression:
         return exp.ArraySize(this=items)
 
@@ -279,6 +283,9 @@ class DuckDBCompiler(BaseCompiler):
 
     def list_bool_or(self, items: exp.Expression) -> exp.Expression:
         return self.call("LIST_BOOL_OR", items)
+
+    def list_element(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        return self.call("LIST_EXTRACT", items, index)
 
     def list_length(self, items: exp.Expression) -> exp.Expression:
         return exp.func("COALESCE", self.call("LEN", items), exp.Literal.number(0))

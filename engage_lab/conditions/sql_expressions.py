@@ -160,19 +160,24 @@ class ExpressionVisitors:
         """Three-valued "some element passes": TRUE, FALSE, or NULL (unknown, none TRUE).
 
         Each element's test is evaluated once (2 / 0 / 1 for TRUE / FALSE / NULL) and the
-        list once: the best code 2 is TRUE, 1 NULL (``NULLIF``), 0 or none FALSE."""
+        list once: the best code 2 is TRUE, 1 NULL, 0 or none FALSE, read from a constant
+        list so the code appears once. (``NULLIF(best, 1) = 2`` read the same, but DuckDB
+        expands ``NULLIF`` as a macro that copies ``best``: the query doubled with each
+        nested ``$elemMatch`` / ``$all`` and planning grew about 3.5x per level.)"""
         code = exp.func(
             "coalesce",
             exp.Mul(this=exp.cast(_paren(test), "INT"), expression=exp.Literal.number(2)),
             exp.Literal.number(1),
         )
         best = self.list_max(self.list_transform(items, self.lambda_(code, var)))
-        return exp.EQ(
-            this=exp.Nullif(
+        by_code = exp.Array(expressions=[exp.false(), self.boolean(None), exp.true()])
+        first = self.lambda_index_base  # the index of code 0
+        return self.list_element(
+            by_code,
+            exp.Add(
                 this=exp.func("coalesce", best, exp.Literal.number(0)),
-                expression=exp.Literal.number(1),
+                expression=exp.Literal.number(first),
             ),
-            expression=exp.Literal.number(2),
         )
 
     # ------------------------------------------------------------------ expressions: nodes
