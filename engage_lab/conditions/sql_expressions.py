@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlglot import exp
 
 from engage_lab.conditions import _growthbook as gb
 from engage_lab.conditions import nodes as n
-from engage_lab.conditions.checks import check_regex
 from engage_lab.conditions.evaluator import group_values
 from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.regex import INSENSITIVE_PREFIX, re2_problem
 from engage_lab.conditions.sql_common import (
     _and,
     _Ctx,
     _or,
     _paren,
 )
-from engage_lab.errors import CompileError
 
 __all__ = ["ExpressionVisitors"]
 
@@ -345,22 +343,16 @@ class ExpressionVisitors:
         pattern = node.operand.value  # type: ignore[attr-defined]
         negate = isinstance(node, n.OpNotRegex | n.OpNotRegexi)
         insensitive = isinstance(node, n.OpRegexi | n.OpNotRegexi)
-        try:
-            re.compile(pattern)
-        except (re.error, TypeError):
-            return self.boolean(negate)  # as in GrowthBook: a broken pattern never matches
-        problem = check_regex(pattern)
-        if problem is not None:
-            raise CompileError(f"{self.dialect}: {problem}")
+        if insensitive and isinstance(pattern, str):
+            pattern = INSENSITIVE_PREFIX + pattern
+        if not isinstance(pattern, str) or re2_problem(pattern) is not None:
+            # as the reference (conditions.regex) and GrowthBook: a pattern RE2 does not
+            # compile never matches
+            return self.boolean(negate)
         value = ctx.value
         assert value is not None
         found = _and(
-            [
-                self.has_type(value, "string"),
-                self.regex_search(
-                    self.json_string(value), ("(?i)" if insensitive else "") + pattern
-                ),
-            ]
+            [self.has_type(value, "string"), self.regex_search(self.json_string(value), pattern)]
         )
         return exp.not_(_paren(found)) if negate else found
 
