@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from engage_lab.conditions import _growthbook as gb
 from engage_lab.conditions import nodes as n
+from engage_lab.conditions.checks import MAX_ELEM_MATCH_NESTING
 from engage_lab.conditions.evaluator import group_values
 from engage_lab.conditions.expressions import parse_expression
 from engage_lab.conditions.regex import INSENSITIVE_PREFIX, re2_problem
@@ -17,6 +18,7 @@ from engage_lab.conditions.sql_common import (
     _or,
     _paren,
 )
+from engage_lab.errors import CompileError
 
 __all__ = ["ExpressionVisitors"]
 
@@ -382,7 +384,17 @@ class ExpressionVisitors:
             ifs=[exp.If(this=self.has_type(value, "array"), true=inner)], default=exp.false()
         )
 
+    def _array_level(self, ctx: _Ctx) -> None:
+        """Refuse a list lambda past the validator's nesting limit (DuckDB's planning
+        doubles with each one), for trees that did not pass the validator."""
+        if ctx.depth >= MAX_ELEM_MATCH_NESTING:
+            raise CompileError(
+                f"{self.dialect}: $elemMatch / $all / $alli nest more than"
+                f" {MAX_ELEM_MATCH_NESTING} levels deep"
+            )
+
     def visit_OpElemMatch(self, node: n.OpElemMatch, ctx: _Ctx) -> exp.Expression:
+        self._array_level(ctx)
         value = ctx.value
         assert value is not None
         e = self.var(ctx, "e")
@@ -402,6 +414,7 @@ class ExpressionVisitors:
         )
 
     def _visit_all(self, node: n.Node, ctx: _Ctx) -> exp.Expression:
+        self._array_level(ctx)
         value = ctx.value
         assert value is not None
         e = self.var(ctx, "e")
