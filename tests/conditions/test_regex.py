@@ -14,6 +14,7 @@ import warnings
 
 import duckdb
 import pytest
+from growthbook.core import evalCondition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,15 @@ def test_reference_and_duckdb_agree_on_any_pattern(pairs):
     conds = [({"a": {"$regexi" if i else "$regex": p}}, {"a": t}) for p, t, i in pairs]
     expected = run_expressions(conds)
     assert [evaluate(c, a) for c, a in conds] == expected
+
+
+@pytest.mark.parametrize(("pattern", "text"), PYTHON_RE_DIFFERS)
+def test_where_python_re_and_re2_differ_the_python_sdk_is_not_followed(pattern, text):
+    # The GrowthBook Python SDK evaluates with Python's re; these are the documented
+    # exceptions to "agree with the SDK on any condition": DuckDB's RE2 wins, so the
+    # two engines agree with each other and stay linear in time.
+    cond, attributes = {"a": {"$regex": pattern}}, {"a": text}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sdk = evalCondition(attributes, cond)
+    assert evaluate(cond, attributes) is _duckdb_finds(pattern, text) is (not sdk)
