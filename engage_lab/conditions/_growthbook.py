@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import re2
+
 __all__ = [
     "compare",
     "get_path",
@@ -171,7 +173,10 @@ def js_number_to_string(value: float) -> str:
     return mantissa + "e" + ("+" if n > 0 else "-") + str(abs(n - 1))
 
 
-_VERSION_STRIP = re.compile(r"(^v|\+.*$)")
+# RE2, as the SQL compilers strip it in DuckDB: Python's re took quadratic time on a
+# value of many "+" before a newline (40,000 characters: 20 s), and its "$" also matches
+# before a final newline, where RE2's and DuckDB's does not
+_VERSION_STRIP = re2.compile(r"(^v|\+.*$)")
 _VERSION_SPLIT = re.compile(r"[-.]")
 
 

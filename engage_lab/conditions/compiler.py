@@ -31,8 +31,8 @@ decompositions only, so the compilers add NFKD's compatibility folds themselves
 U+3000 such as ``…`` and ``™``, and the ligatures U+FB00–FB17 such as ``ﬁ``). Known differences from the reference evaluator
 (documented): rarer multi-character folds (squared CJK, Arabic presentation forms) are
 not applied; strings order by code point in SQL, by UTF-16 unit in the
-SDK (they differ only between U+E000–U+FFFF and astral characters); RE2's ``\\d``,
-``\\w``, ``\\s`` are ASCII and its ``$`` does not match before a final newline.
+SDK (they differ only between U+E000–U+FFFF and astral characters). Regexes are RE2 in
+both (:mod:`engage_lab.conditions.regex`).
 
 >>> from engage_lab.conditions import parse_expression
 >>> compiled = DuckDBCompiler().compile(parse_expression({"page.count": {"$gte": 3}}))
@@ -172,6 +172,10 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
     def list_bool_or(self, items: exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
+    def list_element(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        """The element of ``items`` at ``index`` (counted from ``lambda_index_base``)."""
+        raise NotImplementedError
+
     def list_length(self, items: exp.Expression) -> exp.Expression:
         return exp.ArraySize(this=items)
 
@@ -279,6 +283,9 @@ class DuckDBCompiler(BaseCompiler):
 
     def list_bool_or(self, items: exp.Expression) -> exp.Expression:
         return self.call("LIST_BOOL_OR", items)
+
+    def list_element(self, items: exp.Expression, index: exp.Expression) -> exp.Expression:
+        return self.call("LIST_EXTRACT", items, index)
 
     def list_length(self, items: exp.Expression) -> exp.Expression:
         return exp.func("COALESCE", self.call("LEN", items), exp.Literal.number(0))

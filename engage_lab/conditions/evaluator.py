@@ -10,7 +10,6 @@ the SDK raises and catches.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -19,6 +18,7 @@ from engage_lab.conditions import _growthbook as gb
 from engage_lab.conditions import nodes as n
 from engage_lab.conditions.criteria import infer_kind, parse_criteria, read_page_value
 from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.regex import regex_finds
 from engage_lab.conditions.vocabulary import custom_declaration, position_range
 
 __all__ = [
@@ -415,11 +415,11 @@ def _version(
     return run
 
 
-def _regex(flags: int, negate: bool) -> Callable[[Any, Any], bool]:
+def _regex(insensitive: bool, negate: bool) -> Callable[[Any, Any], bool]:
     def run(pattern: Any, v: Any) -> bool:
-        try:
-            found = bool(re.compile(pattern, flags).search(v))
-        except Exception:  # the SDK: any error makes $regex false and $notRegex true
+        # RE2, as DuckDB evaluates it (linear time; Python's re backtracks)
+        found = regex_finds(pattern, v, insensitive)
+        if found is None:  # the SDK: any error makes $regex false and $notRegex true
             return negate
         return not found if negate else found
 
@@ -453,9 +453,9 @@ _OPERATORS: dict[type, Callable[[Any, Any], Result]] = {
     n.OpNin: _membership(False, True),
     n.OpIni: _membership(True, False),
     n.OpNini: _membership(True, True),
-    n.OpRegex: _regex(0, False),
-    n.OpRegexi: _regex(re.IGNORECASE, False),
-    n.OpNotRegex: _regex(0, True),
-    n.OpNotRegexi: _regex(re.IGNORECASE, True),
+    n.OpRegex: _regex(False, False),
+    n.OpRegexi: _regex(True, False),
+    n.OpNotRegex: _regex(False, True),
+    n.OpNotRegexi: _regex(True, True),
     n.OpType: lambda e, v: gb.get_type(v) == e,
 }

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlglot import exp
 
 from engage_lab.conditions import _growthbook as gb
 from engage_lab.conditions import nodes as n
-from engage_lab.conditions.checks import check_regex
+from engage_lab.conditions.checks import MAX_ELEM_MATCH_NESTING
 from engage_lab.conditions.evaluator import group_values
 from engage_lab.conditions.expressions import parse_expression
+from engage_lab.conditions.regex import INSENSITIVE_PREFIX, re2_problem
 from engage_lab.conditions.sql_common import (
     _and,
     _Ctx,
@@ -160,19 +160,24 @@ class ExpressionVisitors:
         """Three-valued "some element passes": TRUE, FALSE, or NULL (unknown, none TRUE).
 
         Each element's test is evaluated once (2 / 0 / 1 for TRUE / FALSE / NULL) and the
-        list once: the best code 2 is TRUE, 1 NULL (``NULLIF``), 0 or none FALSE."""
+        list once: the best code 2 is TRUE, 1 NULL, 0 or none FALSE, read from a constant
+        list so the code appears once. (``NULLIF(best, 1) = 2`` read the same, but DuckDB
+        expands ``NULLIF`` as a macro that copies ``best``: the query doubled with each
+        nested ``$elemMatch`` / ``$all`` and planning grew about 3.5x per level.)"""
         code = exp.func(
             "coalesce",
             exp.Mul(this=exp.cast(_paren(test), "INT"), expression=exp.Literal.number(2)),
             exp.Literal.number(1),
         )
         best = self.list_max(self.list_transform(items, self.lambda_(code, var)))
-        return exp.EQ(
-            this=exp.Nullif(
+        by_code = exp.Array(expressions=[exp.false(), self.boolean(None), exp.true()])
+        first = self.lambda_index_base  # the index of code 0
+        return self.list_element(
+            by_code,
+            exp.Add(
                 this=exp.func("coalesce", best, exp.Literal.number(0)),
-                expression=exp.Literal.number(1),
+                expression=exp.Literal.number(first),
             ),
-            expression=exp.Literal.number(2),
         )
 
     # ------------------------------------------------------------------ expressions: nodes
@@ -340,22 +345,16 @@ class ExpressionVisitors:
         pattern = node.operand.value  # type: ignore[attr-defined]
         negate = isinstance(node, n.OpNotRegex | n.OpNotRegexi)
         insensitive = isinstance(node, n.OpRegexi | n.OpNotRegexi)
-        try:
-            re.compile(pattern)
-        except (re.error, TypeError):
-            return self.boolean(negate)  # as in GrowthBook: a broken pattern never matches
-        problem = check_regex(pattern)
-        if problem is not None:
-            raise CompileError(f"{self.dialect}: {problem}")
+        if insensitive and isinstance(pattern, str):
+            pattern = INSENSITIVE_PREFIX + pattern
+        if not isinstance(pattern, str) or re2_problem(pattern) is not None:
+            # as the reference (conditions.regex) and GrowthBook: a pattern RE2 does not
+            # compile never matches
+            return self.boolean(negate)
         value = ctx.value
         assert value is not None
         found = _and(
-            [
-                self.has_type(value, "string"),
-                self.regex_search(
-                    self.json_string(value), ("(?i)" if insensitive else "") + pattern
-                ),
-            ]
+            [self.has_type(value, "string"), self.regex_search(self.json_string(value), pattern)]
         )
         return exp.not_(_paren(found)) if negate else found
 
@@ -385,7 +384,17 @@ class ExpressionVisitors:
             ifs=[exp.If(this=self.has_type(value, "array"), true=inner)], default=exp.false()
         )
 
+    def _array_level(self, ctx: _Ctx) -> None:
+        """Refuse a list lambda past the validator's nesting limit (DuckDB's planning
+        doubles with each one), for trees that did not pass the validator."""
+        if ctx.depth >= MAX_ELEM_MATCH_NESTING:
+            raise CompileError(
+                f"{self.dialect}: $elemMatch / $all / $alli nest more than"
+                f" {MAX_ELEM_MATCH_NESTING} levels deep"
+            )
+
     def visit_OpElemMatch(self, node: n.OpElemMatch, ctx: _Ctx) -> exp.Expression:
+        self._array_level(ctx)
         value = ctx.value
         assert value is not None
         e = self.var(ctx, "e")
@@ -405,6 +414,7 @@ class ExpressionVisitors:
         )
 
     def _visit_all(self, node: n.Node, ctx: _Ctx) -> exp.Expression:
+        self._array_level(ctx)
         value = ctx.value
         assert value is not None
         e = self.var(ctx, "e")

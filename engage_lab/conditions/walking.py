@@ -19,13 +19,14 @@ the exact instant a condition turns true can be computed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engage_lab.conditions import nodes as n
 from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES
 
 __all__ = [
+    "BEYOND_MS",
     "MINUTE_MS",
     "QUARTER_MS",
     "TimeReads",
@@ -85,30 +86,51 @@ def time_thresholds(tree: n.Node) -> list[TimeThreshold]:
     return out
 
 
+#: Beyond any duration the engines replay (``config.limits.MAX_DURATION_MS`` is 2**53
+#: ms): a threshold past it is crossed at ``BEYOND_MS`` (never, after any page's end) or,
+#: negative, at ``-BEYOND_MS`` (before any page's start), still an exact int64 offset.
+BEYOND_MS = 2**53 + 1
+
+
+def _start_ms(seconds: float, rounding: Callable[[float], int]) -> int:
+    """``rounding(seconds * 1000)`` clamped to ``±BEYOND_MS``: the searches then take a
+    few steps (``1e300`` looped forever: its neighbours all divide to the same double)."""
+    ms = seconds * 1000
+    if not -BEYOND_MS < ms < BEYOND_MS:  # also inf and NaN
+        return -BEYOND_MS if ms < 0 else BEYOND_MS
+    return rounding(ms)
+
+
 def first_ms_at_least(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 >= seconds``, in doubles.
+    """The least integer ``d`` (ms) with ``d / 1000 >= seconds``, in doubles, within
+    ``±BEYOND_MS``.
 
     >>> first_ms_at_least(45), first_ms_at_least(0.0015), first_ms_at_least(0.1)
     (45000, 2, 100)
+    >>> first_ms_at_least(1e300) == BEYOND_MS, first_ms_at_least(-1e300) == -BEYOND_MS
+    (True, True)
     """
-    d = math.ceil(seconds * 1000)
-    while (d - 1) / 1000 >= seconds:
+    d = _start_ms(seconds, math.ceil)
+    while d > -BEYOND_MS and (d - 1) / 1000 >= seconds:
         d -= 1
-    while d / 1000 < seconds:
+    while d < BEYOND_MS and d / 1000 < seconds:
         d += 1
     return d
 
 
 def first_ms_above(seconds: float) -> int:
-    """The least integer ``d`` (ms) with ``d / 1000 > seconds``, in doubles.
+    """The least integer ``d`` (ms) with ``d / 1000 > seconds``, in doubles, within
+    ``±BEYOND_MS``.
 
     >>> first_ms_above(45), first_ms_above(0.0015)
     (45001, 2)
+    >>> first_ms_above(float("inf")) == BEYOND_MS, first_ms_above(float("nan")) == BEYOND_MS
+    (True, True)
     """
-    d = math.floor(seconds * 1000)
-    while d / 1000 <= seconds:
+    d = _start_ms(seconds, math.floor)
+    while d < BEYOND_MS and d / 1000 <= seconds:
         d += 1
-    while (d - 1) / 1000 > seconds:
+    while d > -BEYOND_MS and (d - 1) / 1000 > seconds:
         d -= 1
     return d
 

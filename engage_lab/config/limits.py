@@ -17,9 +17,16 @@ the allowed range:
 * an expression, a criterion or a saved group nests at most ``MAX_NESTING`` levels of
   JSON objects and arrays (the value itself is level 1), so the recursive walks of the
   validator, the evaluators and the SQL compilers stay far from Python's recursion limit.
+* ``$elemMatch`` / ``$all`` / ``$alli`` nest at most ``MAX_ELEM_MATCH_NESTING`` levels
+  (:mod:`engage_lab.conditions.checks`): each is a list lambda in SQL, and DuckDB's
+  planning of nested lambdas doubles with each level;
+* a regex is RE2, linear in the text in every engine (:mod:`engage_lab.conditions.regex`);
+* a duration threshold beyond ``MAX_DURATION_MS`` can only come from a tree that skipped
+  the validator: the engines clamp its crossing to ``±BEYOND_MS``
+  (:data:`engage_lab.conditions.walking.BEYOND_MS`: never, or before the page starts).
 
->>> MAX_NUMBER, MAX_DURATION_MS, MAX_NESTING
-(9007199254740992, 9007199254740992, 64)
+>>> MAX_NUMBER, MAX_DURATION_MS, MAX_NESTING, MAX_ELEM_MATCH_NESTING
+(9007199254740992, 9007199254740992, 64, 6)
 >>> nesting_depth({"$or": [{"$not": {"page.path": "/x"}}]})
 4
 """
@@ -29,10 +36,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engage_lab.conditions.checks import MAX_ELEM_MATCH_NESTING
+
 __all__ = [
     "MAX_DOCUMENT_DEPTH",
     "MAX_DURATION_MS",
     "MAX_DURATION_SECONDS",
+    "MAX_ELEM_MATCH_NESTING",
     "MAX_NESTING",
     "MAX_NUMBER",
     "MAX_QUEUING_FACTOR",

@@ -28,6 +28,7 @@ from sqlglot import exp
 
 from engage_lab.availability.state import to_ms
 from engage_lab.conditions import nodes, parse_expression
+from engage_lab.conditions.checks import elem_match_too_deep
 from engage_lab.conditions.compiler import compile_condition
 from engage_lab.errors import ConditionError, EngineError
 
@@ -87,6 +88,8 @@ def check_segment(segment: Any) -> dict[str, Any] | None:
             raise ConditionError(f"segment is not JSON: {exc}", "segment") from exc
     if not isinstance(segment, Mapping):
         raise ConditionError("a segment is a JSON object (a condition)", "segment")
+    for where, message in elem_match_too_deep(segment, "segment")[:1]:
+        raise ConditionError(message, where)
     tree = _segment_tree(segment)
     for path in sorted(_field_paths(tree)):
         if path not in SEGMENT_ATTRIBUTES:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import duckdb
 import pytest
 from sqlglot import exp
 
+from engage_lab.conditions import evaluate, parse_criteria, parse_expression
 from engage_lab.conditions import nodes as n
-from engage_lab.conditions import parse_criteria, parse_expression
+from engage_lab.conditions.checks import MAX_ELEM_MATCH_NESTING
 from engage_lab.conditions.compiler import (
     BaseCompiler,
     DuckDBCompiler,
@@ -81,11 +85,17 @@ def test_support_matrix_lists_every_operator():
     assert not hasattr(BaseCompiler, "dialect") or BaseCompiler.dialect == ""
 
 
-def test_regex_outside_the_common_subset_is_refused_and_broken_ones_are_constant():
-    with pytest.raises(CompileError, match="RE2"):
-        compile_condition(parse_expression({"a": {"$regex": "a(?=b)"}}))
-    broken = compile_condition(parse_expression({"a": {"$notRegex": "("}}))
-    assert _run(broken, attributes='{"a": "x"}') is True
+def test_a_pattern_re2_refuses_is_constant_like_a_broken_one():
+    # the validator refuses look-around; unvalidated, it reads as the reference evaluates
+    # it (engage_lab.conditions.regex): no match, so $regex false and $notRegex true
+    for pattern in ["a(?=b)", "(", "(a)\\1", "(?<n>a)"]:
+        found = compile_condition(parse_expression({"a": {"$regex": pattern}}))
+        not_found = compile_condition(parse_expression({"a": {"$notRegex": pattern}}))
+        assert "REGEXP" not in found.sql + not_found.sql, pattern
+        assert _run(found, attributes='{"a": "ab"}') is False
+        assert _run(not_found, attributes='{"a": "ab"}') is True
+        assert evaluate({"a": {"$regex": pattern}}, {"a": "ab"}) is False
+        assert evaluate({"a": {"$notRegex": pattern}}, {"a": "ab"}) is True
 
 
 def test_case_insensitive_regex_uses_an_inline_flag_not_a_dialect_function():
@@ -121,3 +131,35 @@ def test_criteria_read_list_columns_with_positions():
     assert _run(compiled, page_title=["My Cart", "Home"]) is True
     assert _run(compiled, page_title=["Home", "My Cart"]) is False
     assert _run(compiled, page_title=None) is False
+
+
+def _elem_chain(levels: int, test: Any) -> dict[str, Any]:
+    for _ in range(levels):
+        test = {"$elemMatch": test}
+    return {"visit.urls": test}
+
+
+def test_nested_elem_match_plans_in_size_linear_in_its_depth():
+    # DuckDB expands macros (NULLIF is one) before planning: an argument used twice by a
+    # macro doubles with each nested $elemMatch. The planned expression must grow by a
+    # constant per level, as the SQL text does.
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE t AS SELECT '{"visit": {"urls": [["a"]]}}'::JSON AS attributes""")
+
+    def planned_size(levels: int) -> int:
+        compiled = compile_condition(parse_expression(_elem_chain(levels, {"$eq": "a"})))
+        plan = con.execute(f"EXPLAIN SELECT {compiled.sql} FROM t", compiled.params).fetchall()
+        return sum(len(str(row)) for row in plan)
+
+    sizes = [planned_size(levels) for levels in range(1, MAX_ELEM_MATCH_NESTING + 1)]
+    steps = [b - a for a, b in itertools.pairwise(sizes)]
+    assert max(steps) < 2 * min(steps), sizes
+    two_levels = compile_condition(parse_expression(_elem_chain(2, {"$eq": "a"})))
+    assert con.execute(f"SELECT {two_levels.sql} FROM t").fetchone() == (True,)
+
+
+def test_the_compiler_refuses_elem_match_past_the_validators_limit():
+    at_limit = _elem_chain(MAX_ELEM_MATCH_NESTING, {"$eq": "a"})
+    assert compile_condition(parse_expression(at_limit)).sql.count("LAMBDA") == 6
+    with pytest.raises(CompileError, match=f"nest more than {MAX_ELEM_MATCH_NESTING} levels"):
+        compile_condition(parse_expression({"visit.urls": {"$all": [at_limit["visit.urls"]]}}))

@@ -27,6 +27,7 @@ MODULES = [
     "engage_lab.conditions.evaluator",
     "engage_lab.conditions.checks",
     "engage_lab.conditions.walking",
+    "engage_lab.conditions.regex",
     "engage_lab.conditions.registry",
     "engage_lab.conditions.parsed",
     "engage_lab.conditions.compiler",

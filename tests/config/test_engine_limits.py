@@ -6,7 +6,13 @@ changes, these tests say so before a user's configuration does."""
 from __future__ import annotations
 
 import copy
+import json
 import math
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +21,7 @@ from engage_lab.config import Config
 from engage_lab.config.limits import (
     MAX_DURATION_MS,
     MAX_DURATION_SECONDS,
+    MAX_ELEM_MATCH_NESTING,
     MAX_NESTING,
     MAX_NUMBER,
     MAX_QUEUING_FACTOR,
@@ -60,6 +67,17 @@ def _or_chain(levels: int) -> dict[str, Any]:
         expression = {"$not": expression}
     assert nesting_depth(expression) == levels, nesting_depth(expression)
     return expression
+
+
+def _array_chain(levels: int) -> dict[str, Any]:
+    """A test whose ``$elemMatch`` / ``$all`` nest exactly ``levels`` deep, true on any
+    non-empty list of strings: the outer ``$elemMatch`` negates what the next level reads
+    of a string element (false), so every level is compiled and the trigger fires."""
+    test: dict[str, Any] = {"$eq": "/x"}
+    for k in range(levels):
+        outer = k % 2 == (levels - 1) % 2
+        test = {"$elemMatch": {"$not": test}} if outer else {"$all": [test]}
+    return test
 
 
 def _at_the_limits() -> dict[str, Any]:
@@ -113,6 +131,11 @@ def _at_the_limits() -> dict[str, Any]:
         ),
         trig("t-not-chain", item("b2"), expression=_not_chain(MAX_NESTING)),
         trig("t-or-chain", item("i1"), expression=_or_chain(MAX_NESTING)),
+        trig(
+            "t-elem-chain",
+            item("b1"),
+            expression={"visit.paths": _array_chain(MAX_ELEM_MATCH_NESTING)},
+        ),
         visit_idle=f"{MAX_DURATION_MS}ms",
         impossibility_delay=MAX_DURATION_MS / 1000,
         queuing_factor=MAX_QUEUING_FACTOR,
@@ -127,7 +150,7 @@ def test_the_largest_accepted_values_replay_identically_on_both_engines():
     events = check_world(_world(), cfg)  # both engines, identical frames
     fired = set(events["trigger_id"].dropna())
     # the limits were read, not skipped: the reachable triggers ran, the unreachable did not
-    assert {"t-reserve", "t-curve", "t-not-chain", "t-or-chain"} <= fired
+    assert {"t-reserve", "t-curve", "t-not-chain", "t-or-chain", "t-elem-chain"} <= fired
     assert "t-unreachable" not in fired
 
 
@@ -205,6 +228,58 @@ def test_one_level_past_the_nesting_limit_is_refused(chain):
         f"triggers[4].expression: nests {MAX_NESTING + 1} levels of objects and arrays;"
         f" at most {MAX_NESTING} are allowed (merge nested $and / $or into one list)"
     ]
+
+
+def test_one_level_past_the_elem_match_nesting_limit_is_refused_with_its_path():
+    data = _at_the_limits()
+    assert data["triggers"][6]["id"] == "t-elem-chain"
+    data["triggers"][6]["expression"] = {"visit.paths": _array_chain(MAX_ELEM_MATCH_NESTING + 1)}
+    found = Config.check(data)
+    assert len(found) == 1, found
+    where = 'triggers[6].expression["visit.paths"]' + ".$elemMatch.$not.$all[0]" * 3
+    assert found[0] == (
+        f"{where}.$elemMatch: $elemMatch makes {MAX_ELEM_MATCH_NESTING + 1} nested levels of $elemMatch / $all"
+        f" / $alli; at most {MAX_ELEM_MATCH_NESTING} are allowed (DuckDB's query planning"
+        " doubles with each level)"
+    )
+
+
+#: What the subprocess may map: the replay maps about 2.7 GB of address space (numba and
+#: DuckDB reserve more than they touch) and keeps under 0.5 GB resident; nested
+#: $elemMatch past the limit took 2.6 GB resident at 8 levels and 24 GB in one replay.
+_ADDRESS_SPACE = 5 * 2**30
+
+
+def test_conditions_at_the_elem_match_limit_replay_within_a_memory_limit():
+    data = _at_the_limits()
+    for k in range(3):  # more triggers at the limit: the cost adds up, it must stay small
+        extra = copy.deepcopy(data["triggers"][6])
+        extra["id"] = f"t-elem-{k}"
+        data["triggers"].append(extra)
+    script = textwrap.dedent(
+        f"""
+        import json, resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({_ADDRESS_SPACE}, {_ADDRESS_SPACE}))
+        from engage_lab.config import Config
+        from tests.config.test_engine_limits import _world
+        from tests.engine.support import check_world
+        events = check_world(_world(), Config.from_dict(json.loads(sys.stdin.read())))
+        print(json.dumps(sorted(set(events["trigger_id"].dropna()))))
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    fired = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"t-elem-chain", "t-elem-0", "t-elem-1", "t-elem-2"} <= set(fired)
+    assert resource.RLIMIT_AS is not None  # the limit the script set exists here too
 
 
 def test_the_json_schema_states_the_same_maxima():

@@ -9,6 +9,7 @@ import pytest
 
 import engage_lab as el
 from engage_lab import conditions
+from engage_lab.conditions.checks import MAX_ELEM_MATCH_NESTING
 from engage_lab.config import ConfigHistory, load_any
 from engage_lab.draws import in_sample
 from engage_lab.errors import ConditionError, ConfigError, EngineError
@@ -199,6 +200,16 @@ def test_restrictions_combine(lab):
 def test_bad_segment_is_a_condition_error(lab, segment, message):
     with pytest.raises(ConditionError, match=message):
         replay(lab, PRODUCTION, engine="reference", segment=segment)
+
+
+def test_a_segment_nesting_elem_match_past_the_limit_is_refused_with_its_path(lab):
+    segment: dict = {"$eq": "/x"}
+    for _ in range(MAX_ELEM_MATCH_NESTING + 1):  # any depth would compile: DuckDB's would not
+        segment = {"$elemMatch": segment}
+    with pytest.raises(ConditionError) as info:
+        replay(lab, PRODUCTION, engine="fast", segment={"page.path": segment})
+    assert info.value.path == 'segment["page.path"]' + ".$elemMatch" * (MAX_ELEM_MATCH_NESTING + 1)
+    assert f"at most {MAX_ELEM_MATCH_NESTING} are allowed" in str(info.value)
 
 
 @pytest.mark.parametrize(
