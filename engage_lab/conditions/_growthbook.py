@@ -195,4 +195,5 @@ def _padded(text: str) -> str:
     parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", text))
     if len(parts) == 3:
         parts.append("~")
-    return "-".join(p.rjust(5, " ") if p.isdigit() else p for p in parts)
+    # ASCII digits only, as the SDK's /^[0-9]+$/ and the SQL compiler's [0-9]+ read them
+    return "-".join(p.rjust(5, " ") if p.isascii() and p.isdigit() else p for p in parts)

@@ -108,3 +108,17 @@ def test_sql_normalization_matches_python_on_every_decomposable_character():
     ]
     assert unexpected == []
     assert len(mismatched) < 1000 and "ﬁ" in folded_in_sql
+
+
+@pytest.mark.parametrize(
+    ("condition", "value"),
+    [
+        ({"v": {"$vgt": "1.10"}}, "1.\u0663"),  # ARABIC-INDIC DIGIT THREE: not a digit here
+        ({"v": {"$veq": "1.\u0663"}}, "1.\u0663"),
+        ({"v": {"$vlt": "\u00b2.0"}}, "10.0"),  # SUPERSCRIPT TWO (str.isdigit says yes)
+    ],
+)
+def test_versions_read_ascii_digits_only_in_both(condition, value):
+    # the SDK's /^[0-9]+$/ and the SQL's [0-9]+: a non-ASCII digit is not a number part
+    pairs = [(condition, {"v": value})]
+    assert run_expressions(pairs, GROUPS) == [evaluate(condition, {"v": value}, GROUPS)]
