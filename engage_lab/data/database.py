@@ -30,24 +30,30 @@ __all__ = [
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (or create) the database file and make sure every table exists.
+
+    With ``read_only``, the file must exist and is only read: nothing is created, a file
+    without write permission opens, and other read-only processes may read it at the
+    same time.
 
     Raises
     ------
     DatabaseError
-        The file is locked by another process, or is not a DuckDB database.
+        The file is locked by another process, is not a DuckDB database, cannot be
+        written (and ``read_only`` is not set), or (``read_only``) holds no engage_lab
+        tables.
     """
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not read_only and path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     with translate_duckdb(
         DatabaseError,
         f"{path}: cannot open",
         first_line=True,
-        by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc)},
+        by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc, read_only)},
     ):
-        con = duckdb.connect(str(path))
+        con = duckdb.connect(str(path), read_only=read_only)
     try:
         with translate_duckdb(DatabaseError, f"{path}: cannot use", first_line=True):
             # Timestamps are UTC everywhere; casts of zoned strings must not depend on the
@@ -56,21 +62,40 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
             # Our own progress bar (stderr, on long loads) replaces DuckDB's, which would
             # print into the output of the CLI and of notebooks.
             con.execute("SET enable_progress_bar = false")
-            create_tables(con)
+            if not read_only:
+                create_tables(con)
+            elif not _has_tables(con):
+                raise DatabaseError(f"{path} holds no engage_lab tables (load data into it)")
     except DatabaseError:
         con.close()
         raise
     return con
 
 
-def _cannot_open(path: Path, exc: duckdb.Error) -> str:
-    """Why DuckDB could not open ``path``: another process's lock (with its pid), or its
-    own words."""
+def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?",
+        [schema.META_TABLE],
+    ).fetchone()
+    return count > 0
+
+
+def _cannot_open(path: Path, exc: duckdb.Error, read_only: bool) -> str:
+    """Why DuckDB could not open ``path``: another process's lock (with its pid), a file
+    this user may not write (or read), or DuckDB's own words."""
     text = str(exc)
     if "lock" in text.lower():
         found = _LOCK_PID.search(text)
         pid = f" (pid {found.group(1)})" if found else ""
         return f"{path} is in use by another process{pid}; close it there first"
+    if "permission denied" in text.lower():
+        if read_only:
+            return f"{path}: cannot read the database: permission denied"
+        return (
+            f"{path}: cannot write the database (permission denied); it can only be "
+            "opened read-only, to query or replay it"
+        )
     return f"{path}: cannot open: {duckdb_message(exc, first_line=True)}"
 
 
