@@ -1,10 +1,10 @@
 """Arguments of the commands: text that must be UTF-8, and the ``--db`` to open.
 
 Python keeps the bytes of an argument that is not UTF-8 as lone surrogates
-(``surrogateescape``). A file name may be such bytes (the file opens as it is), but a
-seed, an instant, a segment or a load id is text the database stores or compares, and
-DuckDB cannot take a surrogate: such an argument is refused as a usage error naming the
-option.
+(``surrogateescape``). A file name to read may be such bytes (Python opens it as it
+is), but a seed, an instant, a segment or a load id is text the database stores or
+compares, and neither DuckDB nor Arrow (``--out``) takes a surrogate: such an argument
+is refused as a usage error naming the option.
 """
 
 from __future__ import annotations

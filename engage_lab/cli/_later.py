@@ -22,6 +22,7 @@ import engage_lab as el
 from engage_lab.cli._args import open_existing, utf8_text
 from engage_lab.cli._output import console, literal, say, visible
 from engage_lab.compare import compare_results, comparison_to_dict
+from engage_lab.config import load_any
 from engage_lab.errors import EngageLabError, NotBuiltError
 from engage_lab.events import write_events
 from engage_lab.kpis import JSON_KPIS
@@ -146,6 +147,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    for config in (args.a, args.b):  # a bad B is said before A is replayed
+        load_any(config)
     with _open_existing(args.db) as lab:
         a = _run(lab, args.a, args)
         b = _run(lab, args.b, args)
@@ -207,7 +210,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     replay_cmd.add_argument("config", help="configuration or configuration-history JSON")
     replay_cmd.add_argument("--db", required=True)
     replay_cmd.add_argument("--counterfactual", action="store_true", help="(not built yet)")
-    replay_cmd.add_argument("--out", help="write the events to this Parquet file")
+    replay_cmd.add_argument(
+        "--out", type=utf8_text, help="write the events to this Parquet file (a UTF-8 name)"
+    )
     _restriction_options(replay_cmd)
     replay_cmd.set_defaults(func=_replay)
 

@@ -17,6 +17,7 @@ import duckdb
 
 from engage_lab.data import schema
 from engage_lab.data.sqltext import Sql, ident, join, sql
+from engage_lab.display import visible
 from engage_lab.errors import DatabaseError, duckdb_message, translate_duckdb
 
 __all__ = [
@@ -45,6 +46,12 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         tables.
     """
     path = Path(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # bytes Python kept as surrogates; DuckDB takes only UTF-8
+        raise DatabaseError(
+            f"{visible(path)}: the file name is not UTF-8; DuckDB cannot open it"
+        ) from None
     if not read_only and path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     with translate_duckdb(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engage_lab.data import schema
+from engage_lab.display import visible
 
 __all__ = ["SourceFile", "discover", "prepass"]
 
@@ -81,6 +82,10 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
         resolved = path.resolve()
         if resolved in seen:  # the same file named twice: read once
             continue
+        if not str(resolved).isascii() and not _is_utf8(str(resolved)):
+            # DuckDB reads and stores only UTF-8 names; Python keeps other bytes as surrogates
+            problems.append(f"{visible(path)}: the file name is not UTF-8; rename the file")
+            continue
         seen.add(resolved)
         fmt = "jsonl" if path.suffix in JSONL_SUFFIXES else path.suffix[1:]
         source = SourceFile(resolved, len(files) + 1, fmt)
@@ -101,6 +106,14 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
                 )
         files.append(source)
     return files, problems
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
