@@ -386,3 +386,12 @@ def test_a_chmod_444_database_replays_and_a_load_into_it_is_one_line(sample_db):
 
 def cli_process_raw(prefix, *args):
     return subprocess.run([*prefix, sys.executable, *args], capture_output=True, timeout=120)
+
+
+def test_the_python_api_refuses_a_seed_that_is_not_utf8_by_name(db_copy):
+    from engage_lab.errors import EngineError
+
+    with el.open(db_copy, read_only=True) as lab:
+        for engine in ("reference", "fast"):
+            with pytest.raises(EngineError, match="the seed is not UTF-8 text"):
+                lab.replay(PRODUCTION, engine=engine, seed=NOT_UTF8)
