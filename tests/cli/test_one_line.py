@@ -321,6 +321,7 @@ def _sweep_cases():
     yield ["generate", "--out", "world", "--visitors", "-1", "--seed", "1"]
     yield ["generate", "--out", "world", "--visitors", "5", "--seed", "1", "--days", "0"]
     yield ["generate", "--out", "world", "--visitors", "5", "--seed", "-1"]
+    yield ["generate", "--out", "world", "--visitors", "1", "--seed", "1", "--days", "100000000"]
     yield ["generate", "--out", "world", "--visitors", "5", "--seed", "1",
            "--config-history", str(PRODUCTION)]  # fmt: skip
 
