@@ -28,9 +28,14 @@ def say(text: object = "", *, err: bool = False) -> None:
 def error_text(command: str, exc: BaseException) -> str:
     """The message of a user error: one line, or for an error listing problems (a refused
     load, an invalid configuration) its headline and one line per problem."""
-    # A value quoted in a one-line message keeps its line breaks escaped: one line.
-    listing = isinstance(exc, EngageLabError) and hasattr(exc, "problems")
-    return f"engage-lab {command}: {visible(exc, newlines=listing)}"
+    if not (isinstance(exc, EngageLabError) and hasattr(exc, "problems")):
+        # a value quoted in a one-line message keeps its line breaks escaped: one line
+        return f"engage-lab {command}: {visible(exc)}"
+    text = str(exc)
+    for line in [getattr(exc, "headline", None), *exc.problems]:
+        if line and visible(line) != line:  # a problem quoting a value with a line break
+            text = text.replace(line, visible(line))
+    return f"engage-lab {command}: {visible(text, newlines=True)}"
 
 
 class _PipeConsole(Console):

@@ -230,3 +230,16 @@ def test_a_real_terminal_stream_gets_no_raw_control_bytes(tmp_path):
         for char in RAW:
             assert char.encode() not in stream
     assert b"h\\x1b[2J.json" in done.stdout  # the caption names B recognisably
+
+
+def test_a_problem_quoting_a_line_break_stays_on_its_line(cli, tmp_path, db_copy):
+    config = json.loads(PRODUCTION.read_text())
+    config["source"]["timezone"] = "Europe/Paris\nengage-lab replay: all good"
+    path = tmp_path / "nl.json"
+    path.write_text(json.dumps(config))
+    for args in (["validate", path], ["replay", path, "--db", db_copy]):
+        run = cli(*args)
+        assert run.code == 1
+        lines = run.err.strip().splitlines()
+        assert not any(line.startswith("engage-lab replay: all good") for line in lines)
+        assert any("Europe/Paris\\nengage-lab replay: all good" in line for line in lines)
