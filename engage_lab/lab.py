@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from engage_lab.config.limits import MAX_DURATION_MS
 from engage_lab.data import database, loading
 from engage_lab.data import quality as _quality
 from engage_lab.data.loading import LoadReport
@@ -45,11 +46,16 @@ class Lab:
         The DuckDB file; created with every table when missing (a 0-byte file, what a
         create cut short leaves, counts as missing). Any other file that is not a DuckDB
         database (a data file, a folder) is refused with :class:`DatabaseError`.
+    read_only
+        Only read the file (it must exist): for replays and queries of a file this user
+        may not write, or that other read-only processes read at the same time. Loads
+        and unloads are refused by DuckDB.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self._con: duckdb.DuckDBPyConnection | None = database.connect(path)
+        self.read_only = read_only
+        self._con: duckdb.DuckDBPyConnection | None = database.connect(path, read_only=read_only)
 
     # -- connection ---------------------------------------------------------------------
     @property
@@ -115,6 +121,7 @@ class Lab:
         ConfigError
             ``visit_idle`` is not a positive duration.
         """
+        self._writable("load")
         idle = None if visit_idle is None else _visit_idle_ms(visit_idle)
         return loading.load(self.con, paths, visit_idle_ms=idle, progress=progress)
 
@@ -127,7 +134,12 @@ class Lab:
             (``UnloadError``) unknown or already undone load, or records of other loads
             refer to records of this one.
         """
+        self._writable("unload")
         return loading.unload(self.con, load_id)
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise DatabaseError(f"{self.path} is open read-only: cannot {what}")
 
     def quality(self) -> Quality:
         """The data-quality summary of the whole database."""
@@ -171,14 +183,25 @@ def _visit_idle_ms(value: str | float) -> int:
         raise ConfigError([f"visit_idle: {exc}"]) from exc
     if ms == 0:
         raise ConfigError(['visit_idle: must be longer than 0, e.g. "24h" (the default)'])
+    if ms > MAX_DURATION_MS:  # as a configuration's: instants plus it stay valid timestamps
+        raise ConfigError(
+            [
+                f"visit_idle: {value} is longer than the longest duration, "
+                "2**53 ms (about 285,000 years)"
+            ]
+        )
     return ms
 
 
-def open(path: str | Path) -> Lab:
-    """Open (or create) an engage_lab database.
+def open(path: str | Path, *, read_only: bool = False) -> Lab:
+    """Open (or create) an engage_lab database; ``read_only`` only reads an existing one.
 
     >>> import tempfile, pathlib, engage_lab as el
-    >>> lab = el.open(pathlib.Path(tempfile.mkdtemp()) / "x.duckdb")
+    >>> db = pathlib.Path(tempfile.mkdtemp()) / "x.duckdb"
+    >>> lab = el.open(db)
     >>> lab.close()
+    >>> with el.open(db, read_only=True) as lab:
+    ...     int(lab.sql("select count(*) as n from page_views")["n"][0])
+    0
     """
-    return Lab(path)
+    return Lab(path, read_only=read_only)

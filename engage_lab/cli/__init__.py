@@ -2,7 +2,8 @@
 
 Each command lives in a small module that registers its parser; ``main`` turns every
 ``EngageLabError`` into one clear message on stderr and a non-zero exit code, never a
-traceback.
+traceback (a usage error is one line too). Everything printed goes through
+:mod:`engage_lab.cli._output`, which shows control characters of input as escapes.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import IO, NoReturn
 
 from engage_lab.cli import _config, _data, _later, _world
+from engage_lab.cli._output import error_text, say, visible
 from engage_lab.errors import EngageLabError, MissingSeedError, NotBuiltError
 
 __all__ = ["main"]
@@ -26,9 +29,22 @@ EXIT_BROKEN_PIPE = 128 + 13
 SEED_HINT = "pass --seed SEED"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors whose quoted arguments are shown visibly.
+
+    Subcommand parsers are of the same class (``add_subparsers`` uses the parent's).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {visible(message)} (see {self.prog} --help)\n")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        super()._print_message(visible(message, newlines=True), file)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of the stable interface."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="engage-lab",
         description="Replay and tune proactive web-chat triggers over recorded sessions.",
     )
@@ -50,16 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reader_went_away()
     except MissingSeedError:
         # The engines say `seed=` (the Python API); here it is an option.
-        print(f"engage-lab {args.command}: {MissingSeedError(SEED_HINT)}", file=sys.stderr)
+        say(error_text(args.command, MissingSeedError(SEED_HINT)), err=True)
         return EXIT_INVALID
     except NotBuiltError as exc:
-        print(f"engage-lab {args.command}: {exc}", file=sys.stderr)
+        say(error_text(args.command, exc), err=True)
         return EXIT_USAGE
     except EngageLabError as exc:
-        print(f"engage-lab {args.command}: {exc}", file=sys.stderr)
+        say(error_text(args.command, exc), err=True)
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print(f"engage-lab {args.command}: interrupted", file=sys.stderr)
+        say(f"engage-lab {args.command}: interrupted", err=True)
         return 130
 
 

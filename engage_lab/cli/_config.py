@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from engage_lab.cli._output import error_text, say, visible
 from engage_lab.config import Config, ConfigHistory, load_any, schema_json
 from engage_lab.errors import ConfigError
 
@@ -44,16 +45,16 @@ def _validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         # Every problem, not the error's shortened rendering: the user fixes them all at once.
         if exc.headline is None:  # the file could not be read at all
-            print(f"engage-lab validate: {exc}", file=sys.stderr)
+            say(error_text("validate", exc), err=True)
             return EXIT_INVALID
-        print(exc.headline, file=sys.stderr)
+        say(visible(exc.headline), err=True)
         for line in exc.problems:
-            print(f"  {line}", file=sys.stderr)
+            say(f"  {visible(line)}", err=True)
         return EXIT_INVALID
     if isinstance(loaded, ConfigHistory):
-        print(f"OK {args.config}: {_history_summary(loaded)}")
+        say(f"OK {visible(args.config)}: {_history_summary(loaded)}")
     else:
-        print(f"OK {args.config}: configuration, {_summary(loaded)}")
+        say(f"OK {visible(args.config)}: configuration, {_summary(loaded)}")
     return EXIT_OK
 
 

@@ -5,26 +5,28 @@ from __future__ import annotations
 import argparse
 
 import engage_lab as el
+from engage_lab.cli._args import open_existing, utf8_text
+from engage_lab.cli._output import say, visible
 
 
 def _load(args: argparse.Namespace) -> int:
     with el.open(args.db) as lab:
         report = lab.load(*args.paths, visit_idle=args.visit_idle)
-        print(report)
-        print()
-        print(lab.quality())
+        say(report)
+        say()
+        say(lab.quality())
     return 0
 
 
 def _unload(args: argparse.Namespace) -> int:
-    with el.open(args.db) as lab:
+    with open_existing(args.db, read_only=False) as lab:  # nothing to undo in a new file
         removed = lab.unload(args.load_id)
     total = sum(removed.values())
-    print(f"unloaded {args.load_id}: {total} records removed")
+    say(f"unloaded {visible(args.load_id)}: {total} records removed")
     width = max(len(t) for t in removed)
     for table, count in removed.items():
         if count:
-            print(f"  {table:<{width}}  {count:>10,}")
+            say(f"  {table:<{width}}  {count:>10,}")
     return 0
 
 
@@ -35,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     load.add_argument("--db", required=True)
     load.add_argument(
         "--visit-idle",
+        type=utf8_text,
         default=None,
         metavar="DURATION",
         help="visit idle duration (24h, 30m, 1h30m, or a bare number of seconds: 1800 is 30m); "
@@ -42,6 +45,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     load.set_defaults(func=_load)
     unload = commands.add_parser("unload", help="undo one load as a whole")
-    unload.add_argument("load_id")
+    unload.add_argument("load_id", type=utf8_text)
     unload.add_argument("--db", required=True)
     unload.set_defaults(func=_unload)

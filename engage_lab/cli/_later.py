@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 import engage_lab as el
+from engage_lab.cli._args import open_existing, utf8_text
+from engage_lab.cli._output import console, literal, say, visible
 from engage_lab.compare import compare_results, comparison_to_dict
+from engage_lab.config import load_any
 from engage_lab.errors import EngageLabError, NotBuiltError
 from engage_lab.events import write_events
 from engage_lab.kpis import JSON_KPIS
@@ -34,26 +36,13 @@ def _not_built(args: argparse.Namespace) -> int:
     raise NotBuiltError("not built yet")
 
 
-class _PipeConsole(Console):
-    """A console that leaves a closed stdout to ``cli.main`` (rich exits with status 1)."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
-
-
-def _stdout() -> Console:
-    return _PipeConsole(file=sys.stdout, highlight=False, width=140)
-
-
 def _log(message: str) -> None:
-    print(message, file=sys.stderr)
+    say(message, err=True)
 
 
 def _open_existing(db: str) -> el.Lab:
-    if not Path(db).is_file():
-        raise EngageLabError(f"no database at {db} (create one with engage-lab load)")
-    lab = el.open(db)
+    # replay and compare only read the database: a read-only file replays
+    lab = open_existing(db, read_only=True)
     # DuckDB draws its progress bar on stdout when it is a terminal: it would break the
     # --json contract (stdout holds only the JSON object) and clutter the tables.
     lab.sql("SET enable_progress_bar = false")
@@ -70,7 +59,7 @@ def _restrictions(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(lab: el.Lab, config: str, args: argparse.Namespace) -> ReplayResult:
-    _log(f"replaying {config} with the {args.engine} engine ...")
+    _log(f"replaying {visible(config)} with the {args.engine} engine ...")
     result = replay(lab, config, engine=args.engine, seed=args.seed, **_restrictions(args))
     _log(
         f"replayed {result.kpis['page_views']:,} page views in {result.elapsed_s:.2f} s"
@@ -86,29 +75,29 @@ def _format(value: Any) -> str:
         return f"{value:.4f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return visible(value)
 
 
 def _print_replay(result: ReplayResult) -> None:
-    console = _stdout()
-    table = Table(title=f"replay of {result.config_label} ({result.engine} engine)")
+    out = console()
+    table = Table(title=literal(f"replay of {result.config_label} ({result.engine} engine)"))
     table.add_column("kpi")
     table.add_column("value", justify="right")
     flat = result.kpi_table().set_index("kpi")["value"].to_dict()
     main = [k for k in flat if k.split(".")[0] in JSON_KPIS or k == "fidelity"]
     extras = [k for k in flat if k not in main and not k.startswith("refusals_by_hour.")]
     for name in main + extras:
-        table.add_row(name, _format(flat[name]))
-    console.print(table)
+        table.add_row(literal(name), _format(flat[name]))
+    out.print(table)
     hours = result.kpis.get("refusals_by_hour", {})
     busy = {h: n for h, n in hours.items() if n}
-    console.print(f"refusals by hour ({result.timezone}): {busy if busy else 'none'}")
+    out.print(literal(f"refusals by hour ({result.timezone}): {busy if busy else 'none'}"))
     if result.comparison is None:
-        console.print("fidelity: no recorded chat events in this database")
+        out.print("fidelity: no recorded chat events in this database")
         return
     bad = len(result.comparison.mismatched)
     total = len(result.comparison.page_views)
-    console.print(f"fidelity {result.fidelity:.4f}: {bad:,} of {total:,} page views differ")
+    out.print(f"fidelity {result.fidelity:.4f}: {bad:,} of {total:,} page views differ")
     if bad and result.mismatches is not None:
         rows = result.mismatches.head(MISMATCH_ROWS)
         mismatch = Table(title="first mismatching page views (decision events, both sides, UTC)")
@@ -118,24 +107,25 @@ def _print_replay(result: ReplayResult) -> None:
         mismatch.add_column("differs")
         for row in rows.itertuples(index=False):
             mismatch.add_row(
-                row.page_view_id,
-                row.side,
+                _text(row.page_view_id),
+                _text(row.side),
                 _instant(row.event_at),
-                row.event,
+                _text(row.event),
                 _text(row.trigger_id),
                 _text(row.item_id),
                 _text(row.mode),
                 "yes" if row.differs else "",
             )
-        console.print(mismatch)
+        out.print(mismatch)
 
 
 def _instant(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _text(value: Any) -> str:
-    return "" if value is None or value != value else str(value)
+def _text(value: Any) -> Text:
+    """A cell from the data: ids and labels are shown, never read as markup."""
+    return literal("" if value is None or value != value else value)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -157,6 +147,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    for config in (args.a, args.b):  # a bad B is said before A is replayed
+        load_any(config)
     with _open_existing(args.db) as lab:
         a = _run(lab, args.a, args)
         b = _run(lab, args.b, args)
@@ -164,7 +156,8 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(comparison_to_dict(table, a, b), indent=2) + "\n")
         return 0
-    view = Table(caption=f"A = {a.config_label}\nB = {b.config_label}\n({a.engine} engine)")
+    caption = f"A = {visible(a.config_label)}\nB = {visible(b.config_label)}\n({a.engine} engine)"
+    view = Table(caption=Text(caption))
     view.add_column("kpi")
     for column in ("A", "B", "B − A", "relative"):
         view.add_column(column, justify="right")
@@ -173,26 +166,33 @@ def _compare(args: argparse.Namespace) -> int:
             continue
         rel = row["relative_difference"]
         view.add_row(
-            name,
+            literal(name),
             _format(row["a"]),
             _format(row["b"]),
             _format(row["difference"]),
             "—" if rel is None else f"{rel:+.1%}",
         )
-    _stdout().print(view)
+    console().print(view)
     return 0
 
 
 def _restriction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=list(ENGINES), default="fast")
-    parser.add_argument("--seed", help="seed of the gating draws (default: the history's)")
-    parser.add_argument("--since", help="replay page views starting at or after this instant")
-    parser.add_argument("--until", help="... and before this instant (with --since)")
+    parser.add_argument(
+        "--seed", type=utf8_text, help="seed of the gating draws (default: the history's)"
+    )
+    parser.add_argument(
+        "--since", type=utf8_text, help="replay page views starting at or after this instant"
+    )
+    parser.add_argument(
+        "--until", type=utf8_text, help="... and before this instant (with --since)"
+    )
     parser.add_argument(
         "--sample", type=float, help="stable hash sample of visitors, a fraction in (0, 1]"
     )
     parser.add_argument(
         "--segment",
+        type=utf8_text,
         metavar="JSON",
         help='condition on page / visitor attributes, e.g. \'{"page.device": "mobile"}\'',
     )
@@ -210,7 +210,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     replay_cmd.add_argument("config", help="configuration or configuration-history JSON")
     replay_cmd.add_argument("--db", required=True)
     replay_cmd.add_argument("--counterfactual", action="store_true", help="(not built yet)")
-    replay_cmd.add_argument("--out", help="write the events to this Parquet file")
+    replay_cmd.add_argument(
+        "--out", type=utf8_text, help="write the events to this Parquet file (a UTF-8 name)"
+    )
     _restriction_options(replay_cmd)
     replay_cmd.set_defaults(func=_replay)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from engage_lab.cli._output import say, visible
 from engage_lab.world import generate_world
 
 
@@ -22,26 +22,26 @@ def _generate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
+        print(json.dumps(summary.to_dict(), indent=2))  # escapes every control character
         return 0
     lines = [
-        f"world written to {summary.out} (seed {summary.seed}, {summary.mode}, "
+        f"world written to {visible(summary.out)} (seed {summary.seed}, {summary.mode}, "
         f"{summary.days} days)",
         f"  visitors    {summary.visitors:>12,}",
         f"  visits      {summary.visits:>12,}",
         f"  page views  {summary.page_views:>12,}",
         f"  agents      {summary.agents:>12,}",
         "  records per file:",
-        *(f"    {name:<24}{rows:>12,}" for name, rows in summary.records.items()),
+        *(f"    {visible(name):<24}{rows:>12,}" for name, rows in summary.records.items()),
         f"  elapsed     {summary.elapsed_s:>12.2f} s",
         f"  page views/s{summary.page_views_per_s:>12,.0f}",
-        f"  config      {summary.config or '(default production configuration of the mode)'}",
+        f"  config      {visible(summary.config or '(default production configuration of the mode)')}",
     ]
     if summary.config_history:
-        lines.append(f"  history     {summary.config_history}")
+        lines.append(f"  history     {visible(summary.config_history)}")
     lines.append(f"  NOTE: {summary.chat_events_note}" if not summary.chat_events_recorded else
                  "  chat events recorded")  # fmt: skip
-    print("\n".join(lines), file=sys.stdout)
+    say("\n".join(lines))
     return 0
 
 

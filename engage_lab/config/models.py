@@ -37,6 +37,7 @@ from engage_lab.config.limits import (
     out_of_range,
 )
 from engage_lab.durations import DURATION_PATTERN, DurationError, duration_ms
+from engage_lab.timezones import is_known_timezone
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -156,14 +157,14 @@ def _bounded_duration(value: int | float | str) -> int | float | str:
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("timezone", "must be an IANA timezone name such as Europe/Paris")
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    # Both engines must read the zone alike (engage_lab.timezones): zoneinfo alone also
+    # loads posix/..., right/... and fails on a folder name with an OS error.
+    if not is_known_timezone(value):
         raise PydanticCustomError(
             "timezone",
             "unknown timezone '{value}'; use an IANA name such as UTC or Europe/Paris",
             {"value": value},
-        ) from exc
+        )
     return value
 
 

@@ -17,6 +17,7 @@ import duckdb
 
 from engage_lab.data import dbfile, schema
 from engage_lab.data.sqltext import Sql, ident, join, sql
+from engage_lab.display import visible
 from engage_lab.errors import DatabaseError, duckdb_message, translate_duckdb
 
 __all__ = [
@@ -30,26 +31,39 @@ __all__ = [
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (or create) the database file and make sure every table exists.
+
+    With ``read_only``, the file must exist and is only read: nothing is created, a file
+    without write permission opens, and other read-only processes may read it at the
+    same time.
 
     Raises
     ------
     DatabaseError
         The file is locked by another process, is not a DuckDB database (a data file,
-        a folder), or cannot be created; one line naming the path.
+        a folder), cannot be created or written (and ``read_only`` is not set), or
+        (``read_only``) is missing or holds no engage_lab tables; one line naming
+        the path.
     """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # bytes Python kept as surrogates; DuckDB takes only UTF-8
+        raise DatabaseError(
+            f"{visible(path)}: the file name is not UTF-8; DuckDB cannot open it"
+        ) from None
     # A path DuckDB would open as something else (a data file, a folder), or a create
-    # cut short, is settled first; a new database is created whole (see dbfile).
-    target = dbfile.prepare(path, initialise=_initialise)
+    # cut short, is settled first; a new database is created whole (see dbfile), never
+    # for a read-only open.
+    target = dbfile.prepare(path, initialise=_initialise, create=not read_only)
     path = Path(path)
     with translate_duckdb(
         DatabaseError,
         f"{path}: cannot open",
         first_line=True,
-        by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc)},
+        by_kind={duckdb.IOException: lambda exc: _cannot_open(path, exc, read_only)},
     ):
-        con = duckdb.connect(str(target))
+        con = duckdb.connect(str(target), read_only=read_only)
     try:
         with translate_duckdb(DatabaseError, f"{path}: cannot use", first_line=True):
             dbfile.check_opened(con, path, target)
@@ -59,7 +73,10 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
             # Our own progress bar (stderr, on long loads) replaces DuckDB's, which would
             # print into the output of the CLI and of notebooks.
             con.execute("SET enable_progress_bar = false")
-            create_tables(con)
+            if not read_only:
+                create_tables(con)
+            elif not _has_tables(con):
+                raise DatabaseError(f"{path} holds no engage_lab tables (load data into it)")
     except DatabaseError:
         con.close()
         raise
@@ -72,14 +89,30 @@ def _initialise(con: duckdb.DuckDBPyConnection) -> None:
     create_tables(con)
 
 
-def _cannot_open(path: Path, exc: duckdb.Error) -> str:
-    """Why DuckDB could not open ``path``: another process's lock (with its pid), or its
-    own words."""
+def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?",
+        [schema.META_TABLE],
+    ).fetchone()
+    return count > 0
+
+
+def _cannot_open(path: Path, exc: duckdb.Error, read_only: bool) -> str:
+    """Why DuckDB could not open ``path``: another process's lock (with its pid), a file
+    this user may not write (or read), or DuckDB's own words."""
     text = str(exc)
     if "lock" in text.lower():
         found = _LOCK_PID.search(text)
         pid = f" (pid {found.group(1)})" if found else ""
         return f"{path} is in use by another process{pid}; close it there first"
+    if "permission denied" in text.lower():
+        if read_only:
+            return f"{path}: cannot read the database: permission denied"
+        return (
+            f"{path}: cannot write the database (permission denied); it can only be "
+            "opened read-only, to query or replay it"
+        )
     return f"{path}: cannot open: {duckdb_message(exc, first_line=True)}"
 
 

@@ -77,8 +77,15 @@ def _what_it_holds(head: bytes) -> str:
     return "text (CSV or other)"
 
 
-def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+def prepare(
+    path: str | Path,
+    initialise: Callable[[duckdb.DuckDBPyConnection], None],
+    *,
+    create: bool = True,
+) -> Path:
     """The absolute path of a whole DuckDB database at ``path``, created when missing.
+
+    Without ``create`` (a read-only open), a missing or 0-byte file is refused instead.
 
     ``initialise`` creates the tables of a new database (on its temporary file, before it
     is linked into place). Raises :class:`DatabaseError` (one line, naming ``path``) for
@@ -95,6 +102,8 @@ def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], 
     except FileNotFoundError:
         if os.path.lexists(target):
             raise DatabaseError(f"{shown}: cannot open: a symbolic link to nothing") from None
+        if not create:
+            raise DatabaseError(f"{shown}: no such database (load data into it first)") from None
         _create(shown, target, initialise, replace=False)
         return target
     except NotADirectoryError as exc:  # a file where a folder of the path should be
@@ -109,6 +118,8 @@ def prepare(path: str | Path, initialise: Callable[[duckdb.DuckDBPyConnection], 
         )
     if not stat.S_ISREG(info.st_mode):
         raise DatabaseError(f"{shown}: cannot open: not a regular file")
+    if info.st_size == 0 and not create:
+        raise DatabaseError(f"{shown}: an empty file, no database (load data into it first)")
     if info.st_size == 0:  # (through a symbolic link: the file it names)
         _replace_empty(shown, Path(os.path.realpath(target)), initialise)
         return target

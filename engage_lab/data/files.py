@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 from engage_lab.data import schema
+from engage_lab.display import visible
 
 __all__ = ["FileReadError", "SourceFile", "discover", "exact_path", "prepass"]
 
@@ -99,6 +100,10 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
     for path in found:
         resolved = path.resolve()
         if resolved in seen:  # the same file named twice: read once
+            continue
+        if not str(resolved).isascii() and not _is_utf8(str(resolved)):
+            # DuckDB reads and stores only UTF-8 names; Python keeps other bytes as surrogates
+            problems.append(f"{visible(path)}: the file name is not UTF-8; rename the file")
             continue
         seen.add(resolved)
         fmt = "jsonl" if path.suffix in JSONL_SUFFIXES else path.suffix[1:]
@@ -190,6 +195,14 @@ def exact_path(source: SourceFile) -> Iterator[str]:
         _check_identity(source, fd)
     finally:
         os.close(fd)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _non_utf8_lines(path: str, limit: int = 1000) -> list[int]:

@@ -2,6 +2,8 @@
 
 The bar appears only after ``delay`` seconds (short loads print nothing) and only when
 stderr is a terminal, or when ``force`` is set; it disappears when the work is done.
+Step descriptions name input files: they are shown through
+:func:`engage_lab.display.visible` and never read as rich markup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from engage_lab.display import visible
 
 __all__ = ["StepProgress"]
 
@@ -54,7 +58,8 @@ class StepProgress:
             if self._progress is not None or self._timer is None:
                 return
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
+                # descriptions name input files: shown, never read as markup
+                TextColumn("{task.description}", style="bold", markup=False),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
                 TimeElapsedColumn(),
@@ -69,6 +74,7 @@ class StepProgress:
 
     def step(self, description: str) -> None:
         """Mark the previous step done and name the next one."""
+        description = visible(description)
         with self._lock:
             self.done = min(self.done + 1, self.total)
             self._description = description

@@ -131,7 +131,11 @@ TABLES: tuple[Table, ...] = (
         (
             _id("source"),
             Column("mode", "VARCHAR", "`live_chat` or `messaging`", required=True),
-            Column("timezone", "VARCHAR", "IANA zone of Time / Day-of-week criteria (UTC)"),
+            Column(
+                "timezone",
+                "VARCHAR",
+                "IANA zone of Time / Day-of-week criteria (UTC); one DuckDB and zoneinfo both know",
+            ),
             Column("seed", "VARCHAR", "seed of the gating draws recorded with the history"),
         ),
         "The chat source the history was recorded for (one per database).",

@@ -29,6 +29,7 @@ import duckdb
 from engage_lab.data import schema
 from engage_lab.data.readers import did_you_mean, raw_fields, stage_table
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
+from engage_lab.timezones import known_timezones
 
 __all__ = ["type_records", "typed_table"]
 
@@ -229,6 +230,22 @@ def _field_problems(
                     a=literal_list(allowed),
                     msg=literal(f"unknown {column.name} "),
                     tail=literal(f" (expected one of {', '.join(allowed)})"),
+                ),
+            )
+        )
+    if (table.name, column.name) == ("source", "timezone"):
+        # only zones both engines read alike (engage_lab.timezones)
+        zones = literal_list(sorted(known_timezones()))
+        out.append(
+            (
+                field,
+                sql("NOT list_contains({z}, {v})", v=v, z=zones),
+                sql(
+                    "CASE WHEN {v} IS NOT NULL AND NOT list_contains({z}, {v}) "
+                    "THEN 'unknown timezone ' || to_json({v}) || {tail} END",
+                    v=v,
+                    z=zones,
+                    tail=literal("; use an IANA name such as UTC or Europe/Paris"),
                 ),
             )
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -12,6 +11,7 @@ from sqlglot import exp
 
 from engage_lab.data import schema
 from engage_lab.errors import DatabaseError, EngageLabError, one_source_message, translate_duckdb
+from engage_lab.timezones import is_known_timezone
 
 if TYPE_CHECKING:
     from engage_lab.lab import Lab
@@ -102,10 +102,8 @@ def source_timezone(db: Database) -> str:
 def zone(db: Database, timezone: str | None) -> str:
     """``timezone``, or the source's when None; an unknown zone is refused."""
     name = source_timezone(db) if timezone is None else timezone
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ExploreArgumentError(f"unknown timezone: {name!r}") from error
+    if not is_known_timezone(name):  # one both engines read alike (engage_lab.timezones)
+        raise ExploreArgumentError(f"unknown timezone: {name!r}")
     return name
 
 

@@ -111,6 +111,11 @@ def replay(
     con = _connection(lab_or_con)
     started = time.perf_counter()
     chosen_seed = str(seed) if seed is not None else _source_seed(con)
+    if chosen_seed is not None and not chosen_seed.isascii():
+        try:  # DuckDB takes only UTF-8; a surrogate (a non-UTF-8 argument) fails deep inside
+            chosen_seed.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EngineError(f"the seed is not UTF-8 text: {chosen_seed!r}") from None
     window = check_time_range(time_range)
     fraction = check_fraction(sample)
     seg = check_segment(segment)

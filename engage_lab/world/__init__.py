@@ -27,10 +27,12 @@ import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from engage_lab import tiers
+from engage_lab.data.validate import PLAUSIBLE
 from engage_lab.engine.compiling import announcing
 from engage_lab.errors import ConfigError, EngageLabError
 from engage_lab.world.chat import (
@@ -223,6 +225,14 @@ def generate_world(
         raise WorldError(f"seed must be a non-negative integer, not {seed!r}")
     if not isinstance(days, int) or days < 1:
         raise WorldError(f"days must be a positive integer, not {days!r}")
+    # the span must end where a load still accepts instants (a day's margin for the zone)
+    first = date.fromisoformat((params or WorldParams()).start_date)
+    most = (date.fromisoformat(PLAUSIBLE[1]) - first).days - 1
+    if days > most:
+        raise WorldError(
+            f"days must be at most {most:,} (a load accepts instants before {PLAUSIBLE[1]}), "
+            f"not {days:,}"
+        )
     if mode not in MODES:
         raise WorldError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     config_facts = _config_facts(config, "config", mode)
