@@ -5,7 +5,12 @@
 True
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+from engage_lab import numba_cache
+
+numba_cache.ensure()  # before any kernel is defined: the imports below come after
 
 from engage_lab import conditions
 from engage_lab.config import Config, ConfigHistory
