@@ -107,11 +107,12 @@ class ExpressionVisitors:
             parts = [
                 self.has_type(value, "array"),
                 exp.EQ(
-                    this=self.json_array_length(value), expression=exp.Literal.number(len(literal))
+                    this=self.json_array_length(value), expression=self.bind(len(literal), "BIGINT")
                 ),
             ]
             parts += [
-                self.equals_literal(self.json_get(value, f"/{k}"), v) for k, v in enumerate(literal)
+                self.equals_literal(self.json_get(value, self.bind(f"/{k}")), v)
+                for k, v in enumerate(literal)
             ]
             return _paren(_and(parts))
         return self._equals_object(value, literal)
