@@ -491,7 +491,7 @@ def compile_condition(
     >>> c = compile_condition(parse_criteria([{"criterion": "visit_count", "operator": "gte", "value": 2}]))
     >>> c.params
     {'p0': 2}
-    >>> compile_condition(parse_criteria([{"criterion": "page_path", "value": "/it's"}])).params
+    >>> compile_condition(parse_criteria([{"criterion": "page_path", "operator": "is", "value": "/it's"}])).params
     {'p0': "/it's"}
     """
     compiler_class = COMPILERS.get(dialect)
