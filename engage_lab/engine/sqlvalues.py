@@ -140,9 +140,9 @@ class LeafCompiler(DuckDBCompiler):
     """Compiles one criterion test on one raw value (never NULL: not found is the test's
     ``not_found``). String values are normalized once here, before the string tests."""
 
-    def __init__(self, param_prefix: str = "p") -> None:
-        super().__init__(param_prefix=param_prefix)
-        self._used: set[str] = set()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._used: set[str] = set()  # the parameters of the tests handed out
 
     def test(
         self, node: nodes.Criterion, value: exp.Expression, normal: exp.Expression | None = None
