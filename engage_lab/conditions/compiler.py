@@ -22,10 +22,19 @@ Where attributes come from is the :class:`Resolver`'s business (the engine suppl
   ``DOUBLE[]`` for numbers, ``BOOLEAN[]`` for booleans; ``NULL`` elements are not found;
 * expressions: one ``JSON`` column ``attributes`` holding the attribute document.
 
-Tunable thresholds — the numbers of criteria ``gte`` / ``lte`` (day ordinals and time
-slots in minutes included) and of ``$gt`` / ``$gte`` / ``$lt`` / ``$lte`` — become named
-parameters (``$p0``, ``$p1`` … in DuckDB), so a new value is a new binding, not a new
-compilation. Normalization: DuckDB's ``strip_accents`` removes the marks of canonical
+No value of a condition is written into the SQL text: every string, number, boolean,
+regular expression, list of ``$in`` / saved-group values, attribute path and version
+reaches the engine as a named parameter (``$p0``, ``$p1`` … in DuckDB) collected in
+:attr:`CompiledCondition.params`, typed by an explicit ``CAST`` where SQL could not infer
+it (numbers ``DOUBLE``, lists ``VARCHAR[]`` / ``DOUBLE[]`` / ``BOOLEAN[]``). A list is
+one parameter, tested with ``list_contains``, however many values it holds. Tunable
+thresholds — the numbers of criteria ``gte`` / ``lte`` (day ordinals and time slots in
+minutes included) and of ``$gt`` / ``$gte`` / ``$lt`` / ``$lte`` — get a parameter of
+their own (:meth:`BaseCompiler.param`), so a new value is a new binding, not a new
+compilation; other equal values share one (:meth:`BaseCompiler.bind`). A non-finite
+number (``inf``, ``nan``) is a :class:`~engage_lab.errors.CompileError`: SQL has no
+literal for it and no configuration may hold it. The SQL text holds only the compiler's
+own constants (function names, JSON type names, its normalization tables). Normalization: DuckDB's ``strip_accents`` removes the marks of canonical
 decompositions only, so the compilers add NFKD's compatibility folds themselves
 (:func:`compatibility_folds`: every one-character fold, and multi-character folds below
 U+3000 such as ``…`` and ``™``, and the ligatures U+FB00–FB17 such as ``ﬁ``). Known differences from the reference evaluator
@@ -37,13 +46,14 @@ both (:mod:`engage_lab.conditions.regex`).
 >>> from engage_lab.conditions import parse_expression
 >>> compiled = DuckDBCompiler().compile(parse_expression({"page.count": {"$gte": 3}}))
 >>> compiled.params
-{'p0': 3}
->>> "$p0" in compiled.sql
+{'p0': '/page/count', 'p1': 3}
+>>> "$p1" in compiled.sql and "/page/count" not in compiled.sql
 True
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -73,6 +83,7 @@ __all__ = [
     "compatibility_folds",
     "compile_condition",
     "format_support_matrix",
+    "placeholder_names",
     "support_matrix",
 ]
 
@@ -121,19 +132,21 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
         self.param_prefix = param_prefix
         self._params: dict[str, Any] = {}
         self._param_nodes: dict[str, n.Node] = {}
+        self._bound: dict[tuple[Any, ...], str] = {}
 
     # ------------------------------------------------------------------ entry points
 
     def compile(self, node: n.Node) -> CompiledCondition:
         """Compile ``node`` to a boolean SQL expression (never NULL) and its parameters."""
-        self._params, self._param_nodes = {}, {}
+        self._params, self._param_nodes, self._bound = {}, {}, {}
         body = self.visit(node, _Ctx(doc=self.resolver.attributes()))
         expression = exp.func("COALESCE", body, exp.false())
+        used = placeholder_names(expression)
         return CompiledCondition(
             sql=expression.sql(self.dialect),
-            params=dict(self._params),
+            params={k: v for k, v in self._params.items() if k in used},
             expression=expression,
-            param_nodes=dict(self._param_nodes),
+            param_nodes={k: v for k, v in self._param_nodes.items() if k in used},
         )
 
     def visit(self, node: n.Node, ctx: _Ctx) -> exp.Expression:
@@ -143,11 +156,36 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
         return method(node, ctx)
 
     def param(self, value: Any, node: n.Node) -> exp.Expression:
-        """A named parameter carrying ``value`` (rebinding it needs no recompilation)."""
+        """A tunable threshold of ``node``: a named parameter of its own (rebinding it
+        needs no recompilation)."""
+        self._check_finite(value)
         name = f"{self.param_prefix}{len(self._params)}"
         self._params[name] = value
         self._param_nodes[name] = node
         return self.placeholder(name)
+
+    def bind(self, value: Any, sql_type: str | None = None) -> exp.Expression:
+        """A value of the condition (a string, a number, a pattern, a list) as a named
+        parameter, cast to ``sql_type`` when given; equal values share one parameter
+        (the same test compiles to the same SQL). A tuple is bound as a list."""
+        self._check_finite(value)
+        key = (sql_type, _value_key(value))
+        name = self._bound.get(key)
+        if name is None:
+            name = f"{self.param_prefix}{len(self._params)}"
+            self._params[name] = list(value) if isinstance(value, tuple) else value
+            self._bound[key] = name
+        placeholder = self.placeholder(name)
+        return placeholder if sql_type is None else exp.cast(placeholder, sql_type)
+
+    def _check_finite(self, value: Any) -> None:
+        values = value if isinstance(value, list | tuple) else (value,)
+        for item in values:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise CompileError(
+                    f"{self.dialect}: {item!r} is not a finite number; a condition compares"
+                    " with finite numbers only"
+                )
 
     # ------------------------------------------------------------------ dialect hooks
 
@@ -179,10 +217,18 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
     def list_length(self, items: exp.Expression) -> exp.Expression:
         return exp.ArraySize(this=items)
 
-    def regex_search(self, text: exp.Expression, pattern: str) -> exp.Expression:
+    def list_contains(self, items: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """Whether the list ``items`` holds ``value`` (a bound list's membership test)."""
         raise NotImplementedError
 
-    def regex_full_match(self, text: exp.Expression, pattern: str) -> exp.Expression:
+    # Regex hooks take the compiler's own patterns as ``str`` (written as literals) and a
+    # condition's patterns as a bound parameter (an expression).
+    def regex_search(self, text: exp.Expression, pattern: str | exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_full_match(
+        self, text: exp.Expression, pattern: str | exp.Expression
+    ) -> exp.Expression:
         raise NotImplementedError
 
     def regex_replace_all(self, text: exp.Expression, pattern: str, by: str) -> exp.Expression:
@@ -205,7 +251,7 @@ class BaseCompiler(CriteriaVisitors, ExpressionVisitors):
     def json_type(self, value: exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
-    def json_get(self, value: exp.Expression, key: str) -> exp.Expression:
+    def json_get(self, value: exp.Expression, key: str | exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
     def json_array_length(self, value: exp.Expression) -> exp.Expression:
@@ -291,16 +337,21 @@ class DuckDBCompiler(BaseCompiler):
         return exp.func("COALESCE", self.call("LEN", items), exp.Literal.number(0))
 
     def string_list(self, values: list[str]) -> exp.Expression:
-        return exp.cast(exp.Array(expressions=[exp.Literal.string(v) for v in values]), "VARCHAR[]")
+        return self.bind(tuple(values), "VARCHAR[]")
 
     def integer_list(self, values: list[int]) -> exp.Expression:
-        return exp.cast(exp.Array(expressions=[exp.Literal.number(v) for v in values]), "BIGINT[]")
+        return self.bind(tuple(values), "BIGINT[]")
 
-    def regex_search(self, text: exp.Expression, pattern: str) -> exp.Expression:
-        return self.call("REGEXP_MATCHES", text, exp.Literal.string(pattern))
+    def list_contains(self, items: exp.Expression, value: exp.Expression) -> exp.Expression:
+        return self.call("LIST_CONTAINS", items, value)
 
-    def regex_full_match(self, text: exp.Expression, pattern: str) -> exp.Expression:
-        return self.call("REGEXP_FULL_MATCH", text, exp.Literal.string(pattern))
+    def regex_search(self, text: exp.Expression, pattern: str | exp.Expression) -> exp.Expression:
+        return self.call("REGEXP_MATCHES", text, _text(pattern))
+
+    def regex_full_match(
+        self, text: exp.Expression, pattern: str | exp.Expression
+    ) -> exp.Expression:
+        return self.call("REGEXP_FULL_MATCH", text, _text(pattern))
 
     def regex_replace_all(self, text: exp.Expression, pattern: str, by: str) -> exp.Expression:
         return self.call(
@@ -338,8 +389,8 @@ class DuckDBCompiler(BaseCompiler):
     def json_type(self, value: exp.Expression) -> exp.Expression:
         return self.call("JSON_TYPE", value)
 
-    def json_get(self, value: exp.Expression, key: str) -> exp.Expression:
-        return self.call("JSON_EXTRACT", value, exp.Literal.string(key))
+    def json_get(self, value: exp.Expression, key: str | exp.Expression) -> exp.Expression:
+        return self.call("JSON_EXTRACT", value, _text(key))
 
     def json_array_length(self, value: exp.Expression) -> exp.Expression:
         return self.call("JSON_ARRAY_LENGTH", value)
@@ -417,6 +468,24 @@ class DuckDBCompiler(BaseCompiler):
         )
 
 
+def placeholder_names(expression: exp.Expression) -> set[str]:
+    """The names of the parameters ``expression`` reads (a value bound for a part of the
+    tree that compiled away is not passed: DuckDB refuses parameters it does not read)."""
+    return {p.name for p in expression.find_all(exp.Placeholder)}
+
+
+def _text(value: str | exp.Expression) -> exp.Expression:
+    """The compiler's own constant text as a literal; a bound parameter as it is."""
+    return exp.Literal.string(value) if isinstance(value, str) else value
+
+
+def _value_key(value: Any) -> tuple[Any, ...]:
+    """Equal values of one type share a parameter (``1``, ``1.0`` and ``True`` do not)."""
+    if isinstance(value, list | tuple):
+        return ("list", *(_value_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
 def compile_condition(
     node: n.Node,
     dialect: str = "duckdb",
@@ -429,6 +498,8 @@ def compile_condition(
     >>> c = compile_condition(parse_criteria([{"criterion": "visit_count", "operator": "gte", "value": 2}]))
     >>> c.params
     {'p0': 2}
+    >>> compile_condition(parse_criteria([{"criterion": "page_path", "operator": "is", "value": "/it's"}])).params
+    {'p0': "/it's"}
     """
     compiler_class = COMPILERS.get(dialect)
     if compiler_class is None:

@@ -159,22 +159,22 @@ class CriteriaVisitors:
         how, negate = self.STRING_TESTS[type(node)]
         assert ctx.value is not None
         text = ctx.value if ctx.normalized else self.normalize(ctx.value)
-        entries = [exp.Literal.string(e) for e in node.values]  # type: ignore[attr-defined]
-        if how == "eq":
-            hits = exp.In(this=text, expressions=entries)
+        values: tuple[str, ...] = node.values  # type: ignore[attr-defined]
+        if how == "eq" and len(values) > 1:  # one list parameter, however long the list
+            hits = self.list_contains(self.bind(values, "VARCHAR[]"), text)
+        elif how == "eq":
+            hits = exp.EQ(this=text, expression=self.bind(values[0]))
         else:
             fn = {"contains": "CONTAINS", "starts_with": "STARTS_WITH", "ends_with": "ENDS_WITH"}[
                 how
             ]
-            hits = _or([self.call(fn, text, e) for e in entries])
+            hits = _or([self.call(fn, text, self.bind(e)) for e in values])
         return exp.not_(_paren(hits)) if negate else _paren(hits)
 
     def _scalar_is(self, node: n.Is, ctx: _Ctx) -> exp.Expression:
         value = self.element_value(ctx)
         literal = node.values[0]
-        rhs = (
-            exp.Boolean(this=literal) if isinstance(literal, bool) else exp.Literal.number(literal)
-        )
+        rhs = self.bind(literal) if isinstance(literal, bool) else self.bind(literal, "DOUBLE")
         return exp.EQ(this=value, expression=rhs)
 
     def visit_Is(self, node: n.Is, ctx: _Ctx) -> exp.Expression:

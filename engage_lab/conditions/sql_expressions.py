@@ -22,6 +22,9 @@ from engage_lab.errors import CompileError
 
 __all__ = ["ExpressionVisitors"]
 
+#: the SQL type of a bound list of values, per GrowthBook type
+_LIST_TYPES = {"string": "VARCHAR[]", "number": "DOUBLE[]", "boolean": "BOOLEAN[]"}
+
 
 class ExpressionVisitors:
     """Expression visitors of :class:`~engage_lab.conditions.compiler.BaseCompiler` (a
@@ -51,8 +54,9 @@ class ExpressionVisitors:
         return self.json_get_path(current, pending) if pending else current
 
     def json_get_path(self, value: exp.Expression, segments: list[str]) -> exp.Expression:
+        """The value at a condition's attribute path (a JSON pointer, bound)."""
         pointer = "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
-        return self.json_get(value, pointer)
+        return self.json_get(value, self.bind(pointer))
 
     def has_type(self, value: exp.Expression, gb_type: str) -> exp.Expression:
         """Whether ``value`` has GrowthBook type ``gb_type`` (never NULL)."""
@@ -74,7 +78,7 @@ class ExpressionVisitors:
     def equals_literal(
         self, value: exp.Expression, literal: Any, insensitive: bool = False
     ) -> exp.Expression:
-        """GrowthBook's strict deep equality with a literal known at compile time."""
+        """GrowthBook's strict deep equality with a literal known at compile time (bound)."""
         kind = gb.get_type(literal)
         if kind == "null":
             return self.has_type(value, "null")
@@ -82,30 +86,33 @@ class ExpressionVisitors:
             return _and(
                 [
                     self.has_type(value, "boolean"),
-                    exp.EQ(this=self.json_boolean(value), expression=exp.Boolean(this=literal)),
+                    exp.EQ(this=self.json_boolean(value), expression=self.bind(literal)),
                 ]
             )
         if kind == "number":
             return _and(
                 [
                     self.has_type(value, "number"),
-                    exp.EQ(this=self.json_number(value), expression=exp.Literal.number(literal)),
+                    exp.EQ(this=self.json_number(value), expression=self.bind(literal, "DOUBLE")),
                 ]
             )
         if kind == "string":
-            text, lit = self.json_string(value), exp.Literal.string(literal)
+            text = self.json_string(value)
             if insensitive:
-                text, lit = exp.Lower(this=text), exp.Literal.string(literal.lower())
-            return _and([self.has_type(value, "string"), exp.EQ(this=text, expression=lit)])
+                text, literal = exp.Lower(this=text), literal.lower()
+            return _and(
+                [self.has_type(value, "string"), exp.EQ(this=text, expression=self.bind(literal))]
+            )
         if kind == "array":
             parts = [
                 self.has_type(value, "array"),
                 exp.EQ(
-                    this=self.json_array_length(value), expression=exp.Literal.number(len(literal))
+                    this=self.json_array_length(value), expression=self.bind(len(literal), "BIGINT")
                 ),
             ]
             parts += [
-                self.equals_literal(self.json_get(value, f"/{k}"), v) for k, v in enumerate(literal)
+                self.equals_literal(self.json_get(value, self.bind(f"/{k}")), v)
+                for k, v in enumerate(literal)
             ]
             return _paren(_and(parts))
         return self._equals_object(value, literal)
@@ -225,7 +232,7 @@ class ExpressionVisitors:
             return _and(
                 [
                     self.has_type(value, "string"),
-                    op(this=self.json_string(value), expression=exp.Literal.string(literal)),
+                    op(this=self.json_string(value), expression=self.bind(literal)),
                 ]
             )
         return exp.false()
@@ -238,7 +245,7 @@ class ExpressionVisitors:
         assert value is not None
         op = self.VERSION_COMPARISONS[type(node)]
         mismatch = self.boolean(isinstance(node, n.OpVNe))
-        expected = exp.Literal.string(gb.padded_version(literal))
+        expected = self.bind(gb.padded_version(literal))
         if gb.get_type(literal) == "number":
             text = self.js_number_text(self.json_number(value))
             kind = "number"
@@ -264,16 +271,42 @@ class ExpressionVisitors:
     def membership(
         self, value: exp.Expression, values: list[Any], insensitive: bool, depth: int
     ) -> exp.Expression:
-        """GrowthBook's isIn: the value, or one element of an array value, strictly equals one."""
-        primitives = [v for v in values if gb.get_type(v) not in ("array", "object")]
+        """GrowthBook's isIn: the value, or one element of an array value, strictly equals one.
+
+        The values are bound by type, each type's as one list parameter (strings,
+        numbers, booleans), so a long ``$in`` list is one parameter and one
+        ``list_contains``, not one comparison per value."""
+        by_type: dict[str, list[Any]] = {"string": [], "number": [], "boolean": []}
+        has_null = False
+        for v in values:
+            kind = gb.get_type(v)
+            if kind == "null":
+                has_null = True
+            elif kind in by_type:
+                by_type[kind].append(v.lower() if insensitive and kind == "string" else v)
+        lists = {
+            kind: self.bind(tuple(dict.fromkeys(found)), _LIST_TYPES[kind])
+            for kind, found in by_type.items()
+            if found
+        }
 
         def one(candidate: exp.Expression) -> exp.Expression:
-            return _or(
-                [
-                    self.equals_literal(candidate, v, insensitive and isinstance(v, str))
-                    for v in primitives
-                ]
-            )
+            parts = [self.has_type(candidate, "null")] if has_null else []
+            for kind, items in lists.items():
+                read = {"string": self.json_string, "number": self.json_number}.get(
+                    kind, self.json_boolean
+                )(candidate)
+                if kind == "string" and insensitive:
+                    read = exp.Lower(this=read)
+                parts.append(
+                    _and(
+                        [
+                            self.has_type(candidate, kind),
+                            exp.func("COALESCE", self.list_contains(items, read), exp.false()),
+                        ]
+                    )
+                )
+            return _or(parts)
 
         e = exp.column(f"e{depth}")
         in_array = exp.func(
@@ -354,7 +387,10 @@ class ExpressionVisitors:
         value = ctx.value
         assert value is not None
         found = _and(
-            [self.has_type(value, "string"), self.regex_search(self.json_string(value), pattern)]
+            [
+                self.has_type(value, "string"),
+                self.regex_search(self.json_string(value), self.bind(pattern)),
+            ]
         )
         return exp.not_(_paren(found)) if negate else found
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from engage_lab.conditions import nodes
-from engage_lab.conditions.compiler import DuckDBCompiler
+from engage_lab.conditions.compiler import DuckDBCompiler, placeholder_names
 from engage_lab.conditions.sql_common import _Ctx
 from engage_lab.conditions.vocabulary import DAYS
 
@@ -140,6 +140,10 @@ class LeafCompiler(DuckDBCompiler):
     """Compiles one criterion test on one raw value (never NULL: not found is the test's
     ``not_found``). String values are normalized once here, before the string tests."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._used: set[str] = set()  # the parameters of the tests handed out
+
     def test(
         self, node: nodes.Criterion, value: exp.Expression, normal: exp.Expression | None = None
     ) -> exp.Expression:
@@ -158,10 +162,14 @@ class LeafCompiler(DuckDBCompiler):
         elif kind == "time":
             value = self.exact_time_slot(value)
         ctx = _Ctx(value=value, kind=kind, normalized=string_test)
-        return exp.func("COALESCE", self.visit(node.test, ctx), exp.false())
+        test = exp.func("COALESCE", self.visit(node.test, ctx), exp.false())
+        self._used |= placeholder_names(test)
+        return test
 
     def params(self) -> dict[str, Any]:
-        return dict(self._params)
+        """The parameters of the tests compiled so far (each value of a criterion is
+        bound, never written into the SQL text)."""
+        return {k: v for k, v in self._params.items() if k in self._used}
 
     def exact_time_slot(self, x: exp.Expression) -> exp.Expression:
         """The 15-minute slot (minutes) of an exact ``"HH:MM"`` (the engine's clock

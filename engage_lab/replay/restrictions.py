@@ -12,15 +12,23 @@ All optional and combined with AND:
   the engine sees, so the remaining pages' visit context (page counts, previous pages)
   is that of the restricted history. Visits stay those of the whole history (derived
   before the restriction, with the configuration's idle duration), as for a time range.
+  Its values reach DuckDB as bound parameters, never as SQL text; a non-finite number
+  (``NaN``, ``Infinity``, or ``1e400``, which reads as one) is refused with its JSON path.
 
->>> segment_sql({"page.path": {"$regex": "^/cart"}})[0].startswith("COALESCE(")
-True
+>>> sql, params = segment_sql({"page.path": {"$regex": "^/cart"}})
+>>> sql.startswith("COALESCE("), "^/cart" in sql, ("seg_p1", "^/cart") in params
+(True, False, True)
+>>> check_segment('{"page.path": {"$gt": NaN}}')
+Traceback (most recent call last):
+...
+engage_lab.errors.ConditionError: segment["page.path"]["$gt"]: NaN is not a finite number; write a finite number
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,11 +91,12 @@ def check_segment(segment: Any) -> dict[str, Any] | None:
         return None
     if isinstance(segment, str):
         try:
-            segment = json.loads(segment)
+            segment = json.loads(segment, parse_constant=_non_finite, parse_float=_non_finite)
         except json.JSONDecodeError as exc:
             raise ConditionError(f"segment is not JSON: {exc}", "segment") from exc
     if not isinstance(segment, Mapping):
         raise ConditionError("a segment is a JSON object (a condition)", "segment")
+    _check_finite(segment, "segment")
     for where, message in elem_match_too_deep(segment, "segment")[:1]:
         raise ConditionError(message, where)
     tree = _segment_tree(segment)
@@ -98,6 +107,38 @@ def check_segment(segment: Any) -> dict[str, Any] | None:
                 f"segment reads {path!r}; a segment may read {known}", f"segment[{path!r}]"
             )
     return dict(segment)
+
+
+class _Written(float):
+    """A non-finite number as the segment wrote it (``NaN``, ``1e400``), for the message."""
+
+    text: str
+
+
+def _non_finite(text: str) -> float:
+    """Python's JSON reader takes ``NaN`` / ``Infinity`` (not JSON) and reads ``1e400`` as
+    an infinity: keep their text, :func:`_check_finite` refuses them with their path."""
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    written = _Written(value)
+    written.text = text
+    return written
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """Refuse a non-finite number anywhere in a segment (``inf`` and ``nan`` have no SQL
+    literal and compare with nothing), naming its JSON path."""
+    stack = [(value, path)]
+    while stack:
+        item, here = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend((child, f"{here}[{json.dumps(key)}]") for key, child in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{here}[{k}]") for k, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            shown = getattr(item, "text", None) or repr(item)
+            raise ConditionError(f"{shown} is not a finite number; write a finite number", here)
 
 
 def _segment_tree(segment: Mapping[str, Any]) -> nodes.Node:
@@ -150,5 +191,10 @@ def segment_sql(segment: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any],
         return node
 
     expression = compiled.expression.transform(rewrite)
-    params = tuple(sorted((f"seg_{k}", v) for k, v in compiled.params.items()))
+    # lists (``$in`` values) as tuples: the parameters key the replay's page facts
+    params = tuple(
+        sorted(
+            (f"seg_{k}", tuple(v) if isinstance(v, list) else v) for k, v in compiled.params.items()
+        )
+    )
     return expression.sql("duckdb"), params

@@ -99,6 +99,9 @@ def test_counterfactual_is_not_built(db_copy, capsys):
     ("extra", "needle"),
     [
         (["--segment", '{"page.nope": 1}'], "segment"),
+        (["--segment", '{"page.path": {"$gt": NaN}}'], 'segment["page.path"]["$gt"]: NaN is not'),
+        (["--segment", '{"page.url": {"$in": [1e400]}}'], "[0]: 1e400 is not a finite number"),
+        (["--sample", "nan"], "sample must be"),
         (["--sample", "2"], "sample must be"),
         (["--since", "2026-03-01"], "--since and --until"),
     ],
