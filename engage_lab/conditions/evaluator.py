@@ -303,6 +303,9 @@ class _Expression:
             if test.insensitive and isinstance(expected, str) and isinstance(v, str):  # type: ignore[attr-defined]
                 return expected.lower() == v.lower()
             return gb.strict_deep_equal(expected, v)
+        membership = _MEMBERSHIP.get(kind)
+        if membership is not None:
+            return _membership(test.operand, v, *membership)  # type: ignore[attr-defined]
         handler = _OPERATORS.get(kind)
         if handler is not None:
             return handler(test.operand.value, v)  # type: ignore[attr-defined]
@@ -426,14 +429,29 @@ def _regex(flags: int, negate: bool) -> Callable[[Any, Any], bool]:
     return run
 
 
-def _membership(insensitive: bool, negate: bool) -> Callable[[Any, Any], bool]:
-    def run(values: Any, v: Any) -> bool:
-        if not isinstance(values, list):
-            return False
-        found = gb.is_in(values, v, insensitive)
-        return not found if negate else found
+#: ``$in`` and its kin: (insensitive, negated)
+_MEMBERSHIP: dict[type, tuple[bool, bool]] = {
+    n.OpIn: (False, False),
+    n.OpNin: (False, True),
+    n.OpIni: (True, False),
+    n.OpNini: (True, True),
+}
 
-    return run
+
+def _membership(operand: n.Json, v: Any, insensitive: bool, negate: bool) -> bool:
+    keys = _member_keys(operand.text, insensitive)
+    if keys is None:  # the operand is no list
+        return False
+    found = gb.is_member(keys, v, insensitive)
+    return not found if negate else found
+
+
+@lru_cache(maxsize=256)
+def _member_keys(text: str, insensitive: bool) -> frozenset[tuple[str, Any]] | None:
+    """A ``$in`` list's keys, built once per list (a set: a 10,000-value list is one
+    lookup per attribute value, not 10,000 comparisons)."""
+    values = json.loads(text)
+    return gb.member_keys(values, insensitive) if isinstance(values, list) else None
 
 
 _OPERATORS: dict[type, Callable[[Any, Any], Result]] = {
@@ -449,10 +467,6 @@ _OPERATORS: dict[type, Callable[[Any, Any], Result]] = {
     n.OpVLte: _version(lambda a, b: a <= b),
     n.OpVGt: _version(lambda a, b: a > b),
     n.OpVGte: _version(lambda a, b: a >= b),
-    n.OpIn: _membership(False, False),
-    n.OpNin: _membership(False, True),
-    n.OpIni: _membership(True, False),
-    n.OpNini: _membership(True, True),
     n.OpRegex: _regex(0, False),
     n.OpRegexi: _regex(re.IGNORECASE, False),
     n.OpNotRegex: _regex(0, True),
