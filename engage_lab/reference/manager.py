@@ -347,7 +347,9 @@ class VisitorSession:
                     continue
                 key = (trigger.id, chat.shown, chat.opened)
                 if key not in held or not self.shortcuts:
-                    held[key] = conditions_hold(planned.conditions, plan.config, pages(), attrs)
+                    held[key] = conditions_hold(
+                        planned.conditions, plan.config, pages(), attrs, self.shortcuts
+                    )
                 if not held[key]:
                     continue
                 activated.add(trigger.id)

@@ -80,6 +80,8 @@ class ParsedConditions:
     #: True when the static criteria read the current page only (their result then
     #: depends on the page's path, URL, title and counts alone, and can be memoized).
     static_current_only: bool = False
+    #: The other criteria: all that can change once the static ones held at the start.
+    dynamic_tree: nodes.Node = nodes.And(())
 
 
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
@@ -93,6 +95,7 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
         parsed.expression,
         nodes.And(static) if static else None,
         current_only,
+        nodes.And(tuple(c for c in parsed.criteria if not _is_static(c))),
     )
 
 
@@ -165,10 +168,15 @@ def conditions_hold(
     config: Config,
     pages: Sequence[Mapping[str, Any]],
     attributes: Callable[[], Mapping[str, Any]],
+    static_held: bool = False,
 ) -> bool:
     """Whether the criteria and the expression hold (``attributes`` is only called when
-    there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``."""
-    if parsed.criteria and not evaluate_on_pages(parsed.criteria_tree, pages):
+    there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``.
+
+    ``static_held``: the static criteria are known to hold on this page (they held at its
+    start: :func:`possible_on_page`), so only the others are evaluated again."""
+    tree = parsed.dynamic_tree if static_held else parsed.criteria_tree
+    if parsed.criteria and not evaluate_on_pages(tree, pages):
         return False
     if parsed.expression_tree is not None:
         return evaluate_node(parsed.expression_tree, attributes(), config.saved_groups)
