@@ -145,35 +145,43 @@ def parse_criteria_for_pages(
 
 def evaluate_on_pages(node: n.Node, pages: Sequence[Mapping[str, Any]]) -> bool:
     """Evaluate a criteria tree (or logic over criteria) on a visit's pages."""
-    return _criteria(node, pages) is True
+    return _criteria(node, pages, {}) is True
 
 
 # ----------------------------------------------------------------------------- criteria
 
+#: the values one position reads: (criterion, position, kind) -> the selected pages'
+#: values read as the kind (empty: the position selects no page)
+_Reads = dict[tuple[str, str, str], tuple[Any, ...]]
 
-def _criteria(node: n.Node, pages: Sequence[Mapping[str, Any]]) -> Result:
+
+def _criteria(node: n.Node, pages: Sequence[Mapping[str, Any]], reads: _Reads) -> Result:
     if isinstance(node, n.Criterion):
-        return _criterion(node, pages)
+        return _criterion(node, pages, reads)
     if isinstance(node, n.And):
-        return _and(_criteria(c, pages) for c in node.children)
+        return _and(_criteria(c, pages, reads) for c in node.children)
     if isinstance(node, n.Or):
-        return _or(_criteria(c, pages) for c in node.children) if node.children else True
+        return _or(_criteria(c, pages, reads) for c in node.children) if node.children else True
     if isinstance(node, n.Not):
-        return _not(_criteria(node.child, pages))
+        return _not(_criteria(node.child, pages, reads))
     if isinstance(node, n.Const):
         return node.value
     raise TypeError(f"not a criteria node: {type(node).__name__}")
 
 
-def _criterion(node: n.Criterion, pages: Sequence[Mapping[str, Any]]) -> bool:
-    first, last = position_range(node.position, len(pages))
-    if first > last:
+def _criterion(node: n.Criterion, pages: Sequence[Mapping[str, Any]], reads: _Reads) -> bool:
+    # criteria that read the same values (thousands may) read them once per evaluation
+    key = (node.criterion, node.position, node.kind)
+    values = reads.get(key)
+    if values is None:
+        first, last = position_range(node.position, len(pages))
+        selected = pages[first - 1 : last] if first <= last else ()
+        values = reads[key] = tuple(
+            read_page_value(page.get(node.criterion), node.kind) for page in selected
+        )
+    if not values:
         return type(node.test).not_found
-    for page in pages[first - 1 : last]:
-        value = read_page_value(page.get(node.criterion), node.kind)
-        if test_value(node.test, value, node.kind):
-            return True
-    return False
+    return any(test_value(node.test, value, node.kind) for value in values)
 
 
 def test_value(test: n.CriterionTest, value: Any, kind: str) -> bool:

@@ -40,6 +40,7 @@ from engage_lab.availability.state import NEVER
 from engage_lab.conditions import nodes
 from engage_lab.conditions.registry import SOURCES
 from engage_lab.conditions.vocabulary import POSITIONS
+from engage_lab.conditions.walking import merged_criteria
 from engage_lab.config import Config, ConfigHistory, Trigger
 from engage_lab.config.models import (
     HideOtherElementsAction,
@@ -64,7 +65,6 @@ __all__ = [
     "Slot",
     "UnsupportedByFastEngineError",
     "make_plan",
-    "merged_criteria",
 ]
 
 
@@ -236,7 +236,7 @@ def _slot(
 ) -> Slot:
     parsed = config.conditions(trigger)
     leaves: list[Leaf] = []
-    for node in merged_criteria(parsed.criteria):
+    for node in merged_criteria(parsed.criteria):  # exact: fewer leaves, same result
         if node.facts.grows_with_time and not isinstance(node.test, nodes.Gte | nodes.Lte):
             raise UnsupportedByFastEngineError(
                 f"trigger {trigger.id!r}: {node.criterion} takes only gte or lte"
@@ -268,61 +268,3 @@ def _slot(
         fixed_items=tuple(i.id for i in shown if i.fixed),
     )
 
-
-#: positions that select at most one page: two tests there meet on the same value
-_ONE_PAGE = frozenset(
-    p for p, back in POSITIONS.items() if p == "first" or (back is not None and back[0] == back[1])
-)
-#: negative list tests: ANDed on one value, their entries add up
-_UNION = (nodes.IsNot, nodes.DoesNotContain)
-
-
-def merged_criteria(criteria: tuple[nodes.Criterion, ...]) -> tuple[nodes.Criterion, ...]:
-    """ANDed criteria with the same result, fewer where some read the same thing.
-
-    Exact rewrites only, so a trigger with thousands of criteria costs what its distinct
-    reads cost (and its dynamic criteria fit the pass's bits):
-
-    * an equal test of the same criterion at the same position is dropped;
-    * ``gte`` tests of one criterion at one position keep the largest value, ``lte``
-      tests the smallest: the position holds the stronger test on some page iff it holds
-      both (one test's pages are a subset of the other's);
-    * ``is_not`` / ``does_not_contain`` tests of one criterion at a position of one page
-      become one test with all the entries (none of A and none of B on the same value).
-
-    The first criterion of each group keeps its place.
-
-    >>> from engage_lab.conditions import parse_criteria
-    >>> tree = parse_criteria([
-    ...     {"criterion": "page_visit_duration", "operator": "gte", "value": 10},
-    ...     {"criterion": "page_path", "operator": "is_not", "value": "/a"},
-    ...     {"criterion": "page_visit_duration", "operator": "gte", "value": 30},
-    ...     {"criterion": "page_path", "operator": "is_not", "value": "/b, /a"}], {})
-    >>> [(c.criterion, c.test) for c in merged_criteria(tree.children)]
-    [('page_visit_duration', Gte(value=30)), ('page_path', IsNot(values=('/a', '/b')))]
-    """
-    merged: dict[Any, nodes.Criterion] = {}
-    for node in criteria:
-        test = node.test
-        read = (node.criterion, node.position, node.kind)
-        if isinstance(test, nodes.Gte | nodes.Lte):
-            key: Any = (*read, type(test))
-        elif isinstance(test, _UNION) and node.position in _ONE_PAGE:
-            key = (*read, type(test))
-        else:
-            key = (*read, test)
-        kept = merged.get(key)
-        if kept is None:
-            merged[key] = node
-            continue
-        old = kept.test
-        if isinstance(test, nodes.Gte) and isinstance(old, nodes.Gte):
-            new: nodes.CriterionTest = nodes.Gte(max(old.value, test.value))
-        elif isinstance(test, nodes.Lte) and isinstance(old, nodes.Lte):
-            new = nodes.Lte(min(old.value, test.value))
-        elif isinstance(test, _UNION) and isinstance(old, _UNION):
-            new = type(test)(tuple(dict.fromkeys((*old.values, *test.values))))
-        else:  # the same test again
-            continue
-        merged[key] = nodes.Criterion(node.criterion, node.position, node.kind, new, kept.source)
-    return tuple(merged.values())

@@ -16,7 +16,12 @@ from engage_lab.conditions import nodes
 from engage_lab.conditions.evaluator import evaluate_node, evaluate_on_pages
 from engage_lab.conditions.registry import CRITERIA
 from engage_lab.conditions.vocabulary import position_range
-from engage_lab.conditions.walking import TimeReads, first_ms_above, first_ms_at_least
+from engage_lab.conditions.walking import (
+    TimeReads,
+    first_ms_above,
+    first_ms_at_least,
+    merged_criteria,
+)
 from engage_lab.config import Config, Trigger
 
 __all__ = [
@@ -87,7 +92,10 @@ class ParsedConditions:
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
     """A trigger's conditions for repeated evaluation (from :meth:`Config.conditions`)."""
     parsed = config.conditions(trigger)
-    static = tuple(c for c in parsed.criteria if _is_static(c))
+    # the shortcuts' trees: criteria that read the same value merged (exact, and checked
+    # against the literal tree by the tests of the shortcuts)
+    merged = merged_criteria(parsed.criteria)
+    static = tuple(c for c in merged if _is_static(c))
     current_only = all(c.position == "current" and c.facts.fixed_in_page for c in static)
     return ParsedConditions(
         parsed.criteria,
@@ -95,7 +103,7 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
         parsed.expression,
         nodes.And(static) if static else None,
         current_only,
-        nodes.And(tuple(c for c in parsed.criteria if not _is_static(c))),
+        nodes.And(tuple(c for c in merged if not _is_static(c))),
     )
 
 
@@ -157,9 +165,10 @@ def criteria_reads(
     (('/a',),)
     """
     reads = []
-    for node in criteria:
-        first, last = position_range(node.position, len(pages))
-        reads.append(tuple(page.get(node.criterion) for page in pages[first - 1 : last]))
+    # criteria of one criterion and position read the same values: once in the key
+    for criterion, position in dict.fromkeys((c.criterion, c.position) for c in criteria):
+        first, last = position_range(position, len(pages))
+        reads.append(tuple(page.get(criterion) for page in pages[first - 1 : last]))
     return tuple(reads)
 
 
