@@ -267,4 +267,3 @@ def _slot(
         offline_items=offline if config.source.mode == "live_chat" else (),
         fixed_items=tuple(i.id for i in shown if i.fixed),
     )
-

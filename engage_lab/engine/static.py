@@ -307,9 +307,7 @@ def _truth_per_value(
     compiler = LeafCompiler(param_prefix="pg_p")
     inner = exp.select(col("k"), col("v"))
     normal = None
-    if any(
-        leaf.kind == "string" and type(leaf.test) in compiler.STRING_TESTS for leaf in leaves
-    ):
+    if any(leaf.kind == "string" and type(leaf.test) in compiler.STRING_TESTS for leaf in leaves):
         inner = inner.select(normalized(col("v")).as_("nv"))
         normal = col("nv")
     tests = [

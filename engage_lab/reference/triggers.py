@@ -36,6 +36,7 @@ __all__ = [
     "first_ms_at_least",
     "parse_conditions",
     "possible_on_page",
+    "static_criteria_hold",
 ]
 
 
@@ -85,8 +86,8 @@ class ParsedConditions:
     #: True when the static criteria read the current page only (their result then
     #: depends on the page's path, URL, title and counts alone, and can be memoized).
     static_current_only: bool = False
-    #: The other criteria: all that can change once the static ones held at the start.
-    dynamic_tree: nodes.Node = nodes.And(())
+    #: The other criteria (the ones that can change during a page view), if any.
+    dynamic_tree: nodes.Node | None = None
 
 
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
@@ -96,6 +97,7 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
     # against the literal tree by the tests of the shortcuts)
     merged = merged_criteria(parsed.criteria)
     static = tuple(c for c in merged if _is_static(c))
+    dynamic = tuple(c for c in merged if not _is_static(c))
     current_only = all(c.position == "current" and c.facts.fixed_in_page for c in static)
     return ParsedConditions(
         parsed.criteria,
@@ -103,7 +105,7 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
         parsed.expression,
         nodes.And(static) if static else None,
         current_only,
-        nodes.And(tuple(c for c in merged if not _is_static(c))),
+        nodes.And(dynamic) if dynamic else None,
     )
 
 
@@ -172,6 +174,11 @@ def criteria_reads(
     return tuple(reads)
 
 
+def static_criteria_hold(parsed: ParsedConditions, pages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the static criteria hold on ``pages`` (the same all page long)."""
+    return parsed.static_tree is None or evaluate_on_pages(parsed.static_tree, pages)
+
+
 def conditions_hold(
     parsed: ParsedConditions,
     config: Config,
@@ -182,10 +189,10 @@ def conditions_hold(
     """Whether the criteria and the expression hold (``attributes`` is only called when
     there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``.
 
-    ``static_held``: the static criteria are known to hold on this page (they held at its
-    start: :func:`possible_on_page`), so only the others are evaluated again."""
+    ``static_held``: the static criteria are known to hold on this page
+    (:func:`static_criteria_hold` on it), so only the others are evaluated."""
     tree = parsed.dynamic_tree if static_held else parsed.criteria_tree
-    if parsed.criteria and not evaluate_on_pages(tree, pages):
+    if tree is not None and parsed.criteria and not evaluate_on_pages(tree, pages):
         return False
     if parsed.expression_tree is not None:
         return evaluate_node(parsed.expression_tree, attributes(), config.saved_groups)
