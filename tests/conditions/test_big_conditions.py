@@ -50,7 +50,9 @@ def test_big_in_inside_elem_match_agrees_with_the_sdk():
 
 def test_the_sql_of_in_does_not_grow_with_its_list():
     def compiled(size: int):
-        return DuckDBCompiler().compile(parse_expression({"page.path": {"$in": big_list([], size)}}))
+        return DuckDBCompiler().compile(
+            parse_expression({"page.path": {"$in": big_list([], size)}})
+        )
 
     small, big = compiled(10), compiled(10_000)
     assert len(big.sql) == len(small.sql) < 2_000
@@ -74,9 +76,9 @@ def repeated_criteria(draw):
         name = draw(names)
         _, operators = CRITERIA_SPACE[name]
         operator = draw(st.sampled_from(sorted(operators)))
+        value = draw(operators[operator])
         criteria.append(
-            {"criterion": name, "when": draw(positions), "operator": operator,
-             "value": draw(operators[operator])}  # fmt: skip
+            {"criterion": name, "when": draw(positions), "operator": operator, "value": value}
         )
     return criteria
 
