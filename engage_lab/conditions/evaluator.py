@@ -293,7 +293,7 @@ class _Expression:
             values = entry.get("values")
             if not isinstance(key, str) or not isinstance(values, list):
                 return False
-            return gb.is_in(values, gb.get_path(attrs, key))
+            return gb.is_member(_group_keys(values), gb.get_path(attrs, key))
         if entry.get("type") == "condition":
             condition = entry.get("condition")
             if not isinstance(condition, dict):
@@ -385,8 +385,29 @@ class _Expression:
         values = group_values(self.groups, group_id)
         if values is None:
             return False
-        matches = gb.is_in(values, v)
+        matches = gb.is_member(_group_keys(values), v)
         return matches if isinstance(test, n.OpInGroup) else not matches
+
+
+#: member keys of the frozen lists of configurations' saved groups, by identity
+_GROUP_KEYS: dict[int, tuple[list[Any], frozenset[tuple[str, Any]]]] = {}
+
+
+def _group_keys(values: list[Any]) -> frozenset[tuple[str, Any]]:
+    """A saved group's member keys (:func:`~._growthbook.member_keys`). A configuration's
+    lists cannot change (``FrozenList``), so theirs are built once, not per evaluation; a
+    plain list given to :func:`evaluate` may change between calls and is read anew."""
+    from engage_lab.config.immutable import FrozenList  # the configuration layer sits above
+
+    if not isinstance(values, FrozenList):
+        return gb.member_keys(values)
+    known = _GROUP_KEYS.get(id(values))
+    if known is None or known[0] is not values:
+        if len(_GROUP_KEYS) >= 64:
+            _GROUP_KEYS.clear()
+        # the list is kept with its keys: its id cannot be reused while it is here
+        known = _GROUP_KEYS[id(values)] = (values, gb.member_keys(values))
+    return known[1]
 
 
 def group_values(groups: Mapping[str, Any] | None, group_id: str) -> list[Any] | None:

@@ -122,3 +122,26 @@ def test_merging_keeps_one_criterion_per_read():
         for v in ("/a", "/b")
     ]
     assert len(merged_criteria(parse_criteria(pooled, {}).children)) == 2
+
+
+def test_big_saved_groups_agree_with_the_sdk_and_sql():
+    from engage_lab.config.immutable import freeze
+
+    groups = {"big": big_list([1, "A"]), "keyed": {"type": "list", "values": big_list([True])}}
+    groups["keyed"]["attributeKey"] = "v"
+    conditions = [{"v": {"$inGroup": "big"}}, {"v": {"$notInGroup": "big"}}]
+    conditions.append({"$savedGroup": "keyed"})
+    pairs = [(c, {"v": v}) for c in conditions for v in TRICKY]
+    expected = [evalCondition(a, c, groups) for c, a in pairs]
+    frozen = freeze(groups)
+    for _ in range(2):  # the frozen lists' keys are remembered: the same answers again
+        assert [evaluate(c, a, frozen) for c, a in pairs] == expected
+    assert run_expressions(pairs, groups) == expected
+    assert 0 < sum(expected) < len(expected)
+
+
+def test_a_plain_saved_group_list_is_read_anew_each_time():
+    groups = {"g": ["a"]}
+    assert evaluate({"v": {"$inGroup": "g"}}, {"v": "b"}, groups) is False
+    groups["g"].append("b")  # a caller's own list may change between evaluations
+    assert evaluate({"v": {"$inGroup": "g"}}, {"v": "b"}, groups) is True
