@@ -33,7 +33,7 @@ from sqlglot import exp
 from engage_lab.engine.ahead import ENGINE_THREADS
 from engage_lab.engine.pages import Pages, dictionary_read
 from engage_lab.engine.pages_kernel import NEVER, position_type
-from engage_lab.engine.plan import Leaf, Plan
+from engage_lab.engine.plan import Leaf, Plan, UnsupportedByFastEngineError
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
     aliased,
@@ -430,7 +430,12 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
         if slot.expression is not None:
             bit += 1  # the expression leaf: active on every candidate page
         if bit > 62:
-            raise EngineError(f"fast engine: trigger {slot.id!r} has more than 62 dynamic criteria")
+            raise UnsupportedByFastEngineError(
+                f"fast engine: trigger {slot.id!r} has more than 62 criteria that change during"
+                " a page view (durations, the clock, identities, custom variables; its"
+                " expression counts as one) once equal reads are merged; replay it with the"
+                " reference engine (--engine reference)"
+            )
     slot_lo = np.zeros(n_slots + 1, np.int64)
     for j in leaf_slot:
         slot_lo[j + 1] += 1

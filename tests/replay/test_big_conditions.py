@@ -69,3 +69,22 @@ def test_engines_agree_on_big_conditions_within_bounds(sample_db, tmp_path):
         big = r[r["trigger_id"] == "big-condition"]
         assert len(big) > 50, name  # the big trigger fires: its condition is evaluated
         pd.testing.assert_frame_equal(f, r, obj=name)
+
+
+def test_too_many_changing_criteria_are_refused_by_the_fast_engine_only(sample_db):
+    import engage_lab as el
+    from engage_lab.config import Config
+    from engage_lab.engine import UnsupportedByFastEngineError
+
+    data = json.loads((ROOT / "data" / "configs" / "production-live-chat.json").read_text())
+    # `contains` tests do not merge: 70 criteria whose value changes during a page view
+    criteria = [
+        {"criterion": "custom_plan", "operator": "contains", "value": f"x{i}"} for i in range(70)
+    ]
+    actions = [{"type": "show_item", "item": "inv-pricing"}]
+    data["triggers"].append({"id": "many", "label": "M", "criteria": criteria, "actions": actions})
+    config = Config.from_dict(data)
+    with el.open(sample_db) as lab:
+        with pytest.raises(UnsupportedByFastEngineError, match=r"'many' has more than 62"):
+            lab.replay(config, engine="fast")
+        assert len(lab.replay(config, engine="reference").events) > 0
