@@ -187,7 +187,7 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
                 text = test.sql("duckdb")
                 if text not in seen:
                     seen[text] = len(seen)
-                    outer_columns.append(test.as_(f"t{seen[text]}"))
+                    outer_columns.append(test.as_(f"t{seen[text]}", copy=False))
                 column_of[key] = seen[text]
             tests.append((j, li, column_of[key]))
     if needs_ids:
@@ -233,7 +233,10 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
             last.subquery(alias), on=col("pvi", alias).eq(col("pvi", "f")), join_type="left"
         )
     inner = inner.where(exp.GTE(this=col("pvi", "f"), expression=num(0)))
-    outer = exp.select(col("pvi"), *outer_columns).from_(inner.subquery("pv"))
+    # no copies of the (big) columns: one per builder step made thousands of criteria slow
+    outer = exp.select(col("pvi"), *outer_columns).from_(
+        inner.subquery("pv", copy=False), copy=False
+    )
     params.update(compiler.params())
     with deep_sql():
         sql = outer.sql("duckdb")
@@ -308,13 +311,16 @@ def _truth_per_value(
     inner = exp.select(col("k"), col("v"))
     normal = None
     if any(leaf.kind == "string" and type(leaf.test) in compiler.STRING_TESTS for leaf in leaves):
-        inner = inner.select(normalized(col("v")).as_("nv"))
+        inner = inner.select(normalized(col("v")).as_("nv", copy=False), copy=False)
         normal = col("nv")
     tests = [
-        compiler.test(leaf, col("v"), None if normal is None else normal.copy()).as_(f"t{i}")
+        compiler.test(leaf, col("v"), None if normal is None else normal.copy()).as_(
+            f"t{i}", copy=False
+        )
         for i, leaf in enumerate(leaves)
     ]
-    query = exp.select(col("k"), *tests).from_(inner.from_("_el_values").subquery("vals"))
+    values = inner.from_("_el_values", copy=False).subquery("vals", copy=False)
+    query = exp.select(col("k"), *tests).from_(values, copy=False)
     numbered = table.append_column("k", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con.register("_el_values", numbered)
     try:
