@@ -21,9 +21,12 @@ __all__ = [
     "get_type",
     "is_array_index",
     "is_in",
+    "is_member",
     "is_orderable",
     "js_number_to_string",
     "js_strict_equal",
+    "member_key",
+    "member_keys",
     "padded_version",
     "strict_deep_equal",
 ]
@@ -116,15 +119,37 @@ def js_strict_equal(a: Any, b: Any) -> bool:
 
 def is_in(values: list[Any], attribute: Any, insensitive: bool = False) -> bool:
     """``$in``: the attribute (or, for an array, one of its elements) strictly equals a value."""
+    return is_member(member_keys(values, insensitive), attribute, insensitive)
 
-    def fold(v: Any) -> Any:
-        return v.lower() if insensitive and isinstance(v, str) else v
 
+def member_key(value: Any, insensitive: bool = False) -> tuple[str, Any] | None:
+    """A key two values share iff :func:`js_strict_equal` holds between them (strings
+    lowercased when ``insensitive``); ``None`` for a value equal to nothing (arrays,
+    objects, NaN). ``1`` and ``1.0`` share a key, ``1`` and ``true`` do not.
+
+    >>> member_key(1) == member_key(1.0), member_key(1) == member_key(True)
+    (True, False)
+    """
+    kind = get_type(value)
+    if kind in ("array", "object", "unknown") or (kind == "number" and value != value):
+        return None
+    if insensitive and kind == "string":
+        value = value.lower()
+    return kind, value
+
+
+def member_keys(values: list[Any], insensitive: bool = False) -> frozenset[tuple[str, Any]]:
+    """The :func:`member_key` of every value of a ``$in`` list (a set: membership in O(1))."""
+    keys = (member_key(v, insensitive) for v in values)
+    return frozenset(k for k in keys if k is not None)
+
+
+def is_member(keys: frozenset[tuple[str, Any]], attribute: Any, insensitive: bool = False) -> bool:
+    """:func:`is_in` over the :func:`member_keys` of the values."""
     if isinstance(attribute, dict):
         return False
     candidates = attribute if isinstance(attribute, list) else [attribute]
-    folded = [fold(v) for v in values]
-    return any(js_strict_equal(fold(c), v) for c in candidates for v in folded)
+    return any(member_key(c, insensitive) in keys for c in candidates)
 
 
 def is_orderable(a: Any, b: Any) -> bool:

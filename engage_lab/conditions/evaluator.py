@@ -145,35 +145,43 @@ def parse_criteria_for_pages(
 
 def evaluate_on_pages(node: n.Node, pages: Sequence[Mapping[str, Any]]) -> bool:
     """Evaluate a criteria tree (or logic over criteria) on a visit's pages."""
-    return _criteria(node, pages) is True
+    return _criteria(node, pages, {}) is True
 
 
 # ----------------------------------------------------------------------------- criteria
 
+#: the values one position reads: (criterion, position, kind) -> the selected pages'
+#: values read as the kind (empty: the position selects no page)
+_Reads = dict[tuple[str, str, str], tuple[Any, ...]]
 
-def _criteria(node: n.Node, pages: Sequence[Mapping[str, Any]]) -> Result:
+
+def _criteria(node: n.Node, pages: Sequence[Mapping[str, Any]], reads: _Reads) -> Result:
     if isinstance(node, n.Criterion):
-        return _criterion(node, pages)
+        return _criterion(node, pages, reads)
     if isinstance(node, n.And):
-        return _and(_criteria(c, pages) for c in node.children)
+        return _and(_criteria(c, pages, reads) for c in node.children)
     if isinstance(node, n.Or):
-        return _or(_criteria(c, pages) for c in node.children) if node.children else True
+        return _or(_criteria(c, pages, reads) for c in node.children) if node.children else True
     if isinstance(node, n.Not):
-        return _not(_criteria(node.child, pages))
+        return _not(_criteria(node.child, pages, reads))
     if isinstance(node, n.Const):
         return node.value
     raise TypeError(f"not a criteria node: {type(node).__name__}")
 
 
-def _criterion(node: n.Criterion, pages: Sequence[Mapping[str, Any]]) -> bool:
-    first, last = position_range(node.position, len(pages))
-    if first > last:
+def _criterion(node: n.Criterion, pages: Sequence[Mapping[str, Any]], reads: _Reads) -> bool:
+    # criteria that read the same values (thousands may) read them once per evaluation
+    key = (node.criterion, node.position, node.kind)
+    values = reads.get(key)
+    if values is None:
+        first, last = position_range(node.position, len(pages))
+        selected = pages[first - 1 : last] if first <= last else ()
+        values = reads[key] = tuple(
+            read_page_value(page.get(node.criterion), node.kind) for page in selected
+        )
+    if not values:
         return type(node.test).not_found
-    for page in pages[first - 1 : last]:
-        value = read_page_value(page.get(node.criterion), node.kind)
-        if test_value(node.test, value, node.kind):
-            return True
-    return False
+    return any(test_value(node.test, value, node.kind) for value in values)
 
 
 def test_value(test: n.CriterionTest, value: Any, kind: str) -> bool:
@@ -285,7 +293,7 @@ class _Expression:
             values = entry.get("values")
             if not isinstance(key, str) or not isinstance(values, list):
                 return False
-            return gb.is_in(values, gb.get_path(attrs, key))
+            return gb.is_member(_group_keys(values), gb.get_path(attrs, key))
         if entry.get("type") == "condition":
             condition = entry.get("condition")
             if not isinstance(condition, dict):
@@ -303,6 +311,9 @@ class _Expression:
             if test.insensitive and isinstance(expected, str) and isinstance(v, str):  # type: ignore[attr-defined]
                 return expected.lower() == v.lower()
             return gb.strict_deep_equal(expected, v)
+        membership = _MEMBERSHIP.get(kind)
+        if membership is not None:
+            return _membership(test.operand, v, *membership)  # type: ignore[attr-defined]
         handler = _OPERATORS.get(kind)
         if handler is not None:
             return handler(test.operand.value, v)  # type: ignore[attr-defined]
@@ -374,8 +385,29 @@ class _Expression:
         values = group_values(self.groups, group_id)
         if values is None:
             return False
-        matches = gb.is_in(values, v)
+        matches = gb.is_member(_group_keys(values), v)
         return matches if isinstance(test, n.OpInGroup) else not matches
+
+
+#: member keys of the frozen lists of configurations' saved groups, by identity
+_GROUP_KEYS: dict[int, tuple[list[Any], frozenset[tuple[str, Any]]]] = {}
+
+
+def _group_keys(values: list[Any]) -> frozenset[tuple[str, Any]]:
+    """A saved group's member keys (:func:`~._growthbook.member_keys`). A configuration's
+    lists cannot change (``FrozenList``), so theirs are built once, not per evaluation; a
+    plain list given to :func:`evaluate` may change between calls and is read anew."""
+    from engage_lab.config.immutable import FrozenList  # the configuration layer sits above
+
+    if not isinstance(values, FrozenList):
+        return gb.member_keys(values)
+    known = _GROUP_KEYS.get(id(values))
+    if known is None or known[0] is not values:
+        if len(_GROUP_KEYS) >= 64:
+            _GROUP_KEYS.clear()
+        # the list is kept with its keys: its id cannot be reused while it is here
+        known = _GROUP_KEYS[id(values)] = (values, gb.member_keys(values))
+    return known[1]
 
 
 def group_values(groups: Mapping[str, Any] | None, group_id: str) -> list[Any] | None:
@@ -426,14 +458,29 @@ def _regex(insensitive: bool, negate: bool) -> Callable[[Any, Any], bool]:
     return run
 
 
-def _membership(insensitive: bool, negate: bool) -> Callable[[Any, Any], bool]:
-    def run(values: Any, v: Any) -> bool:
-        if not isinstance(values, list):
-            return False
-        found = gb.is_in(values, v, insensitive)
-        return not found if negate else found
+#: ``$in`` and its kin: (insensitive, negated)
+_MEMBERSHIP: dict[type, tuple[bool, bool]] = {
+    n.OpIn: (False, False),
+    n.OpNin: (False, True),
+    n.OpIni: (True, False),
+    n.OpNini: (True, True),
+}
 
-    return run
+
+def _membership(operand: n.Json, v: Any, insensitive: bool, negate: bool) -> bool:
+    keys = _member_keys(operand.text, insensitive)
+    if keys is None:  # the operand is no list
+        return False
+    found = gb.is_member(keys, v, insensitive)
+    return not found if negate else found
+
+
+@lru_cache(maxsize=256)
+def _member_keys(text: str, insensitive: bool) -> frozenset[tuple[str, Any]] | None:
+    """A ``$in`` list's keys, built once per list (a set: a 10,000-value list is one
+    lookup per attribute value, not 10,000 comparisons)."""
+    values = json.loads(text)
+    return gb.member_keys(values, insensitive) if isinstance(values, list) else None
 
 
 _OPERATORS: dict[type, Callable[[Any, Any], Result]] = {
@@ -449,10 +496,6 @@ _OPERATORS: dict[type, Callable[[Any, Any], Result]] = {
     n.OpVLte: _version(lambda a, b: a <= b),
     n.OpVGt: _version(lambda a, b: a > b),
     n.OpVGte: _version(lambda a, b: a >= b),
-    n.OpIn: _membership(False, False),
-    n.OpNin: _membership(False, True),
-    n.OpIni: _membership(True, False),
-    n.OpNini: _membership(True, True),
     n.OpRegex: _regex(False, False),
     n.OpRegexi: _regex(True, False),
     n.OpNotRegex: _regex(False, True),

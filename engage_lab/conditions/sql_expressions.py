@@ -23,7 +23,14 @@ from engage_lab.errors import CompileError
 __all__ = ["ExpressionVisitors"]
 
 #: the SQL type of a bound list of values, per GrowthBook type
-_LIST_TYPES = {"string": "VARCHAR[]", "number": "DOUBLE[]", "boolean": "BOOLEAN[]"}
+
+
+def _double(number: Any) -> float:
+    """A JSON number as the double SQL compares (an integer beyond doubles: infinite)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return float("inf") if number > 0 else float("-inf")
 
 
 class ExpressionVisitors:
@@ -273,56 +280,67 @@ class ExpressionVisitors:
     ) -> exp.Expression:
         """GrowthBook's isIn: the value, or one element of an array value, strictly equals one.
 
-        The values are bound by type, each type's as one list parameter (strings,
-        numbers, booleans), so a long ``$in`` list is one parameter and one
-        ``list_contains``, not one comparison per value."""
-        by_type: dict[str, list[Any]] = {"string": [], "number": [], "boolean": []}
-        has_null = False
-        for v in values:
-            kind = gb.get_type(v)
-            if kind == "null":
-                has_null = True
-            elif kind in by_type:
-                by_type[kind].append(v.lower() if insensitive and kind == "string" else v)
-        lists = {
-            kind: self.bind(tuple(dict.fromkeys(found)), _LIST_TYPES[kind])
-            for kind, found in by_type.items()
-            if found
-        }
+        The strings and the numbers of ``values`` are each ONE bound list parameter, met
+        by a hash semi-join (``x IN (SELECT UNNEST($p))``) outside list lambdas, by
+        ``LIST_CONTAINS`` inside them (DuckDB allows no subquery there): a 10,000-value
+        ``$in`` is one comparison per candidate, not 10,000 OR'ed ones."""
+        primitives = [v for v in values if gb.get_type(v) not in ("array", "object")]
+        strings = [v for v in primitives if isinstance(v, str)]
+        if insensitive:
+            strings = [v.lower() for v in strings]
+        # NaN equals nothing in GrowthBook (DuckDB's NaN = NaN is true: leave it out)
+        numbers = [_double(v) for v in primitives if gb.get_type(v) == "number" and v == v]
+        others = [v for v in primitives if gb.get_type(v) in ("boolean", "null")]
+        lists = []
+        if strings:
+            lists.append(("string", self.bind(tuple(sorted(set(strings))), "VARCHAR[]")))
+        if numbers:
+            lists.append(("number", self.bind(tuple(sorted(set(numbers))), "DOUBLE[]")))
 
-        def one(candidate: exp.Expression) -> exp.Expression:
-            parts = [self.has_type(candidate, "null")] if has_null else []
-            for kind, items in lists.items():
-                read = {"string": self.json_string, "number": self.json_number}.get(
-                    kind, self.json_boolean
-                )(candidate)
-                if kind == "string" and insensitive:
-                    read = exp.Lower(this=read)
-                parts.append(
-                    _and(
-                        [
-                            self.has_type(candidate, kind),
-                            exp.func("COALESCE", self.list_contains(items, read), exp.false()),
-                        ]
-                    )
-                )
+        def one(candidate: exp.Expression, in_lambda: bool) -> exp.Expression:
+            parts = [self.equals_literal(candidate, v) for v in dict.fromkeys(others)]
+            for kind, items in lists:
+                if kind == "string":
+                    read = self.json_string(candidate)
+                    read = exp.Lower(this=read) if insensitive else read
+                else:
+                    read = self.json_number(candidate)
+                found = self.in_list(read, items.copy(), in_lambda)
+                parts.append(_and([self.has_type(candidate, kind), found]))
             return _or(parts)
 
         e = exp.column(f"e{depth}")
-        in_array = exp.func(
-            "COALESCE",
-            self.list_bool_or(
-                self.list_transform(self.json_elements(value), self.lambda_(_paren(one(e)), e))
-            ),
-            exp.false(),
-        )
+        if depth == 0:  # outside any lambda: the elements as rows of a subquery
+            rows = exp.select(self.call("UNNEST", self.json_elements(value)).as_(e.name))
+            found_any = exp.select(exp.func("BOOL_OR", _paren(one(e, False)))).from_(
+                rows.subquery(f"u{depth}")
+            )
+            in_array = exp.func("COALESCE", exp.Subquery(this=found_any), exp.false())
+        else:
+            in_array = exp.func(
+                "COALESCE",
+                self.list_bool_or(
+                    self.list_transform(
+                        self.json_elements(value), self.lambda_(_paren(one(e, True)), e)
+                    )
+                ),
+                exp.false(),
+            )
         return exp.Case(
             ifs=[
                 exp.If(this=self.has_type(value, "array"), true=in_array),
                 exp.If(this=self.has_type(value, "object"), true=exp.false()),
             ],
-            default=_paren(one(value)),
+            default=_paren(one(value, depth > 0)),
         )
+
+    def in_list(
+        self, item: exp.Expression, items: exp.Expression, in_lambda: bool
+    ) -> exp.Expression:
+        """Whether ``item`` (never NULL here) is one of ``items`` (a list)."""
+        if in_lambda:
+            return self.call("LIST_CONTAINS", items, item)
+        return exp.In(this=item, query=exp.select(self.call("UNNEST", items)).subquery())
 
     def _visit_in(self, node: n.Node, ctx: _Ctx) -> exp.Expression:
         values = node.operand.value  # type: ignore[attr-defined]

@@ -3,7 +3,8 @@
 The fast engine and the reference Chat Manager walk the tree instead of re-reading JSON:
 :func:`criteria_nodes` lists the criteria (criterion, position, operator, values) and
 :func:`time_thresholds` the thresholds on attributes that grow with time, from which
-the exact instant a condition turns true can be computed.
+the exact instant a condition turns true can be computed; :func:`merged_criteria` ANDs
+criteria that read the same value into fewer, with the same result.
 
 >>> from engage_lab.conditions import parse_criteria, parse_expression
 >>> tree = parse_criteria([{"criterion": "page_visit_duration", "operator": "gte", "value": 30},
@@ -21,9 +22,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from engage_lab.conditions import nodes as n
-from engage_lab.conditions.vocabulary import TIME_GROWING_ATTRIBUTES
+from engage_lab.conditions.vocabulary import POSITIONS, TIME_GROWING_ATTRIBUTES
 
 __all__ = [
     "BEYOND_MS",
@@ -34,6 +36,7 @@ __all__ = [
     "criteria_nodes",
     "first_ms_above",
     "first_ms_at_least",
+    "merged_criteria",
     "time_reads",
     "time_thresholds",
 ]
@@ -182,3 +185,63 @@ def time_reads(criteria: Sequence[n.Criterion], expression: n.Node | None) -> Ti
             if isinstance(node, n.Field) and node.path == "time":
                 step = MINUTE_MS
     return TimeReads(tuple(sorted(page)), tuple(sorted(visit)), step)
+
+
+#: positions that select at most one page: two tests there meet on the same value
+_ONE_PAGE = frozenset(
+    p for p, back in POSITIONS.items() if p == "first" or (back is not None and back[0] == back[1])
+)
+#: negative list tests: ANDed on one value, their entries add up
+_UNION = (n.IsNot, n.DoesNotContain)
+
+
+def merged_criteria(criteria: tuple[n.Criterion, ...]) -> tuple[n.Criterion, ...]:
+    """ANDed criteria with the same result, fewer where some read the same thing.
+
+    Exact rewrites only, so a trigger with thousands of criteria costs about what its
+    distinct reads cost, in every engine (the reference without its shortcuts evaluates
+    the criteria as written, and its tests compare both ways):
+
+    * an equal test of the same criterion at the same position is dropped;
+    * ``gte`` tests of one criterion at one position keep the largest value, ``lte``
+      tests the smallest: the position holds the stronger test on some page iff it holds
+      both (one test's pages are a subset of the other's);
+    * ``is_not`` / ``does_not_contain`` tests of one criterion at a position of one page
+      become one test with all the entries (none of A and none of B on the same value).
+
+    The first criterion of each group keeps its place.
+
+    >>> from engage_lab.conditions import parse_criteria
+    >>> tree = parse_criteria([
+    ...     {"criterion": "page_visit_duration", "operator": "gte", "value": 10},
+    ...     {"criterion": "page_path", "operator": "is_not", "value": "/a"},
+    ...     {"criterion": "page_visit_duration", "operator": "gte", "value": 30},
+    ...     {"criterion": "page_path", "operator": "is_not", "value": "/b, /a"}], {})
+    >>> [(c.criterion, c.test) for c in merged_criteria(tree.children)]
+    [('page_visit_duration', Gte(value=30)), ('page_path', IsNot(values=('/a', '/b')))]
+    """
+    merged: dict[Any, n.Criterion] = {}
+    for node in criteria:
+        test = node.test
+        read = (node.criterion, node.position, node.kind)
+        if isinstance(test, n.Gte | n.Lte):
+            key: Any = (*read, type(test))
+        elif isinstance(test, _UNION) and node.position in _ONE_PAGE:
+            key = (*read, type(test))
+        else:
+            key = (*read, test)
+        kept = merged.get(key)
+        if kept is None:
+            merged[key] = node
+            continue
+        old = kept.test
+        if isinstance(test, n.Gte) and isinstance(old, n.Gte):
+            new: n.CriterionTest = n.Gte(max(old.value, test.value))
+        elif isinstance(test, n.Lte) and isinstance(old, n.Lte):
+            new = n.Lte(min(old.value, test.value))
+        elif isinstance(test, _UNION) and isinstance(old, _UNION):
+            new = type(test)(tuple(dict.fromkeys((*old.values, *test.values))))
+        else:  # the same test again
+            continue
+        merged[key] = n.Criterion(node.criterion, node.position, node.kind, new, kept.source)
+    return tuple(merged.values())

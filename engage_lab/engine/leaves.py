@@ -32,7 +32,15 @@ from engage_lab.conditions.vocabulary import DAY_NAMES
 from engage_lab.conditions.walking import QUARTER_MS, first_ms_above, first_ms_at_least
 from engage_lab.engine.pages import Pages
 from engage_lab.engine.plan import Leaf, Plan
-from engage_lab.engine.sqlvalues import LeafCompiler, aliased, coerce_json, col, deep_sql, num
+from engage_lab.engine.sqlvalues import (
+    LeafCompiler,
+    aliased,
+    coerce_json,
+    col,
+    deep_sql,
+    normalized,
+    num,
+)
 from engage_lab.engine.static import Candidates
 from engage_lab.engine.steps import (
     CLOCK,
@@ -187,19 +195,25 @@ def _var_rows_query(
     outputs: list[exp.Expression] = [col("pvi", "r"), col("c", "r")]
     for q, (j, _, leaf) in enumerate(leaves):
         compiler = LeafCompiler(param_prefix=f"vr{q}_p")
-        test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
+        if leaf.node.kind == "string" and type(leaf.node.test) in compiler.STRING_TESTS:
+            # the value normalized once (``ns``), not once per entry of the test's list
+            test = compiler.test(leaf.node, col("s"), col("ns"))
+        else:
+            test = compiler.test(leaf.node, coerce_json(col("value"), leaf.node.kind))
         params.update(compiler.params())
         params[f"vr{q}_name"] = leaf.criterion
         name = exp.Placeholder(this=f"vr{q}_name")
         names.append(name)
         tests.append(
-            exp.Case(ifs=[exp.If(this=col("name").eq(name.copy()), true=test)]).as_(f"t{q}")
+            exp.Case(ifs=[exp.If(this=col("name").eq(name.copy()), true=test)]).as_(
+                f"t{q}", copy=False
+            )
         )
         bit = exp.BitwiseAnd(this=col("sel", "r"), expression=num(1 << slots.index(j)))
         mine = exp.and_(
             exp.NEQ(this=exp.Paren(this=bit), expression=num(0)), col("name", "r").eq(name.copy())
         )
-        outputs += [mine.as_(f"m{q}"), col(f"t{q}", "d")]
+        outputs += [mine.as_(f"m{q}", copy=False), col(f"t{q}", "d")]
     rows = (
         exp.select(
             col("pvi", "m"), col("c", "m"), col("sel", "s"), col("name", "v"), col("value", "v")
@@ -215,15 +229,24 @@ def _var_rows_query(
         )
     )
     distinct = exp.select("name", "value").distinct().from_("r")
-    tested = exp.select("name", "value", *tests).from_(distinct.subquery("dv"))
+    text = coerce_json(col("value"), "string")
+    distinct = exp.select(
+        "name", "value", text.as_("s"), normalized(text.copy()).as_("ns", copy=False)
+    ).from_(distinct.subquery("dd", copy=False), copy=False)
+    # (no copies: the tests are big, and a copy per builder step made 2,000 criteria slow)
+    tested = exp.select("name", "value", *tests).from_(distinct.subquery("dv"), copy=False)
     same_value = exp.NullSafeEQ(this=col("value", "r"), expression=col("value", "d"))
     query = (
         exp.select(*outputs)
-        .from_(aliased("r", "r"))
-        .join(aliased("d", "d"), on=exp.and_(col("name", "r").eq(col("name", "d")), same_value))
-        .order_by(col("pvi", "r"), col("c", "r"))
-        .with_("r", as_=rows)
-        .with_("d", as_=tested)
+        .from_(aliased("r", "r"), copy=False)
+        .join(
+            aliased("d", "d"),
+            on=exp.and_(col("name", "r").eq(col("name", "d")), same_value),
+            copy=False,
+        )
+        .order_by(col("pvi", "r"), col("c", "r"), copy=False)
+        .with_("r", as_=rows, copy=False)
+        .with_("d", as_=tested, copy=False)
     )
     with deep_sql():
         sql = query.sql("duckdb")

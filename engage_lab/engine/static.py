@@ -33,7 +33,7 @@ from sqlglot import exp
 from engage_lab.engine.ahead import ENGINE_THREADS
 from engage_lab.engine.pages import Pages, dictionary_read
 from engage_lab.engine.pages_kernel import NEVER, position_type
-from engage_lab.engine.plan import Leaf, Plan
+from engage_lab.engine.plan import Leaf, Plan, UnsupportedByFastEngineError
 from engage_lab.engine.sqlvalues import (
     LeafCompiler,
     aliased,
@@ -161,6 +161,9 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
             inner.select(expression.as_(name), copy=False)
         return values[text]
 
+    normal_of: dict[str, exp.Expression] = {}  # value column -> its normalized column
+    column_of: dict[Any, int] = {}  # (value column, kind, test) -> its test column
+
     for j, slot in enumerate(plan.slots):
         for li, leaf in enumerate(slot.leaves):
             if not _in_sql(leaf):
@@ -172,16 +175,22 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
             alias = None
             if leaf.source == "var":
                 alias = var_aliases.setdefault(leaf.criterion, f"fv{len(var_aliases)}")
-            raw = _final_value(leaf, alias, page_tz)
-            normal = None
-            if leaf.node.kind == "string" and type(leaf.node.test) in compiler.STRING_TESTS:
-                normal = value_column(normalized(raw))
-            test = compiler.test(leaf.node, value_column(raw), normal)
-            text = test.sql("duckdb")
-            if text not in seen:
-                seen[text] = len(seen)
-                outer_columns.append(test.as_(f"t{seen[text]}"))
-            tests.append((j, li, seen[text]))
+            final = _final_value(leaf, alias, page_tz)
+            raw = value_column(final)
+            key = (raw.name, leaf.node.kind, leaf.node.test)  # equal tests: one column
+            if key not in column_of:
+                normal = None
+                if leaf.node.kind == "string" and type(leaf.node.test) in compiler.STRING_TESTS:
+                    if raw.name not in normal_of:  # normalized once per value, not per test
+                        normal_of[raw.name] = value_column(normalized(final))
+                    normal = normal_of[raw.name].copy()
+                test = compiler.test(leaf.node, raw.copy(), normal)
+                text = test.sql("duckdb")
+                if text not in seen:
+                    seen[text] = len(seen)
+                    outer_columns.append(test.as_(f"t{seen[text]}", copy=False))
+                column_of[key] = seen[text]
+            tests.append((j, li, column_of[key]))
     if needs_ids:
         ids = (
             exp.select(
@@ -225,7 +234,10 @@ def _query(plan: Plan) -> tuple[str, dict[str, Any], list[tuple[int, int, int]],
             last.subquery(alias), on=col("pvi", alias).eq(col("pvi", "f")), join_type="left"
         )
     inner = inner.where(exp.GTE(this=col("pvi", "f"), expression=num(0)))
-    outer = exp.select(col("pvi"), *outer_columns).from_(inner.subquery("pv"))
+    # no copies of the (big) columns: one per builder step made thousands of criteria slow
+    outer = exp.select(col("pvi"), *outer_columns).from_(
+        inner.subquery("pv", copy=False), copy=False
+    )
     params.update(compiler.params())
     with deep_sql():
         sql = outer.sql("duckdb")
@@ -254,49 +266,78 @@ def _page_tests(
     """Each page leaf's test, evaluated once per distinct page value (the compiled test
     over a small table of values). Returns ``(slot, leaf) -> column`` and per column
     ``(codes, truth, not_found)``: page view ``k`` holds ``truth[codes[k]]``, or
-    ``not_found`` where it has no value (``codes[k] == -1``)."""
+    ``not_found`` where it has no value (``codes[k] == -1``).
+
+    Equal tests of one criterion are one column, and the tests on one page column run in
+    one query that normalizes each distinct value once: 2,000 criteria on one column
+    are one query, not 2,000."""
     out: list[tuple[np.ndarray, np.ndarray, bool]] = []
     column_of: dict[tuple[int, int], int] = {}
-    seen: dict[str, int] = {}
+    # values table -> (codes, the distinct tests: test key -> (column, node))
+    groups: dict[str, tuple[np.ndarray, pa.Table, dict[Any, tuple[int, Any]]]] = {}
     for j, slot in enumerate(plan.slots):
         for li, leaf in enumerate(slot.leaves):
             if leaf.source != "page":
                 continue
-            name = leaf.criterion
             column = leaf.node.facts.page_column
-            if column is not None:
-                values, codes = pages.dictionary(con, column)
-                table = pa.table({"v": values})
-            else:  # counts: the values are small integers, their own codes
-                codes = getattr(pages, _PAGE_COUNTS[leaf.node.facts.reads])
-                top = int(codes.max()) if len(codes) else 0
-                table = pa.table({"v": np.arange(top + 1, dtype=np.float64)})
-            compiler = LeafCompiler(param_prefix="pg_p")  # one test, its own parameters
-            test = compiler.test(leaf.node, col("v"))
-            key = name + "|" + test.sql("duckdb") + repr(sorted(compiler.params().items()))
-            if key not in seen:
-                truth = _truth_per_value(con, table, test, compiler.params())
-                seen[key] = len(out)
-                out.append((codes, truth, bool(type(leaf.node.test).not_found)))
-            column_of[(j, li)] = seen[key]
+            source = column if column is not None else _PAGE_COUNTS[leaf.node.facts.reads]
+            if source not in groups:
+                if column is not None:
+                    values, codes = pages.dictionary(con, column)
+                    table = pa.table({"v": values})
+                else:  # counts: the values are small integers, their own codes
+                    codes = getattr(pages, source)
+                    top = int(codes.max()) if len(codes) else 0
+                    table = pa.table({"v": np.arange(top + 1, dtype=np.float64)})
+                groups[source] = (codes, table, {})
+            codes, _, tests = groups[source]
+            key = (leaf.criterion, leaf.node.kind, leaf.node.test)  # what the truth reads
+            if key not in tests:
+                tests[key] = (len(out), leaf.node)
+                out.append((codes, np.zeros(0, np.bool_), bool(type(leaf.node.test).not_found)))
+            column_of[(j, li)] = tests[key][0]
+    for codes, table, tests in groups.values():
+        truths = _truth_per_value(con, table, [node for _, node in tests.values()])
+        for (c, _), truth in zip(tests.values(), truths, strict=True):
+            out[c] = (codes, truth, out[c][2])
     return column_of, out
 
 
 def _truth_per_value(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, test: exp.Expression, params: dict[str, Any]
-) -> np.ndarray:
+    con: duckdb.DuckDBPyConnection, table: pa.Table, leaves: list[Any]
+) -> list[np.ndarray]:
+    """Each leaf's test on every value of ``table`` (column ``v``), in one query; string
+    tests read the values normalized once (column ``nv``)."""
+    compiler = LeafCompiler(param_prefix="pg_p")
+    inner = exp.select(col("k"), col("v"))
+    normal = None
+    if any(leaf.kind == "string" and type(leaf.test) in compiler.STRING_TESTS for leaf in leaves):
+        inner = inner.select(normalized(col("v")).as_("nv", copy=False), copy=False)
+        normal = col("nv")
+    tests = [
+        compiler.test(leaf, col("v"), None if normal is None else normal.copy()).as_(
+            f"t{i}", copy=False
+        )
+        for i, leaf in enumerate(leaves)
+    ]
+    values = inner.from_("_el_values", copy=False).subquery("vals", copy=False)
+    query = exp.select(col("k"), *tests).from_(values, copy=False)
     numbered = table.append_column("k", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con.register("_el_values", numbered)
     try:
         with deep_sql():
-            sql = exp.select(col("k"), test.as_("t")).from_("_el_values").sql("duckdb")
+            sql = query.sql("duckdb")
         with translate_duckdb(EngineError, "fast engine: evaluating a page criterion failed"):
-            rows = con.execute(sql, params).fetchnumpy()
+            rows = con.execute(sql, compiler.params()).fetchnumpy()
     finally:
         con.unregister("_el_values")
-    truth = np.zeros(table.num_rows, np.bool_)
-    truth[rows["k"].astype(np.int64)] = rows["t"].astype(np.bool_)
-    return truth
+    k = rows["k"].astype(np.int64)
+    truths = []
+    for i in range(len(leaves)):
+        truth = np.zeros(table.num_rows, np.bool_)
+        truth[k] = rows[f"t{i}"].astype(np.bool_)
+        truths.append(truth)
+    return truths
 
 
 def ahead_reads(plan: Plan, n_scan: int) -> list[tuple[Any, Any]]:
@@ -396,7 +437,12 @@ def candidates(con: duckdb.DuckDBPyConnection, plan: Plan, pages: Pages) -> Cand
         if slot.expression is not None:
             bit += 1  # the expression leaf: active on every candidate page
         if bit > 62:
-            raise EngineError(f"fast engine: trigger {slot.id!r} has more than 62 dynamic criteria")
+            raise UnsupportedByFastEngineError(
+                f"fast engine: trigger {slot.id!r} has more than 62 criteria that change during"
+                " a page view (durations, the clock, identities, custom variables; its"
+                " expression counts as one) once equal reads are merged; replay it with the"
+                " reference engine (--engine reference)"
+            )
     slot_lo = np.zeros(n_slots + 1, np.int64)
     for j in leaf_slot:
         slot_lo[j + 1] += 1

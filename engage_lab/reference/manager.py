@@ -47,7 +47,7 @@ from engage_lab.reference.session_state import (
     VisitState,
 )
 from engage_lab.reference.state import PageContext, attributes
-from engage_lab.reference.triggers import clock_boundaries, conditions_hold
+from engage_lab.reference.triggers import clock_boundaries, conditions_hold, static_criteria_hold
 
 __all__ = ["EventRow", "VisitorSession"]
 
@@ -198,6 +198,7 @@ class VisitorSession:
                 heapq.heappush(heap, t)
 
         self._current_add = add  # offers made on this page add their engagement instants
+        self._static_on_page = {}  # trigger id -> its static criteria hold (fixed per page)
         add(t0)
         stage = self._stage(page, config, visit, chat)
         configured = stage == "configured"
@@ -346,8 +347,17 @@ class VisitorSession:
                 if self._blocked(trigger, t, visit):
                     continue
                 key = (trigger.id, chat.shown, chat.opened)
-                if key not in held or not self.shortcuts:
+                if not self.shortcuts:
                     held[key] = conditions_hold(planned.conditions, plan.config, pages(), attrs)
+                elif key not in held:
+                    # the static criteria cannot change during the page: evaluated once
+                    static = self._static_on_page.get(trigger.id)
+                    if static is None:
+                        static = static_criteria_hold(planned.conditions, pages())
+                        self._static_on_page[trigger.id] = static
+                    held[key] = static and conditions_hold(
+                        planned.conditions, plan.config, pages(), attrs, static_held=True
+                    )
                 if not held[key]:
                     continue
                 activated.add(trigger.id)
@@ -477,6 +487,7 @@ class VisitorSession:
             self._current_add(t)
 
     _current_add: Callable[[int], None] | None = None
+    _static_on_page: dict[str, bool]
 
     def _take_engagements(self, t: int) -> list[int]:
         taken = []

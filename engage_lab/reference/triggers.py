@@ -16,7 +16,12 @@ from engage_lab.conditions import nodes
 from engage_lab.conditions.evaluator import evaluate_node, evaluate_on_pages
 from engage_lab.conditions.registry import CRITERIA
 from engage_lab.conditions.vocabulary import position_range
-from engage_lab.conditions.walking import TimeReads, first_ms_above, first_ms_at_least
+from engage_lab.conditions.walking import (
+    TimeReads,
+    first_ms_above,
+    first_ms_at_least,
+    merged_criteria,
+)
 from engage_lab.config import Config, Trigger
 
 __all__ = [
@@ -31,6 +36,7 @@ __all__ = [
     "first_ms_at_least",
     "parse_conditions",
     "possible_on_page",
+    "static_criteria_hold",
 ]
 
 
@@ -80,12 +86,18 @@ class ParsedConditions:
     #: True when the static criteria read the current page only (their result then
     #: depends on the page's path, URL, title and counts alone, and can be memoized).
     static_current_only: bool = False
+    #: The other criteria (the ones that can change during a page view), if any.
+    dynamic_tree: nodes.Node | None = None
 
 
 def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
     """A trigger's conditions for repeated evaluation (from :meth:`Config.conditions`)."""
     parsed = config.conditions(trigger)
-    static = tuple(c for c in parsed.criteria if _is_static(c))
+    # the shortcuts' trees: criteria that read the same value merged (exact, and checked
+    # against the literal tree by the tests of the shortcuts)
+    merged = merged_criteria(parsed.criteria)
+    static = tuple(c for c in merged if _is_static(c))
+    dynamic = tuple(c for c in merged if not _is_static(c))
     current_only = all(c.position == "current" and c.facts.fixed_in_page for c in static)
     return ParsedConditions(
         parsed.criteria,
@@ -93,6 +105,7 @@ def parse_conditions(trigger: Trigger, config: Config) -> ParsedConditions:
         parsed.expression,
         nodes.And(static) if static else None,
         current_only,
+        nodes.And(dynamic) if dynamic else None,
     )
 
 
@@ -154,10 +167,16 @@ def criteria_reads(
     (('/a',),)
     """
     reads = []
-    for node in criteria:
-        first, last = position_range(node.position, len(pages))
-        reads.append(tuple(page.get(node.criterion) for page in pages[first - 1 : last]))
+    # criteria of one criterion and position read the same values: once in the key
+    for criterion, position in dict.fromkeys((c.criterion, c.position) for c in criteria):
+        first, last = position_range(position, len(pages))
+        reads.append(tuple(page.get(criterion) for page in pages[first - 1 : last]))
     return tuple(reads)
+
+
+def static_criteria_hold(parsed: ParsedConditions, pages: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the static criteria hold on ``pages`` (the same all page long)."""
+    return parsed.static_tree is None or evaluate_on_pages(parsed.static_tree, pages)
 
 
 def conditions_hold(
@@ -165,10 +184,15 @@ def conditions_hold(
     config: Config,
     pages: Sequence[Mapping[str, Any]],
     attributes: Callable[[], Mapping[str, Any]],
+    static_held: bool = False,
 ) -> bool:
     """Whether the criteria and the expression hold (``attributes`` is only called when
-    there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``."""
-    if parsed.criteria and not evaluate_on_pages(parsed.criteria_tree, pages):
+    there is an expression); the same results as ``evaluate_criteria`` / ``evaluate``.
+
+    ``static_held``: the static criteria are known to hold on this page
+    (:func:`static_criteria_hold` on it), so only the others are evaluated."""
+    tree = parsed.dynamic_tree if static_held else parsed.criteria_tree
+    if tree is not None and parsed.criteria and not evaluate_on_pages(tree, pages):
         return False
     if parsed.expression_tree is not None:
         return evaluate_node(parsed.expression_tree, attributes(), config.saved_groups)
