@@ -288,8 +288,8 @@ class ExpressionVisitors:
         strings = [v for v in primitives if isinstance(v, str)]
         if insensitive:
             strings = [v.lower() for v in strings]
-        # NaN equals nothing in GrowthBook (DuckDB's NaN = NaN is true: leave it out)
-        numbers = [_double(v) for v in primitives if gb.get_type(v) == "number" and v == v]
+        numbers = [_double(v) for v in primitives if gb.get_type(v) == "number"]
+        self._check_finite(numbers)  # NaN, inf: refused, as everywhere in a condition
         others = [v for v in primitives if gb.get_type(v) in ("boolean", "null")]
         lists = []
         if strings:
