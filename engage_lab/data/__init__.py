@@ -28,8 +28,9 @@ Problems
     Every problem of every file is listed as ``file:line: field: problem`` (file base
     name, 1-based line; CSV: the file's line, the header is line 1; Parquet: row number,
     1 for column-level problems); the error message shows 20 and counts the rest
-    (10,000 are kept on ``LoadError.problems``). Any problem refuses the whole call and
-    leaves the database unchanged (one transaction per call).
+    (10,000 are kept on ``LoadError.problems``, ``LoadError.total`` counts them all). Any
+    problem refuses the whole call and leaves the database unchanged (one transaction
+    per call).
 Identity
     A record is ``(type, id)``. The same record again with identical content is skipped
     (loading a file twice adds nothing; overlapping files are fine); with other content

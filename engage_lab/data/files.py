@@ -4,7 +4,8 @@ A folder is loaded by reading its data files at the top level only (``*.jsonl``,
 ``*.ndjson``, ``*.json`` as JSON Lines, ``*.csv``, ``*.parquet``); sub-folders such as
 ``truth/`` and other files are not read. The byte pass hashes each file (sha256, recorded
 in ``loads.digests``) and finds what DuckDB's readers cannot report by line: bytes that
-are not UTF-8, and empty files. It reads the file in chunks, so memory stays bounded.
+are not UTF-8, lines too long, CSV records that span lines (:mod:`.lines`), and empty
+files. It reads the file in chunks, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engage_lab.data import schema
+from engage_lab.data.lines import LineScan, long_line_problems
 
 __all__ = ["SourceFile", "discover", "prepass"]
 
@@ -38,10 +40,21 @@ class SourceFile:
     size: int = 0
     #: csv / parquet: column name -> type, found by the probe before the load's transaction
     columns: dict[str, str] | None = None
+    #: the byte pass found lines the readers cannot read (see :mod:`.lines`): they read
+    #: ``read_path``, a readable copy, instead
+    needs_copy: bool = False
+    read_path: Path | None = None
+    #: csv: some record does not start on the line after the previous record's start
+    csv_irregular: bool = False
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def reading(self) -> Path:
+        """The file the readers read: the file itself, or its readable copy."""
+        return self.read_path or self.path
 
 
 def _record_type_of(path: Path) -> str | None:
@@ -103,20 +116,6 @@ def discover(paths: tuple[str | Path, ...]) -> tuple[list[SourceFile], list[str]
     return files, problems
 
 
-def _non_utf8_lines(path: Path, limit: int = 1000) -> list[int]:
-    """1-based numbers of the lines that are not valid UTF-8 (slow path, bad files only)."""
-    bad: list[int] = []
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                bad.append(number)
-                if len(bad) >= limit:
-                    break
-    return bad
-
-
 def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     """Hash the file and check its bytes; return problems as ``(line, field, message)``."""
     digest = hashlib.sha256()
@@ -127,10 +126,13 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     size = 0
     lines_before = 0
     delim = LINE_READER_DELIMITER.encode()
+    scan = LineScan()
     with source.path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
+            if check_text:
+                scan.feed(chunk)
             if check_text and utf8_ok:
                 try:
                     decoder.decode(chunk)
@@ -148,12 +150,10 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     source.size = size
     if size == 0:
         return [(1, "file", "empty file")]
-    problems: list[tuple[int, str, str]] = []
-    if not utf8_ok:
-        problems += [
-            (n, "encoding", "not UTF-8 (bytes that are not valid UTF-8)")
-            for n in _non_utf8_lines(source.path)
-        ]
-    if delimiter_line:
-        problems.append((delimiter_line, "record", "malformed JSON: control byte 0x01"))
-    return problems
+    scan.finish()
+    source.csv_irregular = scan.csv_irregular
+    if source.fmt == "csv" and scan.long_lines:  # a record may go on: the file is not read
+        return long_line_problems(scan.long_lines, jsonl=False)
+    # The lines at fault are listed when the readable copy is written (every one of them).
+    source.needs_copy = not utf8_ok or bool(delimiter_line) or bool(scan.long_lines)
+    return []

@@ -30,6 +30,7 @@ import duckdb
 
 from engage_lab.data import schema
 from engage_lab.data.files import LINE_READER_DELIMITER, SourceFile
+from engage_lab.data.lines import READER_MAX_LINE_SIZE, csv_record_lines
 from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
 from engage_lab.errors import duckdb_message
 
@@ -138,11 +139,11 @@ def _read_jsonl_lines(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Non
             SELECT ordinality, line, line IS NULL OR trim(line) = '' AS blank,
                    CASE WHEN NOT blank THEN try(json_extract(line, '$.type')) END AS type_json
             FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, delim = ?,
-                          quote = '', escape = '', auto_detect = false)
+                          quote = '', escape = '', auto_detect = false, max_line_size = ?)
                  WITH ORDINALITY
         )
         """,
-        [source.file_no, str(source.path), LINE_READER_DELIMITER],
+        [source.file_no, str(source.reading), LINE_READER_DELIMITER, READER_MAX_LINE_SIZE],
     )
 
 
@@ -306,8 +307,10 @@ def _first_line(exc: duckdb.Error) -> str:
 
 
 #: CSV: the header names the columns (read by Python's csv module), every cell is text.
-_CSV_OPTIONS = Sql(
-    "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"'"
+_CSV_OPTIONS = sql(
+    "header = true, auto_detect = false, columns = ?, delim = ',', quote = '\"', escape = '\"', "
+    "max_line_size = {n}",
+    n=literal(READER_MAX_LINE_SIZE),
 )
 
 
@@ -337,7 +340,7 @@ def probe_file(source: SourceFile) -> list[tuple[int, str, str]]:
 
 
 def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
-    with source.path.open(encoding="utf-8", newline="") as fh:
+    with source.reading.open(encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh), [])
     header = [name.strip() for name in header]
     repeated = sorted({name for name in header if header.count(name) > 1})
@@ -350,21 +353,49 @@ def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
             # count(row): every column is parsed, so every bad row is found (count(*) alone
             # lets the reader skip the cells).
             sql("SELECT count(_r) FROM read_csv(?, {o}, store_rejects = true) _r", o=_CSV_OPTIONS),
-            [str(source.path), source.columns],
+            [str(source.reading), source.columns],
         ).fetchall()  # fetchall: the rejects table is written when the query completes
         rejects = scratch.execute(
             "SELECT line, column_name, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
         found = _CSV_LINE.search(str(exc))
-        return [(int(found.group(1)) if found else 1, "record", f"CSV error: {_first_line(exc)}")]
+        line = _physical_line(source, int(found.group(1))) if found else 1
+        return [(line, "record", f"CSV error: {_first_line(exc)}")]
     finally:
         scratch.close()
     prefix = f"{source.record_type}." if source.record_type else ""
     return [
-        (line, f"{prefix}{column}" if column else "record", f"CSV error: {message}")
+        (
+            _physical_line(source, line),
+            f"{prefix}{column}" if column else "record",
+            f"CSV error: {message}",
+        )
         for line, column, message in rejects
     ]
+
+
+def _physical_line(source: SourceFile, record: int) -> int:
+    """The line where DuckDB's CSV record ``record`` (its error numbering) starts."""
+    if not source.csv_irregular:
+        return record
+    starts, _ = csv_record_lines(source.reading)
+    return int(starts[record - 1]) if 0 < record <= len(starts) else record
+
+
+def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, source: SourceFile, rows: Sql) -> None:
+    """Staged rows numbered by record (``ordinality + 1``) get their physical line."""
+    _, kept = csv_record_lines(source.reading)
+    # kept[n]: the line of the n-th row read (kept[0] is the header's).
+    con.execute(
+        sql(
+            "UPDATE {rows} SET line_no = m.line_no FROM "
+            "(SELECT unnest(range(2, len(?) + 1)) AS record, unnest(?[2:]) AS line_no) m "
+            "WHERE {rows}.file_no = ? AND {rows}.line_no = m.record",
+            rows=rows,
+        ),
+        [kept.tolist(), kept.tolist(), source.file_no],
+    )
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
@@ -388,8 +419,10 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
             kinds=join(kinds),
             o=_CSV_OPTIONS,
         ),
-        [source.file_no, str(source.path), source.columns],
+        [source.file_no, str(source.reading), source.columns],
     )
+    if source.csv_irregular:
+        _renumber_csv_rows(con, source, _stage_rows(table.record_type))
     (count,) = con.execute(
         sql("SELECT count(*) FROM {s} WHERE file_no = ?", s=_stage_rows(table.record_type)),
         [source.file_no],
