@@ -10,10 +10,11 @@ copy* instead (the original stays the file named, hashed and recorded):
 * a line longer than :data:`MAX_LINE_BYTES` is refused with its number; in a JSON Lines
   file the copy holds an empty line in its place, so the other lines are still checked
   (a CSV file is refused whole: a record may continue on the next line);
-* bytes that are not UTF-8 are refused line by line; the copy holds U+FFFD in their
-  place, so every other problem of the file is still listed;
-* in JSON Lines, the control byte 0x01 (the line reader's delimiter, never valid in JSON
-  text) is refused and replaced by U+FFFD in the copy.
+* bytes that are not UTF-8 are refused line by line; in the copy a JSON Lines line that
+  holds them is empty, and in a CSV file they become U+FFFD (a record may span lines),
+  so every other problem of the file is still listed;
+* in JSON Lines, a line with the control byte 0x01 (the line reader's delimiter, never
+  valid in JSON text) is refused and empty in the copy.
 
 CSV line numbers are physical lines: :func:`csv_record_lines` maps DuckDB's record
 numbers to the line where each record starts when a quoted value holds a newline or a
@@ -183,18 +184,19 @@ def readable_copy(path: Path, target: Path, jsonl: bool) -> list[tuple[int, str,
     """Write a copy of ``path`` the readers can read whole; return its problems.
 
     Each problem is ``(line, field, message)``: every line that is not UTF-8, and in
-    JSON Lines every line longer than :data:`MAX_LINE_BYTES` (left empty in the copy)
-    or holding the byte 0x01. Memory stays bounded by the longest line kept.
+    JSON Lines every line longer than :data:`MAX_LINE_BYTES` or holding the byte 0x01.
+    In JSON Lines those lines are empty in the copy (one message each, the line numbers
+    of the others kept); in CSV bytes that are not UTF-8 become U+FFFD. Memory stays
+    bounded by the longest line kept.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     source, copy = Path(folder) / "a.jsonl", Path(folder) / "copy.jsonl"
-    ...     _ = source.write_bytes(b'{"id": "a1"}\\n{"id": "a\\xff"}\\n')
+    ...     _ = source.write_bytes(b'{"id": "a1"}\\n{"id": "a\\xff"}\\n{"id": "a3"}\\n')
     ...     print(readable_copy(source, copy, jsonl=True))
-    ...     print(copy.read_text(encoding="utf-8"), end="")
+    ...     print(copy.read_bytes())
     [(2, 'encoding', 'not UTF-8 (bytes that are not valid UTF-8)')]
-    {"id": "a1"}
-    {"id": "a\ufffd"}
+    b'{"id": "a1"}\\n\\n{"id": "a3"}\\n'
     """
     problems: list[tuple[int, str, str]] = []
     number = 0
@@ -213,10 +215,15 @@ def readable_copy(path: Path, target: Path, jsonl: bool) -> list[tuple[int, str,
                 line.decode("utf-8")
             except UnicodeDecodeError:
                 problems.append((number, "encoding", "not UTF-8 (bytes that are not valid UTF-8)"))
+                if jsonl:  # one message for the line: it is not read
+                    out.write(b"\n")
+                    continue
+                # A CSV record may go on past this line: U+FFFD keeps its quotes.
                 line = line.decode("utf-8", errors="replace").encode("utf-8")
             if jsonl and _DELIMITER in line:
                 problems.append((number, "record", "malformed JSON: control byte 0x01"))
-                line = line.replace(_DELIMITER, "\ufffd".encode())
+                out.write(b"\n")
+                continue
             out.write(line)
     return problems
 

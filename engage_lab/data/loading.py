@@ -249,7 +249,7 @@ def load(
                 "INSERT INTO _files VALUES (?, ?)", [[f.file_no, f.name] for f in files]
             )
             if byte_problems:
-                con.executemany("INSERT INTO _problems VALUES (?, ?, ?, ?)", byte_problems)
+                readers.add_problems(con, byte_problems)
             for source in files:
                 bar.step(f"reading {source.name}")
                 unreadable = source.fmt != "jsonl" and source.record_type is None

@@ -35,6 +35,7 @@ from engage_lab.data.sqltext import Sql, ident, join, literal, literal_list, sql
 from engage_lab.errors import duckdb_message
 
 __all__ = [
+    "add_problems",
     "create_staging",
     "did_you_mean",
     "json_syntax_problem",
@@ -106,6 +107,17 @@ def _problem(
     con: duckdb.DuckDBPyConnection, source: SourceFile, line: int, field: str, message: str
 ) -> None:
     con.execute("INSERT INTO _problems VALUES (?, ?, ?, ?)", [source.file_no, line, field, message])
+
+
+def add_problems(con: duckdb.DuckDBPyConnection, problems: list[tuple[int, int, str, str]]) -> None:
+    """Add ``(file_no, line, field, message)`` rows to ``_problems`` in one statement.
+
+    (``executemany`` runs one insert per row: 10,000 problems took 30 s.)
+    """
+    if not problems:
+        return
+    columns = [list(column) for column in zip(*problems, strict=True)]
+    con.execute("INSERT INTO _problems SELECT unnest(?), unnest(?), unnest(?), unnest(?)", columns)
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
@@ -182,7 +194,7 @@ def stage_jsonl_records(con: duckdb.DuckDBPyConnection, jsonl_files: list[Source
             "SELECT count(*) FROM _lines WHERE file_no = ? AND state <> 'blank'",
             [source.file_no],
         ).fetchone()
-        if count == 0:
+        if count == 0 and not source.needs_copy:  # else its lines were refused already
             _problem(con, source, 1, "file", "empty file (no records)")
 
 
@@ -211,12 +223,26 @@ def json_syntax_problem(line: str) -> str:
         column = _constant_column(line, str(exc))
         reason = f"{exc} is not a JSON value"
     except RecursionError:
-        return "malformed JSON: nested too deeply"
+        return f"malformed JSON: nested {_nesting_depth(line):,} levels deep (a record needs 2)"
     else:  # DuckDB refused what Python reads (a rare extension): say it plainly
         return "malformed JSON (not strict JSON)"
     near = line[max(column - 1, 0) : column + 9]
     near = f" (near {near!r})" if near.strip() else " (at the end of the line)"
     return f"malformed JSON at column {column}: {reason}{near}"
+
+
+def _nesting_depth(line: str) -> int:
+    """How deep the arrays and objects of a line nest (strings skipped).
+
+    >>> _nesting_depth('{"a": [[1], "]]]"], "b": {}}')
+    3
+    """
+    brackets = re.sub(r'"(?:[^"\\]|\\.)*"?', "", line)
+    depth = deepest = 0
+    for char in re.findall(r"[\[\]{}]", brackets):
+        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _constant_column(line: str, name: str) -> int:
@@ -234,9 +260,12 @@ def _malformed_problems(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     if not rows:
         return
-    con.executemany(
-        "INSERT INTO _problems VALUES (?, ?, 'record', ?)",
-        [[file_no, line_no, json_syntax_problem(line)] for file_no, line_no, line in rows],
+    add_problems(
+        con,
+        [
+            (file_no, line_no, "record", json_syntax_problem(line))
+            for file_no, line_no, line in rows
+        ],
     )
     con.execute(
         """
