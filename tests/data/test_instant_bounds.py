@@ -178,3 +178,42 @@ def test_offset_loaded_first_bounds_the_later_loads(tmp_path, lab):
         ["later.jsonl:1", "page_view.ended_at"],
         ["later.jsonl:1", "page_view.started_at"],
     ]
+
+
+def test_parquet_and_csv_instants_and_offsets_are_bounded_too(tmp_path, loaded):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = [dt.datetime(1, 1, 1), dt.datetime(2026, 3, 3), dt.datetime(9999, 12, 31)]
+    presence = pa.table(
+        {
+            "id": ["p7", "p8", "p9"],
+            "agent_id": ["a1"] * 3,
+            "status": ["away"] * 3,
+            "changed_at": pa.array(stamps, pa.timestamp("ms")),
+        }
+    )
+    pq.write_table(presence, tmp_path / "presence.parquet")
+    offsets = pa.table({"id": ["v8", "v9"], "clock_offset_ms": pa.array([9 * 10**18, 5])})
+    pq.write_table(offsets, tmp_path / "visitors.parquet")
+    (tmp_path / "agents.csv").write_text(
+        "id,soft_limit\na8,1\n"
+    )  # a file of each format in one load
+    (tmp_path / "source_status.csv").write_text(
+        "id,changed_at,status\nst8,2026-03-03T10:00:00+99:99,active\nst9,9999-01-01T00:00Z,active\n"
+    )
+    error = refused(loaded, tmp_path)
+    assert where_fields(error.problems) == [
+        "presence.parquet:1: presence.changed_at",
+        "presence.parquet:3: presence.changed_at",
+        "source_status.csv:2: source_status.changed_at",
+        "source_status.csv:3: source_status.changed_at",
+        "visitors.parquet:1: visitor.clock_offset_ms",
+    ]
+    assert "not a real UTC offset" in error.problems[2]
+
+
+def where_fields(problems: list[str]) -> list[str]:
+    return [": ".join(p.split(": ")[:2]) for p in problems]

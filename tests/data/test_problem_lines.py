@@ -273,3 +273,11 @@ def test_problems_of_several_files_are_counted_together(tmp_path, lab):
     error = refused(lab, tmp_path / "a.jsonl", tmp_path / "b.jsonl", Path(tmp_path / "c.txt"))
     assert error.total == 36 and len(error.problems) == 36
     assert str(error).endswith("... and 16 more problems")
+
+
+def test_csv_line_over_duckdbs_default_size_loads(tmp_path, lab):
+    path = tmp_path / "agents.csv"
+    path.write_text(f"id,name,soft_limit\na1,{'n' * (3 << 20)},1\n")
+    lab.load(path, progress=False)
+    (stored,) = lab.con.execute("SELECT length(name) FROM agents").fetchone()
+    assert stored == 3 << 20
