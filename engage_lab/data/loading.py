@@ -254,7 +254,11 @@ def load(
                 bar.step(f"reading {source.name}")
                 unreadable = source.fmt != "jsonl" and source.record_type is None
                 if source.file_no not in bad_files and not unreadable:
-                    readers.stage_file(con, source)
+                    try:
+                        readers.stage_file(con, source)
+                    except duckdb.Error as exc:  # the transaction is aborted: say where
+                        problem = readers.unreadable_problem(source, exc)
+                        raise LoadError([*problems, problem], headline=refused) from exc
             bar.step("checking records")
             readers.stage_jsonl_records(
                 con, [f for f in files if f.fmt == "jsonl" and f.file_no not in bad_files]

@@ -43,6 +43,7 @@ __all__ = [
     "stage_file",
     "stage_jsonl_records",
     "stage_table",
+    "unreadable_problem",
 ]
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -389,27 +390,47 @@ def _probe_csv(source: SourceFile) -> list[tuple[int, str, str]]:
         ).fetchall()
     except duckdb.Error as exc:
         found = _CSV_LINE.search(str(exc))
-        line = _physical_line(source, int(found.group(1))) if found else 1
+        line = _physical_lines(source, [int(found.group(1))])[0] if found else 1
         return [(line, "record", f"CSV error: {_first_line(exc)}")]
     finally:
         scratch.close()
     prefix = f"{source.record_type}." if source.record_type else ""
+    lines = _physical_lines(source, [line for line, _, _ in rejects])
     return [
-        (
-            _physical_line(source, line),
-            f"{prefix}{column}" if column else "record",
-            f"CSV error: {message}",
-        )
-        for line, column, message in rejects
+        (line, f"{prefix}{column}" if column else "record", f"CSV error: {message}")
+        for line, (_, column, message) in zip(lines, rejects, strict=True)
     ]
 
 
-def _physical_line(source: SourceFile, record: int) -> int:
-    """The line where DuckDB's CSV record ``record`` (its error numbering) starts."""
-    if not source.csv_irregular:
-        return record
+def _physical_lines(source: SourceFile, records: list[int]) -> list[int]:
+    """The lines where DuckDB's CSV records (its error numbering) start."""
+    if not source.csv_irregular or not records:
+        return records
     starts, _ = csv_record_lines(source.reading)
-    return int(starts[record - 1]) if 0 < record <= len(starts) else record
+    return [int(starts[n - 1]) if 0 < n <= len(starts) else n for n in records]
+
+
+def unreadable_problem(source: SourceFile, error: duckdb.Error) -> str:
+    """``file:line: record: ...`` for a file DuckDB's reader stopped on.
+
+    The byte pass leaves nothing the readers refuse; should one still stop, the problem
+    names the file, its format and the line DuckDB gave, in place of "CSV Error on Line"
+    (JSON Lines are read with DuckDB's CSV reader).
+    """
+    text = str(error)
+    found = _CSV_LINE.search(text)
+    line = int(found.group(1)) if found else 1
+    if source.fmt == "csv":
+        line = _physical_lines(source, [line])[0]
+    skipped = ("Original Line", "Possible Solution", "LINE ")
+    reasons = [
+        part.strip()
+        for part in text.splitlines()[1:]
+        if part.strip() and not part.startswith(skipped)
+    ]
+    reason = reasons[0] if reasons else _first_line(error)
+    kind = {"jsonl": "JSON Lines", "csv": "CSV", "parquet": "Parquet"}[source.fmt]
+    return f"{source.name}:{line}: record: {kind} line not readable: {reason}"
 
 
 def _renumber_csv_rows(con: duckdb.DuckDBPyConnection, source: SourceFile, rows: Sql) -> None:

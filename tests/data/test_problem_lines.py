@@ -281,3 +281,15 @@ def test_csv_line_over_duckdbs_default_size_loads(tmp_path, lab):
     lab.load(path, progress=False)
     (stored,) = lab.con.execute("SELECT length(name) FROM agents").fetchone()
     assert stored == 3 << 20
+
+
+def test_a_line_duckdb_still_refuses_is_named_as_json_lines(tmp_path, loaded, monkeypatch):
+    from engage_lab.data import readers
+
+    # As if the byte pass had missed a line DuckDB's reader cannot take.
+    monkeypatch.setattr(readers, "READER_MAX_LINE_SIZE", 4096)
+    path = write_jsonl(tmp_path / "long.jsonl", [AGENT, dict(PV, title="t" * 10_000)])
+    error = refused(loaded, path)
+    assert len(error.problems) == 1
+    assert error.problems[0].startswith("long.jsonl:2: record: JSON Lines line not readable: ")
+    assert "CSV" not in error.problems[0]
