@@ -122,11 +122,10 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
     check_text = source.fmt != "parquet"
-    delimiter_line = 0
+    has_delimiter = False
     size = 0
-    lines_before = 0
     delim = LINE_READER_DELIMITER.encode()
-    scan = LineScan()
+    scan = LineScan(csv=source.fmt == "csv")
     with source.path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
@@ -138,9 +137,8 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8_ok = False
-            if source.fmt == "jsonl" and not delimiter_line and delim in chunk:
-                delimiter_line = lines_before + chunk[: chunk.index(delim)].count(b"\n") + 1
-            lines_before += chunk.count(b"\n")
+            if source.fmt == "jsonl" and not has_delimiter:
+                has_delimiter = delim in chunk
     if check_text and utf8_ok:
         try:
             decoder.decode(b"", final=True)
@@ -155,5 +153,5 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     if source.fmt == "csv" and scan.long_lines:  # a record may go on: the file is not read
         return long_line_problems(scan.long_lines, jsonl=False)
     # The lines at fault are listed when the readable copy is written (every one of them).
-    source.needs_copy = not utf8_ok or bool(delimiter_line) or bool(scan.long_lines)
+    source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines)
     return []

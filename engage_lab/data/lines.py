@@ -50,11 +50,11 @@ class LineScan:
     """Facts about the lines of a file, fed its bytes chunk by chunk.
 
     ``lines``: how many lines; ``long_lines``: numbers (1-based) of the lines longer
-    than :data:`MAX_LINE_BYTES`; ``csv_irregular``: some CSV record does not start on the
-    line after the previous one (a line with an odd number of quotes, i.e. a quoted
-    value spans lines, or an empty line, which DuckDB skips).
+    than :data:`MAX_LINE_BYTES`; ``csv_irregular`` (when ``csv``): some CSV record does
+    not start on the line after the previous one (a line with an odd number of quotes,
+    i.e. a quoted value spans lines, or an empty line, which DuckDB skips).
 
-    >>> scan = LineScan()
+    >>> scan = LineScan(csv=True)
     >>> scan.feed(b'id,title\\n1,"a\\nb"\\n')
     >>> scan.feed(b"2,c")
     >>> scan.finish()
@@ -62,46 +62,57 @@ class LineScan:
     (4, [], True)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, csv: bool = False) -> None:
         self.lines = 0
         self.long_lines: list[int] = []
         self.csv_irregular = False
+        self._csv = csv
         self._open = 0  # bytes of the line not ended yet
-        self._open_quotes = 0  # quotes in it
-        self._last = -1  # the last byte seen (a '\r' before the next line's end)
+        self._open_quotes = 0  # quotes in it (CSV)
+        self._last = -1  # the last byte seen (a '\\r' before the next line's end)
 
     def feed(self, chunk: bytes) -> None:
         """Scan the next bytes of the file."""
         if not chunk:
             return
+        count = chunk.count(b"\n")
+        if self._csv and not self.csv_irregular:
+            self._csv_lines(chunk)
+        if count == 0:
+            self._open += len(chunk)
+        else:
+            # Only the line the chunk's first line end closes can be long unless the
+            # chunk itself is longer than the limit (the lines inside it are shorter).
+            first = chunk.find(b"\n")
+            if self._open + first > MAX_LINE_BYTES:
+                self.long_lines.append(self.lines + 1)
+            if len(chunk) > MAX_LINE_BYTES:
+                ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NL)
+                long = np.flatnonzero(np.diff(ends) - 1 > MAX_LINE_BYTES)
+                self.long_lines += (self.lines + 2 + long).tolist()
+            self.lines += count
+            self._open = len(chunk) - chunk.rfind(b"\n") - 1
+        self._last = chunk[-1]
+
+    def _csv_lines(self, chunk: bytes) -> None:
+        """Is a line's quote count odd, or a line empty? (then records and lines differ)"""
         data = np.frombuffer(chunk, dtype=np.uint8)
         ends = np.flatnonzero(data == _NL)
         quotes = np.flatnonzero(data == _QUOTE)
-        if len(ends):
-            starts = np.empty_like(ends)
-            starts[0] = 0
-            starts[1:] = ends[:-1] + 1
-            lengths = ends - starts
-            lengths[0] += self._open
-            long = np.flatnonzero(lengths > MAX_LINE_BYTES)
-            self.long_lines += (self.lines + 1 + long).tolist()
-            if not self.csv_irregular:
-                before = np.searchsorted(quotes, ends)  # quotes before each line end
-                counts = np.diff(before, prepend=0)
-                counts[0] += self._open_quotes
-                # An empty line (or "\r" alone) is skipped by DuckDB's CSV reader.
-                ended_by_cr = data[np.maximum(ends - 1, 0)] == _CR
-                if ends[0] == 0:
-                    ended_by_cr[0] = self._last == _CR
-                blank = (lengths == 0) | ((lengths == 1) & ended_by_cr)
-                self.csv_irregular = bool((counts % 2).any() or blank.any())
-            self.lines += len(ends)
-            self._open = len(chunk) - int(ends[-1]) - 1
-            self._open_quotes = len(quotes) - int(np.searchsorted(quotes, ends[-1]))
-        else:
-            self._open += len(chunk)
+        if not len(ends):
             self._open_quotes += len(quotes)
-        self._last = int(data[-1])
+            return
+        counts = np.diff(np.searchsorted(quotes, ends), prepend=0)
+        counts[0] += self._open_quotes
+        lengths = np.diff(ends, prepend=-1) - 1
+        lengths[0] += self._open
+        # An empty line (or "\\r" alone) is skipped by DuckDB's CSV reader.
+        ended_by_cr = data[np.maximum(ends - 1, 0)] == _CR
+        if ends[0] == 0:
+            ended_by_cr[0] = self._last == _CR
+        blank = (lengths == 0) | ((lengths == 1) & ended_by_cr)
+        self.csv_irregular = bool((counts % 2).any() or blank.any())
+        self._open_quotes = len(quotes) - int(np.searchsorted(quotes, ends[-1]))
 
     def finish(self) -> None:
         """The last line, when the file does not end with a line end."""
@@ -109,7 +120,7 @@ class LineScan:
             self.lines += 1
             if self._open > MAX_LINE_BYTES:
                 self.long_lines.append(self.lines)
-            if self._open_quotes % 2:
+            if self._csv and self._open_quotes % 2:
                 self.csv_irregular = True
             self._open = 0
 

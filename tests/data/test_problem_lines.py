@@ -204,6 +204,7 @@ def _reference_record_lines(data: bytes) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize("seed", range(5))
 def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 4)
     path = tmp_path / "r.csv"
     pieces = [b"a", b'"', b"\n", b"\r\n", b",", b'""', b"\n\n", b"bc"]
     for _ in range(60):
@@ -211,15 +212,17 @@ def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, 
         path.write_bytes(data)
         starts, kept = _reference_record_lines(data)
         count = len(data.split(b"\n")) - (data.endswith(b"\n") or not data)
+        physical = data.split(b"\n")[:count]
+        long = [n for n, line in enumerate(physical, start=1) if len(line) > 4]
         for chunk in (1, 3, 7, 1 << 20):  # records and quotes across chunk boundaries
             monkeypatch.setattr(lines, "_CHUNK", chunk)
             got = csv_record_lines(path)
             assert (got[0].tolist(), got[1].tolist()) == (starts, kept), (data, chunk)
-            scan = LineScan()
+            scan = LineScan(csv=True)
             for at in range(0, len(data), chunk):
                 scan.feed(data[at : at + chunk])
             scan.finish()
-            assert scan.lines == count
+            assert (scan.lines, scan.long_lines) == (count, long), (data, chunk)
             if starts != list(range(1, count + 1)) or kept != starts:
                 assert scan.csv_irregular, (data, chunk)
 
