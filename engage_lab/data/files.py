@@ -153,5 +153,6 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     if source.fmt == "csv" and scan.long_lines:  # a record may go on: the file is not read
         return long_line_problems(scan.long_lines, jsonl=False)
     # The lines at fault are listed when the readable copy is written (every one of them).
-    source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines)
+    mixed = source.fmt == "jsonl" and scan.mixed_line_ends
+    source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines) or mixed
     return []

@@ -14,7 +14,10 @@ copy* instead (the original stays the file named, hashed and recorded):
   holds them is empty, and in a CSV file they become U+FFFD (a record may span lines),
   so every other problem of the file is still listed;
 * in JSON Lines, a line with the control byte 0x01 (the line reader's delimiter, never
-  valid in JSON text) is refused and empty in the copy.
+  valid in JSON text) is refused and empty in the copy;
+* in JSON Lines, line ends are written ``\\n`` when the file mixes ``\\r\\n`` and ``\\n`` or
+  holds a lone ``\\r`` (DuckDB's line reader stops on either); a lone ``\\r`` between
+  JSON tokens is whitespace, one inside a string makes its line malformed.
 
 CSV line numbers are physical lines: :func:`csv_record_lines` maps DuckDB's record
 numbers to the line where each record starts when a quoted value holds a newline or a
@@ -23,6 +26,7 @@ blank line is skipped.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +74,26 @@ class LineScan:
         self._open = 0  # bytes of the line not ended yet
         self._open_quotes = 0  # quotes in it (CSV)
         self._last = -1  # the last byte seen (a '\\r' before the next line's end)
+        self._ends = self._returns = self._crlf = 0  # counts of "\\n", "\\r", "\\r\\n"
+
+    @property
+    def mixed_line_ends(self) -> bool:
+        """Some "\\r" is not part of a "\\r\\n", or "\\r\\n" and "\\n" line ends mix.
+
+        DuckDB's line reader stops on such a file without naming a line.
+        """
+        return self._returns != self._crlf or 0 < self._crlf < self._ends
 
     def feed(self, chunk: bytes) -> None:
         """Scan the next bytes of the file."""
         if not chunk:
             return
         count = chunk.count(b"\n")
+        self._ends += count
+        returns = chunk.count(b"\r")
+        if returns or self._last == _CR:
+            self._returns += returns
+            self._crlf += chunk.count(b"\r\n") + (self._last == _CR and chunk[0] == _NL)
         if self._csv and not self.csv_irregular:
             self._csv_lines(chunk)
         if count == 0:
@@ -235,8 +253,33 @@ def readable_copy(path: Path, target: Path, jsonl: bool) -> list[tuple[int, str,
                 problems.append((number, "record", "malformed JSON: control byte 0x01"))
                 out.write(b"\n")
                 continue
+            if jsonl and b"\r" in line:  # line ends "\n" alone: DuckDB reads one kind
+                line, problem = _without_returns(line)
+                if problem:
+                    problems.append((number, "record", problem))
             out.write(line)
     return problems
+
+
+def _without_returns(line: bytes) -> tuple[bytes, str | None]:
+    """A JSON line ending in "\\n" alone, its other "\\r" read as the spaces they are.
+
+    A carriage return is JSON whitespace between tokens; within a string it is not JSON
+    (a control character): then the line is refused, empty in the copy.
+    """
+    body = line.removesuffix(b"\n").removesuffix(b"\r")
+    if b"\r" not in body:
+        return body + b"\n", None
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        reason = f"{exc.msg[0].lower()}{exc.msg[1:]}"
+        if exc.msg.startswith("Invalid control character"):
+            reason = "a raw control character (carriage return?) inside a string"
+        return b"\n", f"malformed JSON at column {exc.colno}: {reason}"
+    except (ValueError, RecursionError):
+        return b"\n", "malformed JSON (a carriage return inside the line)"
+    return body.replace(b"\r", b" ") + b"\n", None
 
 
 def _long_line_message(jsonl: bool) -> str:

@@ -296,3 +296,34 @@ def test_a_line_duckdb_still_refuses_is_named_as_json_lines(tmp_path, loaded, mo
     assert len(error.problems) == 1
     assert error.problems[0].startswith("long.jsonl:2: record: JSON Lines line not readable: ")
     assert "CSV" not in error.problems[0]
+
+
+# -- line ends -----------------------------------------------------------------------------
+
+
+def test_jsonl_with_mixed_line_ends_is_read_line_by_line(tmp_path, loaded):
+    agent = json.dumps(AGENT).encode()
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        agent + b"\r\n" + BAD_AGENT.encode() + b"\n\n"
+        + b'{"type": "agent",\r"id": "a7", "soft_limit": "y"}\r\n'
+        + b'{"type": "agent", "id": "a\r6", "soft_limit": 1}\n'
+        + b'{"type": "agent", "id": "a5", "soft_limit": 1}\r\n'
+    )  # fmt: skip
+    error = refused(loaded, path)
+    assert where(error.problems) == [
+        "mixed.jsonl:2: agent.soft_limit",
+        "mixed.jsonl:4: agent.soft_limit",
+        "mixed.jsonl:5: record",
+    ]
+    assert "malformed JSON at column 27: a raw control character" in error.problems[2]
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_jsonl_with_one_kind_of_line_end_and_a_return_between_tokens_loads(tmp_path, lab, newline):
+    path = tmp_path / "agents.jsonl"
+    lines_ = [json.dumps(AGENT).encode(), b'{"type": "agent",\r"id": "a8", "soft_limit": 1}']
+    path.write_bytes(newline.join(lines_) + newline)
+    lab.load(path, progress=False)
+    stored = lab.con.execute("SELECT agent_id, load_line FROM agents ORDER BY 1").fetchall()
+    assert stored == [("a8", 2), ("a9", 1)]
