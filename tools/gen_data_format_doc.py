@@ -59,7 +59,9 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
   may span lines). Every line with bytes that are not UTF-8 is refused with its number,
   and the file's other lines are still checked. Line numbers count physical lines from
   1: in CSV the header is line 1 and a record is named by the line it starts on, also
-  after a quoted value holding a newline, or after empty lines.
+  after a quoted value holding a newline, or after empty lines. Lines end with `\\n` or
+  `\\r\\n`; a JSON Lines file may mix them, a CSV file must use one kind (the first
+  line that differs is named).
 
 ```
 engage-lab load data/sample --db data/engage.duckdb      # a folder

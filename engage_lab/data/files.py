@@ -152,6 +152,9 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     source.csv_irregular = scan.csv_irregular
     if source.fmt == "csv" and scan.long_lines:  # a record may go on: the file is not read
         return long_line_problems(scan.long_lines, jsonl=False)
+    if source.fmt == "csv" and scan.first_other_line_end:
+        message = "line ends mix \\r\\n and \\n (DuckDB reads one kind; save the file with one)"
+        return [(scan.first_other_line_end, "record", f"CSV {message}")]
     # The lines at fault are listed when the readable copy is written (every one of them).
     mixed = source.fmt == "jsonl" and scan.mixed_line_ends
     source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines) or mixed

@@ -75,6 +75,10 @@ class LineScan:
         self._open_quotes = 0  # quotes in it (CSV)
         self._last = -1  # the last byte seen (a '\\r' before the next line's end)
         self._ends = self._returns = self._crlf = 0  # counts of "\\n", "\\r", "\\r\\n"
+        #: CSV: the first line (outside quotes) whose line end differs from the first one's
+        self.first_other_line_end: int | None = None
+        self._crlf_file: bool | None = None
+        self._inside = 0  # CSV: 1 inside a quoted value at the start of the open line
 
     @property
     def mixed_line_ends(self) -> bool:
@@ -94,7 +98,7 @@ class LineScan:
         if returns or self._last == _CR:
             self._returns += returns
             self._crlf += chunk.count(b"\r\n") + (self._last == _CR and chunk[0] == _NL)
-        if self._csv and not self.csv_irregular:
+        if self._csv:
             self._csv_lines(chunk)
         if count == 0:
             self._open += len(chunk)
@@ -129,7 +133,17 @@ class LineScan:
         if ends[0] == 0:
             ended_by_cr[0] = self._last == _CR
         blank = (lengths == 0) | ((lengths == 1) & ended_by_cr)
-        self.csv_irregular = bool((counts % 2).any() or blank.any())
+        self.csv_irregular |= bool((counts % 2).any() or blank.any())
+        if self.first_other_line_end is None:
+            # DuckDB reads one kind of line end per file; a quoted value may hold either.
+            outside = (np.cumsum(counts) + self._inside) % 2 == 0
+            record_ends = np.flatnonzero(outside)
+            if self._crlf_file is None and len(record_ends):
+                self._crlf_file = bool(ended_by_cr[record_ends[0]])
+            other = np.flatnonzero(outside & (ended_by_cr != self._crlf_file))
+            if len(other):
+                self.first_other_line_end = self.lines + 1 + int(other[0])
+            self._inside = int((np.sum(counts) + self._inside) % 2)
         self._open_quotes = len(quotes) - int(np.searchsorted(quotes, ends[-1]))
 
     def finish(self) -> None:

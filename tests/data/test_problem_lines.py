@@ -201,6 +201,21 @@ def _reference_record_lines(data: bytes) -> tuple[list[int], list[int]]:
     return starts, kept
 
 
+def _reference_other_line_end(data: bytes) -> int | None:
+    """The first line ending a record whose end ("\\r\\n" or "\\n") differs from the first's."""
+    ended = data.split(b"\n")[:-1]  # the lines a "\\n" ends
+    first, inside = None, False
+    for number, line in enumerate(ended, start=1):
+        inside ^= line.count(b'"') % 2 == 1
+        if inside:
+            continue
+        kind = line.endswith(b"\r")
+        first = kind if first is None else first
+        if kind != first:
+            return number
+    return None
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
@@ -214,6 +229,7 @@ def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, 
         count = len(data.split(b"\n")) - (data.endswith(b"\n") or not data)
         physical = data.split(b"\n")[:count]
         long = [n for n, line in enumerate(physical, start=1) if len(line) > 4]
+        other_end = _reference_other_line_end(data)
         for chunk in (1, 3, 7, 1 << 20):  # records and quotes across chunk boundaries
             monkeypatch.setattr(lines, "_CHUNK", chunk)
             got = csv_record_lines(path)
@@ -223,6 +239,7 @@ def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, 
                 scan.feed(data[at : at + chunk])
             scan.finish()
             assert (scan.lines, scan.long_lines) == (count, long), (data, chunk)
+            assert scan.first_other_line_end == other_end, (data, chunk)
             if starts != list(range(1, count + 1)) or kept != starts:
                 assert scan.csv_irregular, (data, chunk)
 
@@ -327,3 +344,13 @@ def test_jsonl_with_one_kind_of_line_end_and_a_return_between_tokens_loads(tmp_p
     lab.load(path, progress=False)
     stored = lab.con.execute("SELECT agent_id, load_line FROM agents ORDER BY 1").fetchall()
     assert stored == [("a8", 2), ("a9", 1)]
+
+
+def test_csv_with_mixed_line_ends_names_the_first_line_that_differs(tmp_path, loaded):
+    path = tmp_path / "agents.csv"
+    path.write_bytes(b'id,name,soft_limit\r\na5,"An\na",1\r\na6,Bo,2\na7,Cy,3\r\n')
+    error = refused(loaded, path)
+    assert error.problems == [
+        "agents.csv:4: record: CSV line ends mix \\r\\n and \\n (DuckDB reads one kind; "
+        "save the file with one)"
+    ]
