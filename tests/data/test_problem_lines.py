@@ -354,3 +354,45 @@ def test_csv_with_mixed_line_ends_names_the_first_line_that_differs(tmp_path, lo
         "agents.csv:4: record: CSV line ends mix \\r\\n and \\n (DuckDB reads one kind; "
         "save the file with one)"
     ]
+
+
+# -- bounded work ------------------------------------------------------------------------------
+
+_BOUNDED_LOAD = """
+import resource, sys
+limit = int(sys.argv[3]) << 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import engage_lab as el
+with el.open(sys.argv[1]) as lab:
+    try:
+        lab.load(sys.argv[2], progress=False)
+    except el.LoadError as error:
+        print(error)
+"""
+
+
+def test_hostile_lines_load_within_bounded_time_and_memory(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "hostile.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(AGENT) + "\n")
+        fh.write('{"type": "agent", "id": "a1", "name": "' + "n" * (4 * MAX_LINE_BYTES) + '"}\n')
+        fh.write(DEEP_CASES[0][1] + "\n")
+        fh.write('{"type": "visitor", "id": "v9", "clock_offset_ms": 9000000000000000000}\n')
+        fh.write(json.dumps(dict(PV, id="pv7", started_at="9999-12-31T23:59:59Z")) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_LOAD, str(tmp_path / "h.duckdb"), str(path), "2048"],
+        capture_output=True,
+        text=True,
+        timeout=300,  # generous: the load takes seconds
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert where(result.stdout.splitlines()[1:]) == [
+        "hostile.jsonl:2: record",
+        "hostile.jsonl:3: page_view.title",
+        "hostile.jsonl:4: visitor.clock_offset_ms",
+        "hostile.jsonl:5: page_view.started_at",
+    ]
