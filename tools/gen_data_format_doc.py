@@ -61,7 +61,7 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
   1: in CSV the header is line 1 and a record is named by the line it starts on, also
   after a quoted value holding a newline, or after empty lines. Lines end with `\\n` or
   `\\r\\n`; a JSON Lines file may mix them, a CSV file must use one kind (the first
-  line that differs is named).
+  line that differs is named) and quote a value holding a carriage return.
 
 ```
 engage-lab load data/sample --db data/engage.duckdb      # a folder

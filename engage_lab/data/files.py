@@ -155,6 +155,9 @@ def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
     if source.fmt == "csv" and scan.first_other_line_end:
         message = "line ends mix \\r\\n and \\n (DuckDB reads one kind; save the file with one)"
         return [(scan.first_other_line_end, "record", f"CSV {message}")]
+    if source.fmt == "csv" and scan.first_lone_return:
+        message = "a carriage return (\\r) outside quotes, not ending the line (quote the value)"
+        return [(scan.first_lone_return, "record", f"CSV line with {message}")]
     # The lines at fault are listed when the readable copy is written (every one of them).
     mixed = source.fmt == "jsonl" and scan.mixed_line_ends
     source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines) or mixed

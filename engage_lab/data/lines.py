@@ -79,6 +79,9 @@ class LineScan:
         self.first_other_line_end: int | None = None
         self._crlf_file: bool | None = None
         self._inside = 0  # CSV: 1 inside a quoted value at the start of the open line
+        #: CSV: the first line with a "\\r" outside quotes that does not end the line
+        self.first_lone_return: int | None = None
+        self._pending_return = 0  # its line, when a chunk ends with such a "\\r"
 
     @property
     def mixed_line_ends(self) -> bool:
@@ -121,6 +124,8 @@ class LineScan:
         data = np.frombuffer(chunk, dtype=np.uint8)
         ends = np.flatnonzero(data == _NL)
         quotes = np.flatnonzero(data == _QUOTE)
+        if self.first_lone_return is None:
+            self._lone_returns(data, ends, quotes)
         if not len(ends):
             self._open_quotes += len(quotes)
             return
@@ -143,8 +148,27 @@ class LineScan:
             other = np.flatnonzero(outside & (ended_by_cr != self._crlf_file))
             if len(other):
                 self.first_other_line_end = self.lines + 1 + int(other[0])
-            self._inside = int((np.sum(counts) + self._inside) % 2)
+        self._inside = int((np.sum(counts) + self._inside) % 2)
         self._open_quotes = len(quotes) - int(np.searchsorted(quotes, ends[-1]))
+
+    def _lone_returns(self, data: np.ndarray, ends: np.ndarray, quotes: np.ndarray) -> None:
+        """The first "\\r" outside quotes and not before "\\n" (DuckDB stops on it)."""
+        if self._pending_return and data[0] != _NL:
+            self.first_lone_return = self._pending_return
+            return
+        self._pending_return = 0
+        returns = np.flatnonzero(data == _CR)
+        if not len(returns):
+            return
+        start = (self._inside + self._open_quotes) % 2  # quote parity at the chunk's start
+        outside = (start + np.searchsorted(quotes, returns)) % 2 == 0
+        following = np.minimum(returns + 1, len(data) - 1)
+        lone = outside & (data[following] != _NL) & (returns + 1 < len(data))
+        if lone.any():
+            at = returns[np.flatnonzero(lone)[0]]
+            self.first_lone_return = self.lines + 1 + int(np.searchsorted(ends, at))
+        elif returns[-1] == len(data) - 1 and outside[-1]:  # the next chunk says
+            self._pending_return = self.lines + 1 + len(ends)
 
     def finish(self) -> None:
         """The last line, when the file does not end with a line end."""
@@ -152,8 +176,8 @@ class LineScan:
             self.lines += 1
             if self._open > MAX_LINE_BYTES:
                 self.long_lines.append(self.lines)
-            if self._csv and self._open_quotes % 2:
-                self.csv_irregular = True
+            if self._csv and (self._open_quotes % 2 or (self._open == 1 and self._last == _CR)):
+                self.csv_irregular = True  # an open quote, or a last line of "\\r" alone
             self._open = 0
 
 
@@ -214,7 +238,8 @@ def csv_record_lines(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if open_len and not inside:  # a last line without a line end
         number = np.array([lines_before + 1])
         starts.append(number)
-        kept.append(number)
+        if not (open_len == 1 and last == _CR):
+            kept.append(number)
     empty = np.zeros(0, dtype=np.int64)
     return (np.concatenate(starts) if starts else empty, np.concatenate(kept) if kept else empty)
 

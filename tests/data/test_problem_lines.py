@@ -216,12 +216,25 @@ def _reference_other_line_end(data: bytes) -> int | None:
     return None
 
 
+def _reference_lone_return(data: bytes) -> int | None:
+    """The line of the first "\\r" outside quotes followed by a byte other than "\\n"."""
+    inside, line = False, 1
+    for at, byte in enumerate(data):
+        if byte == ord('"'):
+            inside = not inside
+        elif byte == ord("\n"):
+            line += 1
+        elif byte == ord("\r") and not inside and at + 1 < len(data) and data[at + 1] != ord("\n"):
+            return line
+    return None
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
     monkeypatch.setattr(lines, "MAX_LINE_BYTES", 4)
     path = tmp_path / "r.csv"
-    pieces = [b"a", b'"', b"\n", b"\r\n", b",", b'""', b"\n\n", b"bc"]
+    pieces = [b"a", b'"', b"\n", b"\r\n", b",", b'""', b"\n\n", b"bc", b"\r"]
     for _ in range(60):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 50)))
         path.write_bytes(data)
@@ -230,6 +243,7 @@ def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, 
         physical = data.split(b"\n")[:count]
         long = [n for n, line in enumerate(physical, start=1) if len(line) > 4]
         other_end = _reference_other_line_end(data)
+        lone_return = _reference_lone_return(data)
         for chunk in (1, 3, 7, 1 << 20):  # records and quotes across chunk boundaries
             monkeypatch.setattr(lines, "_CHUNK", chunk)
             got = csv_record_lines(path)
@@ -240,6 +254,7 @@ def test_record_lines_and_line_scan_agree_with_a_line_by_line_reading(tmp_path, 
             scan.finish()
             assert (scan.lines, scan.long_lines) == (count, long), (data, chunk)
             assert scan.first_other_line_end == other_end, (data, chunk)
+            assert scan.first_lone_return == lone_return, (data, chunk)
             if starts != list(range(1, count + 1)) or kept != starts:
                 assert scan.csv_irregular, (data, chunk)
 
@@ -396,3 +411,11 @@ def test_hostile_lines_load_within_bounded_time_and_memory(tmp_path):
         "hostile.jsonl:4: visitor.clock_offset_ms",
         "hostile.jsonl:5: page_view.started_at",
     ]
+
+
+def test_csv_with_a_return_outside_quotes_names_its_line(tmp_path, loaded):
+    path = tmp_path / "agents.csv"
+    path.write_bytes(b'id,name,soft_limit\na5,"An\ra",1\na6,B\ro,2\n')
+    error = refused(loaded, path)
+    assert where(error.problems) == ["agents.csv:3: record"]
+    assert "carriage return" in error.problems[0]
