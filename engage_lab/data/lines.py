@@ -21,7 +21,9 @@ copy* instead (the original stays the file named, hashed and recorded):
 
 CSV line numbers are physical lines: :func:`csv_record_lines` maps DuckDB's record
 numbers to the line where each record starts when a quoted value holds a newline or a
-blank line is skipped.
+blank line is skipped. A CSV file whose line ends mix ``\\r\\n`` and ``\\n``, or with a
+``\\r`` outside quotes that ends no line, is refused naming the first such line (DuckDB
+stops on it and names line 1).
 """
 
 from __future__ import annotations
