@@ -63,17 +63,30 @@ class EngageLabError(Exception):
 class _ProblemListError(EngageLabError):
     """An error that carries every problem found, not only the first."""
 
-    def __init__(self, problems: Iterable[str], headline: str | None = None) -> None:
+    def __init__(
+        self, problems: Iterable[str], headline: str | None = None, total: int | None = None
+    ) -> None:
         self.problems: list[str] = list(problems)
         self.headline = headline
+        #: How many problems were found: more than ``problems`` holds when only the first
+        #: ones were kept (a file of a million bad lines).
+        self.total = max(total or 0, len(self.problems))
         super().__init__(self._render())
 
     def _render(self) -> str:
+        """The headline, the first problems, and how many more were found.
+
+        >>> print(LoadError(["a.jsonl:1: x: bad", "a.jsonl:2: x: bad"], total=30_000))
+        a.jsonl:1: x: bad
+        a.jsonl:2: x: bad
+        ... and 29,998 more problems
+        """
         lines = [] if self.headline is None else [self.headline]
-        lines += self.problems[:MAX_LISTED_PROBLEMS]
-        hidden = len(self.problems) - MAX_LISTED_PROBLEMS
+        shown = self.problems[:MAX_LISTED_PROBLEMS]
+        lines += shown
+        hidden = self.total - len(shown)
         if hidden > 0:
-            lines.append(f"... and {hidden} more problem{'s' if hidden != 1 else ''}")
+            lines.append(f"... and {hidden:,} more problem{'s' if hidden != 1 else ''}")
         return "\n".join(lines)
 
 

@@ -15,7 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from engage_lab.data import schema, validate
+from engage_lab.data import lines, loading, schema, validate
+from engage_lab.errors import MAX_LISTED_PROBLEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "data-format.md"
@@ -52,6 +53,15 @@ and every field; `engage_lab/data/schema.py` is the source of truth it is genera
 * **Folders**: loading a folder reads the data files at its top level only. Sub-folders
   (for instance the generator's hidden ground truth in `truth/`) and other files are
   ignored.
+* **Lines**: files are UTF-8 text (Parquet aside). A line may hold at most
+  {max_line} bytes; a longer one is refused with its number (in JSON Lines the other
+  lines are still checked; a CSV file with such a line is refused whole, as a record
+  may span lines). Every line with bytes that are not UTF-8 is refused with its number,
+  and the file's other lines are still checked. Line numbers count physical lines from
+  1: in CSV the header is line 1 and a record is named by the line it starts on, also
+  after a quoted value holding a newline, or after empty lines. Lines end with `\\n` or
+  `\\r\\n`; a JSON Lines file may mix them, a CSV file must use one kind (the first
+  line that differs is named) and quote a value holding a carriage return.
 
 ```
 engage-lab load data/sample --db data/engage.duckdb      # a folder
@@ -70,7 +80,9 @@ with el.open("data/engage.duckdb") as lab:
   milliseconds since the Unix epoch (`1772442900250`). ISO strings are preferred: they
   say their unit and zone. They are stored as `TIMESTAMP` in UTC with millisecond
   precision (finer digits are truncated). A timestamp without a zone is refused:
-  guessing a zone would shift every event.
+  guessing a zone would shift every event. An offset must be one that exists, from
+  `-12:00` to `+14:00` with minutes below 60: `+99:99` or `+15:00` is refused (DuckDB
+  would read `+99:99` as a shift of more than four days).
 * **A number is always epoch milliseconds** (a JSON integer, CSV digits, an integer
   Parquet column); its unit is never guessed from its size. Every timestamp must lie
   from {plausible_from} (included) to {plausible_until} (excluded), UTC; anything outside is
@@ -79,9 +91,16 @@ with el.open("data/engage.duckdb") as lab:
   1970, microseconds and nanoseconds far in the future, and the message says which
   unit the number looks like (`1772442300` → "looks like epoch seconds (multiply by
   1000)"). Refusing instead of guessing keeps one meaning for a number in every file.
+  The range holds for every timestamp field of every table, ISO text or number, and
+  again after a visitor's clock offset is applied: a record dated year 0000 or 9999
+  would make every later replay cover millennia.
 * **Browser times** are shifted by the visitor's clock offset at load: for a visitor
   whose `visitor` record has `clock_offset_ms` (browser clock minus server clock), that
   offset is subtracted from {browser_times}. Agent and server times are used as recorded.
+  An offset must be an integer from {clock_min} to {clock_max} ms (one day either way):
+  browser clocks drift by seconds or minutes, and the largest honest error, a clock set
+  to local time as if it were UTC, is 14 hours; a larger offset is refused with its file
+  and line, and a browser time it would move out of the range above is refused too.
 * **Booleans** are JSON `true` / `false`; **numbers** are finite JSON numbers (`NaN`,
   `Infinity`, `1e400` are refused); **lists** (`placeholders`) are JSON arrays of strings.
 * **Absent or `null`**: an optional field may be left out or be `null`; a required field
@@ -94,7 +113,10 @@ with el.open("data/engage.duckdb") as lab:
 ## Loading rules
 
 * **Atomic**: a file with any bad record is refused whole and the database is left as it
-  was; every problem is listed (`file:line: field: problem`), not only the first.
+  was; every problem is listed (`file:line: field: problem`), not only the first. The
+  error message shows the first {listed} and counts the others ("... and 29,980 more
+  problems"); `LoadError.problems` keeps the first {kept:,} and `LoadError.total` counts
+  them all.
 * **Idempotent**: loading the same records again adds nothing; a record id seen again
   with other content is an error naming both places.
 * **References**: an id that exists nowhere (neither in the files being loaded nor in the
@@ -252,6 +274,7 @@ def render() -> str:
     rules = [f"  * `{t}.{later}` not before `{t}.{earlier}`" for t, earlier, later in
              schema.ORDER_RULES]  # fmt: skip
     rules += [f"  * `{t}.{c}` at least {v}" for (t, c), v in schema.MINIMUMS.items()]
+    rules += [f"  * `{t}.{c}` from {lo} to {hi}" for (t, c), (lo, hi) in schema.BOUNDS.items()]
     rules += [f"  * `{t}.{c}` starts with `{v}`" for (t, c), v in schema.PREFIXES.items()]
     browser = []
     for table, (_, columns) in schema.BROWSER_TIMES.items():
@@ -274,6 +297,11 @@ def render() -> str:
         plausible_from=f"`{validate.PLAUSIBLE[0]}`",
         plausible_until=f"`{validate.PLAUSIBLE[1]}`",
         inferred_minutes=schema.INFERRED_PAGE_LENGTH_MS // 60_000,
+        max_line=f"{lines.MAX_LINE_BYTES:,} ({lines.MAX_LINE_BYTES >> 20} MiB)",
+        clock_min=f"{-schema.MAX_CLOCK_OFFSET_MS:,}",
+        clock_max=f"{schema.MAX_CLOCK_OFFSET_MS:,}",
+        listed=MAX_LISTED_PROBLEMS,
+        kept=loading.MAX_KEPT_PROBLEMS,
         bookkeeping=bookkeeping,
     )
     parts = [head, PATHS_AND_DATABASE, "## Record types\n"]

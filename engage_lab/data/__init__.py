@@ -23,13 +23,20 @@ Fields
 Timestamps
     ISO 8601 with a zone (``Z`` or ``+hh:mm``), or integer epoch milliseconds; stored as
     ``TIMESTAMP`` in UTC. Digits below the millisecond are truncated; a time without a
-    zone is refused.
+    zone is refused, so is an offset that does not exist (beyond -12:00 .. +14:00, or
+    minutes of 60 and more). Every instant lies in 2000 .. 2100, also after a visitor's
+    clock offset (at most a day either way) is applied.
+Lines
+    A line holds at most 16 MiB; longer lines and lines that are not UTF-8 are refused
+    one by one, and the other lines of their file are still checked
+    (:mod:`engage_lab.data.lines`).
 Problems
     Every problem of every file is listed as ``file:line: field: problem`` (file base
     name, 1-based line; CSV: the file's line, the header is line 1; Parquet: row number,
     1 for column-level problems); the error message shows 20 and counts the rest
-    (10,000 are kept on ``LoadError.problems``). Any problem refuses the whole call and
-    leaves the database unchanged (one transaction per call).
+    (10,000 are kept on ``LoadError.problems``, ``LoadError.total`` counts them all). Any
+    problem refuses the whole call and leaves the database unchanged (one transaction
+    per call).
 Identity
     A record is ``(type, id)``. The same record again with identical content is skipped
     (loading a file twice adds nothing; overlapping files are fine); with other content

@@ -8,7 +8,8 @@
   before the visitor's first records: a visitor record with a non-zero offset for a
   visitor who already has browser records in the database is refused (unload that load
   and load both together) — otherwise some of the visitor's times would be shifted and
-  others not.
+  others not. An offset is at most one day either way, and a shifted time must still lie
+  in the plausible range (:data:`engage_lab.data.validate.PLAUSIBLE`).
 * ``ended_at`` when not recorded (``end_recorded = false``): the instant of the page
   view's last recorded event (its var changes and chat events; never before its start),
   or ``started_at`` + 30 min when it has none. Recomputed whenever a load or an unload
@@ -26,6 +27,7 @@ import duckdb
 
 from engage_lab.data import schema
 from engage_lab.data.sqltext import Sql, ident, join, literal, sql
+from engage_lab.data.validate import PLAUSIBLE
 
 __all__ = [
     "PATH_FROM_URL",
@@ -62,6 +64,7 @@ def apply_clock_offsets(con: duckdb.DuckDBPyConnection, typed: dict[str, Sql]) -
         target = typed[table_name]
         if con.execute(sql("SELECT 1 FROM {t} LIMIT 1", t=target)).fetchone() is None:
             continue
+        _shifted_out_of_range(con, schema.TABLES_BY_NAME[table_name], target, visitor_col)
         sets = join(sql("{c} = {c} - to_milliseconds(o.off)", c=ident(c)) for c in time_cols)
         if visitor_col is not None:
             con.execute(
@@ -81,6 +84,44 @@ def apply_clock_offsets(con: duckdb.DuckDBPyConnection, typed: dict[str, Sql]) -
                     sets=sets,
                 )
             )
+
+
+def _shifted_out_of_range(
+    con: duckdb.DuckDBPyConnection, table: schema.Table, target: Sql, visitor_col: str | None
+) -> None:
+    """Browser times the clock offset moves out of the plausible range: refused.
+
+    A time already out of range is refused on its own (:mod:`.validate`).
+    """
+    lo, hi = (sql("TIMESTAMP {d}", d=literal(d)) for d in PLAUSIBLE)
+    if visitor_col is not None:
+        offsets = sql("JOIN _offsets o ON o.visitor_id = r.{v}", v=ident(visitor_col))
+    else:
+        offsets = Sql("JOIN _pv_visitor m USING (page_view_id) JOIN _offsets o USING (visitor_id)")
+    for column in schema.BROWSER_TIMES[table.name][1]:
+        c = sql("r.{c}", c=ident(column))
+        shifted = sql("({c} - to_milliseconds(o.off))", c=c)
+        con.execute(
+            sql(
+                """
+            INSERT INTO _problems
+            SELECT r.file_no, r.line_no, {field},
+                   strftime({c}, {iso}) || ' minus the visitor''s clock offset of ' || o.off
+                   || ' ms is ' || strftime({shifted}, {iso}) || {outside}
+            FROM {target} r {offsets}
+            WHERE {c} >= {lo} AND {c} < {hi} AND ({shifted} < {lo} OR {shifted} >= {hi})
+            """,
+                field=literal(f"{table.record_type}.{column}"),
+                c=c,
+                shifted=shifted,
+                iso=literal("%Y-%m-%dT%H:%M:%S.%gZ"),
+                outside=literal(f", outside {PLAUSIBLE[0]} .. {PLAUSIBLE[1]}"),
+                target=target,
+                offsets=offsets,
+                lo=lo,
+                hi=hi,
+            )
+        )
 
 
 def rederive_page_views(con: duckdb.DuckDBPyConnection, visit_idle_ms: int) -> None:

@@ -4,7 +4,8 @@ A folder is loaded by reading its data files at the top level only (``*.jsonl``,
 ``*.ndjson``, ``*.json`` as JSON Lines, ``*.csv``, ``*.parquet``); sub-folders such as
 ``truth/`` and other files are not read. The byte pass hashes each file (sha256, recorded
 in ``loads.digests``) and finds what DuckDB's readers cannot report by line: bytes that
-are not UTF-8, and empty files. It reads the file in chunks, so memory stays bounded.
+are not UTF-8, lines too long, CSV records that span lines (:mod:`.lines`), and empty
+files. It reads the file in chunks, so memory stays bounded.
 
 A path is a path: DuckDB's readers take ``*``, ``?``, ``[...]`` and ``**`` in a file name
 as a pattern (a file named ``pv*.jsonl`` would also read ``pvB.jsonl``), so DuckDB never
@@ -14,7 +15,9 @@ was opened even if it is renamed meanwhile, read by DuckDB's own streaming reade
 numbers and memory as with the name). The file's identity (device, inode, size,
 modification and change times) is taken when it is hashed and must be the same at every
 later read, before and after it: the digest covers exactly the bytes DuckDB read, or the
-load is refused ("changed while it was loaded").
+load is refused ("changed while it was loaded"). A file with lines the readers cannot
+read is read through its readable copy (:func:`.lines.readable_copy`), itself written
+from the file through :func:`exact_path`, so the copy holds the bytes hashed.
 """
 
 from __future__ import annotations
@@ -33,9 +36,17 @@ from pathlib import Path
 import duckdb
 
 from engage_lab.data import schema
+from engage_lab.data.lines import LineScan, long_line_problems, readable_copy
 from engage_lab.display import visible
 
-__all__ = ["FileReadError", "SourceFile", "discover", "exact_path", "prepass"]
+__all__ = [
+    "FileReadError",
+    "SourceFile",
+    "discover",
+    "exact_path",
+    "prepass",
+    "write_readable_copy",
+]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 DATA_SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".parquet")
@@ -58,6 +69,13 @@ class SourceFile:
     columns: dict[str, str] | None = None
     #: (device, inode, size, mtime, ctime) when hashed: every later read must find the same
     identity: tuple[int, ...] | None = None
+    #: the byte pass found lines the readers cannot read (see :mod:`.lines`): they read
+    #: ``read_path``, a readable copy (ours, in a private folder), instead; every read,
+    #: of the file or of its copy, goes through :func:`exact_path`
+    needs_copy: bool = False
+    read_path: Path | None = None
+    #: csv: some record does not start on the line after the previous record's start
+    csv_irregular: bool = False
 
     @property
     def name(self) -> str:
@@ -154,12 +172,15 @@ def _check_identity(source: SourceFile, fd: int) -> None:
 
 @contextlib.contextmanager
 def exact_path(source: SourceFile) -> Iterator[str]:
-    """A name of exactly ``source``'s file, for DuckDB and Python, during the block.
+    """A name of exactly the file the readers read for ``source``, during the block.
 
-    The file is opened here; the name is its descriptor's (``/proc/self/fd/N``), where no
-    pattern can hide. The first call notes the file's identity, every call checks it
-    before and after the block (:class:`FileReadError` when it changed or cannot be
-    read). DuckDB errors raised in the block name the file instead of the descriptor.
+    That file is ``source.read_path`` when the file has a readable copy, else the file
+    itself. It is opened here; the name is its descriptor's (``/proc/self/fd/N``), where
+    no pattern can hide. For the file itself, the first call notes its identity and
+    every call checks it before and after the block (:class:`FileReadError` when it
+    changed or cannot be read); the copy is ours, written from the file through this
+    function, so it is not checked. DuckDB errors raised in the block name the file
+    instead of the descriptor.
 
     >>> import tempfile, pathlib, duckdb
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -169,30 +190,39 @@ def exact_path(source: SourceFile) -> Iterator[str]:
     ...     duckdb.connect().execute("SELECT a FROM read_csv(?)", [name]).fetchall()
     [(1,)]
     """
+    original = source.read_path is None
+    path = source.path if source.read_path is None else source.read_path
     try:  # non-blocking: a FIFO put in the file's place must not hang the load
-        fd = os.open(source.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise FileReadError(f"cannot read: {exc.strerror or exc}") from exc
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise FileReadError("not a regular file")
-        _check_identity(source, fd)
+        if original:
+            _check_identity(source, fd)
         if _FD_FOLDER is not None:
             name = f"{_FD_FOLDER}/{fd}"
-        elif _PATTERN_CHARS.search(str(source.path)):  # pragma: no cover - no /dev/fd
+        elif _PATTERN_CHARS.search(str(path)):  # pragma: no cover - no /dev/fd
             raise FileReadError("cannot read a file whose path holds * ? [ ] { } here")
         else:  # pragma: no cover - no /dev/fd
-            name = str(source.path)
+            name = str(path)
         try:
             yield name
         except duckdb.Error as exc:
+            try:  # a file changed while DuckDB read it: that is what went wrong
+                if original:
+                    _check_identity(source, fd)
+            except FileReadError as changed:
+                raise changed from exc  # (its cause: the transaction may be aborted)
             said = re.sub(re.escape(name) + r"(?!\d)", source.name, str(exc))
             try:
                 renamed = type(exc)(said)
             except Exception:  # pragma: no cover - an error class built otherwise
                 raise exc from None
             raise renamed from exc
-        _check_identity(source, fd)
+        if original:
+            _check_identity(source, fd)
     finally:
         os.close(fd)
 
@@ -205,18 +235,17 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _non_utf8_lines(path: str, limit: int = 1000) -> list[int]:
-    """1-based numbers of the lines that are not valid UTF-8 (slow path, bad files only)."""
-    bad: list[int] = []
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                bad.append(number)
-                if len(bad) >= limit:
-                    break
-    return bad
+def write_readable_copy(source: SourceFile, target: Path) -> list[tuple[int, str, str]]:
+    """Write ``source``'s readable copy to ``target``; the readers read it from now on.
+
+    The copy is made from the file through :func:`exact_path` (the file hashed, unchanged
+    since); returns the problems of its lines as ``(line, field, message)``
+    (:func:`.lines.readable_copy`).
+    """
+    with exact_path(source) as name:
+        problems = readable_copy(Path(name), target, jsonl=source.fmt == "jsonl")
+    source.read_path = target
+    return problems
 
 
 def prepass(source: SourceFile) -> list[tuple[int, str, str]]:
@@ -236,22 +265,23 @@ def _prepass(source: SourceFile, name: str) -> list[tuple[int, str, str]]:
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
     check_text = source.fmt != "parquet"
-    delimiter_line = 0
+    has_delimiter = False
     size = 0
-    lines_before = 0
     delim = LINE_READER_DELIMITER.encode()
+    scan = LineScan(csv=source.fmt == "csv")
     with open(name, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
+            if check_text:
+                scan.feed(chunk)
             if check_text and utf8_ok:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8_ok = False
-            if source.fmt == "jsonl" and not delimiter_line and delim in chunk:
-                delimiter_line = lines_before + chunk[: chunk.index(delim)].count(b"\n") + 1
-            lines_before += chunk.count(b"\n")
+            if source.fmt == "jsonl" and not has_delimiter:
+                has_delimiter = delim in chunk
     if check_text and utf8_ok:
         try:
             decoder.decode(b"", final=True)
@@ -261,12 +291,17 @@ def _prepass(source: SourceFile, name: str) -> list[tuple[int, str, str]]:
     source.size = size
     if size == 0:
         return [(1, "file", "empty file")]
-    problems: list[tuple[int, str, str]] = []
-    if not utf8_ok:
-        problems += [
-            (n, "encoding", "not UTF-8 (bytes that are not valid UTF-8)")
-            for n in _non_utf8_lines(name)
-        ]
-    if delimiter_line:
-        problems.append((delimiter_line, "record", "malformed JSON: control byte 0x01"))
-    return problems
+    scan.finish()
+    source.csv_irregular = scan.csv_irregular
+    if source.fmt == "csv" and scan.long_lines:  # a record may go on: the file is not read
+        return long_line_problems(scan.long_lines, jsonl=False)
+    if source.fmt == "csv" and scan.first_other_line_end:
+        message = "line ends mix \\r\\n and \\n (DuckDB reads one kind; save the file with one)"
+        return [(scan.first_other_line_end, "record", f"CSV {message}")]
+    if source.fmt == "csv" and scan.first_lone_return:
+        message = "a carriage return (\\r) outside quotes, not ending the line (quote the value)"
+        return [(scan.first_lone_return, "record", f"CSV line with {message}")]
+    # The lines at fault are listed when the readable copy is written (every one of them).
+    mixed = source.fmt == "jsonl" and scan.mixed_line_ends
+    source.needs_copy = not utf8_ok or has_delimiter or bool(scan.long_lines) or mixed
+    return []

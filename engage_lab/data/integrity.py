@@ -268,8 +268,11 @@ def check_clock_offsets(con: duckdb.DuckDBPyConnection) -> None:
             SELECT visitor_id, clock_offset_ms FROM visitors
             UNION ALL SELECT visitor_id, clock_offset_ms FROM _new_visitor
         ) WHERE coalesce(clock_offset_ms, 0) <> 0
+          -- an offset out of bounds is refused on its own; applied, it could overflow
+          AND clock_offset_ms BETWEEN ? AND ?
         GROUP BY visitor_id
-        """
+        """,
+        [-schema.MAX_CLOCK_OFFSET_MS, schema.MAX_CLOCK_OFFSET_MS],
     )
     con.execute(
         """

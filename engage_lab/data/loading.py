@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +25,20 @@ from pathlib import Path
 import duckdb
 
 from engage_lab.data import database, derive, integrity, readers, schema, validate
-from engage_lab.data.files import FileReadError, SourceFile, discover, prepass
+from engage_lab.data.files import (
+    FileReadError,
+    SourceFile,
+    discover,
+    prepass,
+    write_readable_copy,
+)
 from engage_lab.data.progress import StepProgress
 from engage_lab.data.sqltext import Sql, ident, join, sql
 from engage_lab.errors import LoadError, translate_duckdb
 
 __all__ = ["MAX_KEPT_PROBLEMS", "LoadReport", "UnloadError", "load", "unload"]
 
-#: Problems kept on a LoadError; beyond it the last kept line counts the rest.
+#: Problems kept on a LoadError; its ``total`` counts every problem found.
 MAX_KEPT_PROBLEMS = 10_000
 
 
@@ -77,10 +84,11 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _fetch_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _fetch_problems(con: duckdb.DuckDBPyConnection) -> tuple[list[str], int]:
+    """The first ``MAX_KEPT_PROBLEMS`` problems, in file and line order, and their count."""
     (total,) = con.execute("SELECT count(*) FROM _problems").fetchone()
     if total == 0:
-        return []
+        return [], 0
     rows = con.execute(
         """
         SELECT f.name || ':' || p.line_no || ': ' || p.field || ': ' || p.message
@@ -90,10 +98,7 @@ def _fetch_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
         """,
         [MAX_KEPT_PROBLEMS],
     ).fetchall()
-    problems = [r[0] for r in rows]
-    if total > MAX_KEPT_PROBLEMS:
-        problems.append(f"(and {total - MAX_KEPT_PROBLEMS} further problems not kept)")
-    return problems
+    return [r[0] for r in rows], total
 
 
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> str:
@@ -226,6 +231,7 @@ def load(
     refused = "load refused, the database is unchanged:"
     with (
         StepProgress(total=2 * len(files) + 4, enabled=progress) as bar,
+        tempfile.TemporaryDirectory(prefix="engage-lab-load-") as scratch,
         translate_duckdb(
             lambda words: LoadError([*problems, f"database error: {words}"], headline=refused),
             first_line=True,
@@ -236,6 +242,14 @@ def load(
         for source in files:
             bar.step(f"hashing {source.name}")
             found = prepass(source)
+            if not found and source.needs_copy:  # the copy is read: later lines are checked
+                copy = Path(scratch) / f"{source.file_no}{source.path.suffix}"
+                try:  # made from the file through exact_path: a change since hashing is caught
+                    copied = write_readable_copy(source, copy)
+                except FileReadError as exc:
+                    found = [(1, "file", str(exc))]
+                else:
+                    byte_problems += [(source.file_no, *p) for p in copied]
             if not found:
                 found = _probe(source)
             if found:
@@ -249,7 +263,7 @@ def load(
                 "INSERT INTO _files VALUES (?, ?)", [[f.file_no, f.name] for f in files]
             )
             if byte_problems:
-                con.executemany("INSERT INTO _problems VALUES (?, ?, ?, ?)", byte_problems)
+                readers.add_problems(con, byte_problems)
             for source in files:
                 bar.step(f"reading {source.name}")
                 unreadable = source.fmt != "jsonl" and source.record_type is None
@@ -257,19 +271,25 @@ def load(
                     try:
                         readers.stage_file(con, source)
                     except FileReadError as exc:  # moved, changed or unreadable since hashed
+                        if isinstance(exc.__cause__, duckdb.Error):  # the transaction aborted
+                            problem = f"{source.name}:1: file: {exc}"
+                            raise LoadError([*problems, problem], headline=refused) from exc
                         bad_files.add(source.file_no)
                         con.execute(
                             "INSERT INTO _problems VALUES (?, 1, 'file', ?)",
                             [source.file_no, str(exc)],
                         )
+                    except duckdb.Error as exc:  # the transaction is aborted: say where
+                        problem = readers.unreadable_problem(source, exc)
+                        raise LoadError([*problems, problem], headline=refused) from exc
             bar.step("checking records")
             readers.stage_jsonl_records(
                 con, [f for f in files if f.fmt == "jsonl" and f.file_no not in bad_files]
             )
             present = _check(con, bar)
-            problems += _fetch_problems(con)
-            if problems:
-                raise LoadError(problems, headline=refused)
+            found, total = _fetch_problems(con)
+            if problems or found:
+                raise LoadError([*problems, *found], headline=refused, total=len(problems) + total)
             bar.step("writing")
             load_id = _next_load_id(con)
             counts = _insert(con, load_id, present)

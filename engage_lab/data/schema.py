@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "BOOKKEEPING_COLUMNS",
+    "BOUNDS",
     "BROWSER_TIMES",
     "CHAT_EVENTS",
     "CONVERSATION_OUTCOMES",
@@ -27,6 +28,7 @@ __all__ = [
     "INFERRED_PAGE_LENGTH_MS",
     "LOADS_COLUMNS",
     "LOADS_TABLE",
+    "MAX_CLOCK_OFFSET_MS",
     "META_TABLE",
     "MINIMUMS",
     "ORDER_RULES",
@@ -171,8 +173,8 @@ TABLES: tuple[Table, ...] = (
             Column(
                 "clock_offset_ms",
                 "BIGINT",
-                "browser clock minus server clock; the loader subtracts it from the "
-                "visitor's browser times",
+                "browser clock minus server clock, at most one day either way; the loader "
+                "subtracts it from the visitor's browser times",
             ),
             Column("country", "VARCHAR", "ISO country code"),
         ),
@@ -447,6 +449,18 @@ ORDER_RULES: tuple[tuple[str, str, str], ...] = (
 
 #: ``(table, column) -> minimum`` for numbers.
 MINIMUMS: dict[tuple[str, str], int] = {("agents", "soft_limit"): 0}
+
+#: The largest clock offset a visitor record may give, either way: one day. Browser
+#: clocks drift by seconds or minutes; the largest honest error is a clock set to local
+#: time as if it were UTC, at most 14 hours (UTC+14:00). Beyond a day the browser's
+#: times say nothing reliable, and an offset of millennia would move instants out of
+#: every range the engines can hold.
+MAX_CLOCK_OFFSET_MS = 24 * 3600 * 1000
+
+#: ``(table, column) -> (lowest, highest)`` for numbers, both included.
+BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("visitors", "clock_offset_ms"): (-MAX_CLOCK_OFFSET_MS, MAX_CLOCK_OFFSET_MS),
+}
 
 #: ``(table, column) -> prefix`` a text value must start with.
 PREFIXES: dict[tuple[str, str], str] = {("var_changes", "name"): "custom_"}

@@ -33,9 +33,12 @@ from engage_lab.timezones import known_timezones
 
 __all__ = ["type_records", "typed_table"]
 
-ISO_WITH_ZONE = (
-    r"\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)\s*"
-)
+_DATE_TIME = r"\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*"
+#: A UTC offset that exists: from -12:00 to +14:00, minutes below 60.
+REAL_ZONE = r"(Z|z|\+(0\d|1[0-3])(:?[0-5]\d)?|\+14(:?00)?|-(0\d|1[01])(:?[0-5]\d)?|-12(:?00)?)"
+ISO_WITH_ZONE = _DATE_TIME + REAL_ZONE + r"\s*"
+#: Any offset of the ISO shape, real or not (``+99:99``): to say what is wrong.
+ISO_WITH_ANY_OFFSET = _DATE_TIME + r"[+-]\d{2}(:?\d{2})?\s*"
 ISO_WITHOUT_ZONE = r"\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*"
 EPOCH_MS_TEXT = r"\s*-?\d{1,15}\s*"
 #: Epoch milliseconds of 0001-01-01 and 9999-12-31T23:59:59.999.
@@ -53,7 +56,12 @@ _KIND_NAME = (
     "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'list' WHEN 'OBJECT' THEN 'object' "
     "ELSE lower({k}) END"
 )
-_DISPLAY = "CASE WHEN {k} IN ('VARCHAR', 'TEXT') THEN to_json(left({t}, 60)) ELSE left({t}, 60) END"
+#: A raw value as a message shows it: 60 characters at most. A string is quoted; a list
+#: or an object is cut as text (its JSON type would make DuckDB parse the cut text).
+_DISPLAY = (
+    "CASE WHEN {k} IN ('VARCHAR', 'TEXT') THEN CAST(to_json(left({t}, 60)) AS VARCHAR) "
+    "ELSE left({t}, 60) || CASE WHEN length({t}) > 60 THEN '...' ELSE '' END END"
+)
 
 
 def typed_table(record_type: str) -> Sql:
@@ -182,6 +190,9 @@ def _field_problems(
             "CASE WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
             "AND regexp_full_match({t}, {nozone}) "
             "THEN 'timestamp without a time zone (add Z or +hh:mm): ' || {d} "
+            "WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} IN ('VARCHAR', 'TEXT') "
+            "AND regexp_full_match({t}, {any_offset}) THEN 'not a real UTC offset "
+            "(offsets lie from -12:00 to +14:00, minutes below 60): ' || {d} "
             "WHEN {v} IS NULL AND NOT ({n} >= {lo} AND {n} < {hi}) THEN NULL "
             "WHEN {t} IS NOT NULL AND {v} IS NULL AND {k} = 'VARCHAR' "
             "AND regexp_full_match({t}, {digits}) THEN 'digits in a string are not a "
@@ -195,6 +206,7 @@ def _field_problems(
             lo=literal(PLAUSIBLE_MS[0]),
             hi=literal(PLAUSIBLE_MS[1]),
             nozone=literal(ISO_WITHOUT_ZONE),
+            any_offset=literal(ISO_WITH_ANY_OFFSET),
             d=display,
             p=type_problem,
         )
@@ -260,6 +272,23 @@ def _field_problems(
                     v=v,
                     m=literal(minimum),
                     msg=literal(f"must be >= {minimum}, got "),
+                ),
+            )
+        )
+    bounds = schema.BOUNDS.get((table.name, column.name))
+    if bounds is not None:
+        outside = sql(
+            "({v} < {lo} OR {v} > {hi})", v=v, lo=literal(bounds[0]), hi=literal(bounds[1])
+        )
+        out.append(
+            (
+                field,
+                outside,
+                sql(
+                    "CASE WHEN {outside} THEN {msg} || {v} END",
+                    outside=outside,
+                    v=v,
+                    msg=literal(f"must lie from {bounds[0]} to {bounds[1]}, got "),
                 ),
             )
         )

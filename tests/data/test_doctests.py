@@ -13,6 +13,8 @@ MODULES = [
     "engage_lab.data.schema",
     "engage_lab.data.sqltext",
     "engage_lab.data.progress",
+    "engage_lab.data.lines",
+    "engage_lab.data.readers",
     "engage_lab.lab",
 ]
 
