@@ -32,12 +32,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from pandas.errors import OutOfBoundsDatetime
 from sqlglot import exp
 
 from engage_lab.availability.state import to_ms
 from engage_lab.conditions import nodes, parse_expression
 from engage_lab.conditions.checks import elem_match_too_deep
 from engage_lab.conditions.compiler import compile_condition
+from engage_lab.data.validate import PLAUSIBLE, PLAUSIBLE_MS
 from engage_lab.errors import ConditionError, EngineError
 
 __all__ = [
@@ -64,13 +66,38 @@ SEGMENT_ATTRIBUTES: dict[str, str] = {
 
 
 def check_time_range(time_range: Any) -> tuple[int, int] | None:
-    """``(start, end)`` in ms, checked (``None`` stays ``None``)."""
+    """``(start, end)`` in ms, checked (``None`` stays ``None``).
+
+    Both lie from 2000-01-01 to 2100-01-01, the span every recorded instant lies in.
+
+    >>> check_time_range(("2026-03-01", "2026-03-02"))
+    (1772323200000, 1772409600000)
+    >>> check_time_range(("0001-01-01", "2026-03-02"))
+    Traceback (most recent call last):
+    ...
+    engage_lab.errors.EngineError: time_range: the start must lie from 2000-01-01 to 2100-01-01, as every recorded instant does
+    """
     if time_range is None:
         return None
     try:
-        start, end = (to_ms(x) for x in time_range)
+        start_at, end_at = time_range
     except (TypeError, ValueError) as exc:
         raise EngineError(f"time_range must be two instants (start, end): {exc}") from exc
+    bounds = []
+    for which, value in (("start", start_at), ("end", end_at)):
+        try:
+            ms = to_ms(value)
+        except OutOfBoundsDatetime:
+            ms = None  # beyond what a timestamp holds: said with the range
+        except (TypeError, ValueError) as exc:
+            raise EngineError(f"time_range must be two instants (start, end): {exc}") from exc
+        if ms is None or not PLAUSIBLE_MS[0] <= ms <= PLAUSIBLE_MS[1]:
+            raise EngineError(
+                f"time_range: the {which} must lie from {PLAUSIBLE[0]} to {PLAUSIBLE[1]}, "
+                "as every recorded instant does"
+            )
+        bounds.append(ms)
+    start, end = bounds
     if end <= start:
         raise EngineError("time_range: the end must be after the start")
     return start, end

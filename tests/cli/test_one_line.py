@@ -311,6 +311,8 @@ def _sweep_cases():
     yield ["unload", "L9999", "--db", "{db}"]
     yield ["replay", str(PRODUCTION), "--db", "{db}", "--since", "2026-03-01"]
     yield ["replay", str(PRODUCTION), "--db", "{db}", "--since", "x", "--until", "y"]
+    yield ["replay", str(PRODUCTION), "--db", "{db}", "--since", "0001-01-01"]
+    yield ["replay", str(PRODUCTION), "--db", "{db}", "--until", "2200-01-01"]
     yield ["replay", str(PRODUCTION), "--db", "{db}", "--sample", "2"]
     yield ["replay", str(PRODUCTION), "--db", "{db}", "--sample", "nan"]
     yield ["replay", str(PRODUCTION), "--db", "{db}", "--segment", "{bad"]
