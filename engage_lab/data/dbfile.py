@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from engage_lab.errors import DatabaseError, duckdb_message
+from engage_lab.errors import DatabaseError, duckdb_message, translate_duckdb
 
 __all__ = ["MAGIC", "check_opened", "looks_like_duckdb", "prepare"]
 
@@ -204,16 +204,17 @@ def _create(
         ) from exc
     temp = folder / f".{os.getpid()}-{secrets.token_hex(6)}{CREATING_SUFFIX}"
     try:
-        try:
+        def cannot_create(exc: duckdb.Error) -> str:
+            words = duckdb_message(exc, first_line=True).replace(str(temp), str(shown))
+            return f"{shown}: cannot create the database: {words}"
+
+        with translate_duckdb(DatabaseError, by_kind={duckdb.Error: cannot_create}):
             con = duckdb.connect(str(temp))
             try:
                 initialise(con)
                 con.execute("CHECKPOINT")  # the whole database in the file, no log
             finally:
                 con.close()
-        except duckdb.Error as exc:
-            words = duckdb_message(exc, first_line=True).replace(str(temp), str(shown))
-            raise DatabaseError(f"{shown}: cannot create the database: {words}") from exc
         try:
             if replace:
                 os.replace(temp, target)

@@ -193,10 +193,13 @@ def _connection(lab_or_con: Any) -> duckdb.DuckDBPyConnection:
 
 def _page_view_count(con: duckdb.DuckDBPyConnection) -> int:
     """The page views recorded (0 when there is no such table: the replay says why)."""
-    try:
-        return int(con.execute("SELECT count(*) FROM page_views").fetchone()[0])
-    except duckdb.Error:
+    (tables,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'page_views'"
+    ).fetchone()
+    if not tables:
         return 0
+    return int(con.execute("SELECT count(*) FROM page_views").fetchone()[0])
 
 
 def _source_seed(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -159,7 +159,7 @@ def test_nested_elem_match_plans_in_size_linear_in_its_depth():
     steps = [b - a for a, b in itertools.pairwise(sizes)]
     assert max(steps) < 2 * min(steps), sizes
     two_levels = compile_condition(parse_expression(_elem_chain(2, {"$eq": "a"})))
-    assert con.execute(f"SELECT {two_levels.sql} FROM t").fetchone() == (True,)
+    assert con.execute(f"SELECT {two_levels.sql} FROM t", two_levels.params).fetchone() == (True,)
 
 
 def test_the_compiler_refuses_elem_match_past_the_validators_limit():

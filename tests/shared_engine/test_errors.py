@@ -87,8 +87,16 @@ def test_duckdb_message_first_non_blank_line():
 
 
 #: Where catching a DuckDB error is the answer sought, not a failure to translate: a regex
-#: check (is the pattern valid RE2?) and the probes of data files (which lines are bad?).
-_PROBES = {"conditions/checks.py": 1, "data/readers.py": 2, "errors.py": 1}
+#: check (is the pattern valid in DuckDB's RE2?), the probes of data files (which lines
+#: are bad?), the error of a read renamed from the open descriptor to the file's name (the
+#: same error kind, re-raised), and a load's read error listed as its file's problem.
+_PROBES = {
+    "conditions/regex.py": 1,
+    "data/files.py": 1,
+    "data/loading.py": 1,
+    "data/readers.py": 2,
+    "errors.py": 1,
+}
 
 
 def test_duckdb_errors_are_caught_in_one_place():
