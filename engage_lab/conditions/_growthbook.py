@@ -15,6 +15,8 @@ from typing import Any
 
 import re2
 
+from engage_lab.conditions.vocabulary import lower
+
 __all__ = [
     "compare",
     "get_path",
@@ -134,7 +136,7 @@ def member_key(value: Any, insensitive: bool = False) -> tuple[str, Any] | None:
     if kind in ("array", "object", "unknown") or (kind == "number" and value != value):
         return None
     if insensitive and kind == "string":
-        value = value.lower()
+        value = lower(value)  # as SQL's lower (no final sigma)
     return kind, value
 
 

@@ -19,7 +19,7 @@ from engage_lab.conditions import nodes as n
 from engage_lab.conditions.criteria import infer_kind, parse_criteria, read_page_value
 from engage_lab.conditions.expressions import parse_expression
 from engage_lab.conditions.regex import regex_finds
-from engage_lab.conditions.vocabulary import custom_declaration, position_range
+from engage_lab.conditions.vocabulary import custom_declaration, lower, position_range
 
 __all__ = [
     "evaluate",
@@ -309,7 +309,7 @@ class _Expression:
         if kind is n.Equals:
             expected = test.operand.value  # type: ignore[attr-defined]
             if test.insensitive and isinstance(expected, str) and isinstance(v, str):  # type: ignore[attr-defined]
-                return expected.lower() == v.lower()
+                return lower(expected) == lower(v)
             return gb.strict_deep_equal(expected, v)
         membership = _MEMBERSHIP.get(kind)
         if membership is not None:

@@ -18,6 +18,7 @@ from engage_lab.conditions.sql_common import (
     _or,
     _paren,
 )
+from engage_lab.conditions.vocabulary import lower
 from engage_lab.errors import CompileError
 
 __all__ = ["ExpressionVisitors"]
@@ -106,7 +107,7 @@ class ExpressionVisitors:
         if kind == "string":
             text = self.json_string(value)
             if insensitive:
-                text, literal = exp.Lower(this=text), literal.lower()
+                text, literal = exp.Lower(this=text), lower(literal)
             return _and(
                 [self.has_type(value, "string"), exp.EQ(this=text, expression=self.bind(literal))]
             )
@@ -287,7 +288,7 @@ class ExpressionVisitors:
         primitives = [v for v in values if gb.get_type(v) not in ("array", "object")]
         strings = [v for v in primitives if isinstance(v, str)]
         if insensitive:
-            strings = [v.lower() for v in strings]
+            strings = [lower(v) for v in strings]
         numbers = [_double(v) for v in primitives if gb.get_type(v) == "number"]
         self._check_finite(numbers)  # NaN, inf: refused, as everywhere in a condition
         others = [v for v in primitives if gb.get_type(v) in ("boolean", "null")]

@@ -164,6 +164,20 @@ def position_range(position: str, pages: int) -> tuple[int, int]:
     return (first, last) if last >= first else (1, 0)
 
 
+def lower(text: str) -> str:
+    """Lowercase as DuckDB's ``lower``: each code point by its one-character mapping.
+
+    Python's ``str.lower`` looks at context (a final capital sigma becomes ``ς``) and maps
+    ``İ`` to two code points; SQL can do neither, so both engines use this.
+
+    >>> lower("ΟΣ Straße İ"), "ΟΣ".lower()
+    ('οσ straße i', 'ος')
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(c.lower()[0] for c in text)
+
+
 def normalize(text: str) -> str:
     """Strip, NFKD without combining marks, lowercase: how strings are compared.
 
@@ -172,7 +186,7 @@ def normalize(text: str) -> str:
     """
     text = text.strip()
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not is_mark(c)).lower()
+    return lower("".join(c for c in decomposed if not is_mark(c)))
 
 
 def is_mark(char: str) -> bool:

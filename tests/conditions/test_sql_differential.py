@@ -122,3 +122,43 @@ def test_versions_read_ascii_digits_only_in_both(condition, value):
     # the SDK's /^[0-9]+$/ and the SQL's [0-9]+: a non-ASCII digit is not a number part
     pairs = [(condition, {"v": value})]
     assert run_expressions(pairs, GROUPS) == [evaluate(condition, {"v": value}, GROUPS)]
+
+
+@pytest.mark.parametrize(
+    ("criteria", "pages"),
+    [
+        (
+            [{"criterion": "page_title", "operator": "contains", "value": "οσ"}],
+            [{"page_title": "ΚΑΛΟΣ"}],
+        ),
+        (
+            [{"criterion": "page_title", "operator": "ends_with", "value": "ος"}],
+            [{"page_title": "ΚΑΛΟΣ"}],
+        ),
+        (
+            [{"criterion": "page_title", "operator": "is", "value": "istanbul"}],
+            [{"page_title": "İstanbul"}],
+        ),
+        (
+            [{"criterion": "page_title", "operator": "is", "value": "STRASSE"}],
+            [{"page_title": "Straße"}],
+        ),
+    ],
+    ids=["final-sigma-contains", "final-sigma-ends", "dotted-capital-i", "sharp-s"],
+)
+def test_criteria_lowercase_as_sql_does_in_both(criteria, pages):
+    # one lowercase for both engines: each code point by its one-character mapping (DuckDB)
+    assert run_criteria([(criteria, pages)]) == [evaluate_criteria(criteria, pages)]
+
+
+@pytest.mark.parametrize(
+    ("condition", "value"),
+    [
+        ({"t": {"$ini": ["καλοσ"]}}, "ΚΑΛΟΣ"),
+        ({"t": {"$nini": ["καλος"]}}, "ΚΑΛΟΣ"),
+        ({"t": {"$ini": ["İstanbul"]}}, "istanbul"),
+    ],
+)
+def test_insensitive_membership_lowercases_as_sql_does_in_both(condition, value):
+    pairs = [(condition, {"t": value})]
+    assert run_expressions(pairs, GROUPS) == [evaluate(condition, {"t": value}, GROUPS)]
