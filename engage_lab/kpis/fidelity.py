@@ -199,10 +199,8 @@ def _page_sums_python(pvi, t, code, decision, n_pages, sums, counts, sign):
     p = pvi[keep]
     key = t[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     key ^= (code[keep] & _NO_STAGE).astype(np.uint64) << np.uint64(32)
-    key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    key ^= key >> np.uint64(31)
-    np.add.at(sums, p, key * np.array(sign).astype(np.uint64))
+    mixed = _mix.py_func(key)  # its source, on arrays: the same finalizer, wrapping
+    np.add.at(sums, p, mixed * np.array(sign).astype(np.uint64))
     np.add.at(counts, p, sign)
 
 
