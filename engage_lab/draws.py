@@ -53,6 +53,7 @@ __all__ = [
     "in_sample_sql",
     "sample_draw",
     "sample_draw_sql",
+    "u_from_bytes",
     "u_from_key",
 ]
 
@@ -100,9 +101,18 @@ def u_from_key(key: str) -> float:
     >>> u_from_key("abc") == int("900150983cd24", 16) / 2**52  # md5("abc") = 900150983cd24…
     True
     """
+    return u_from_bytes(key.encode("utf-8"))
+
+
+def u_from_bytes(message: bytes) -> float:
+    """:func:`u_from_key` of the key's UTF-8 bytes.
+
+    >>> u_from_bytes(b"abc") == u_from_key("abc")
+    True
+    """
     # The first 7 bytes are the first 14 hex digits; dropping 4 bits keeps 13 (faster
     # than formatting the hex digest, same integer).
-    digest = _md5(key.encode("utf-8"), usedforsecurity=False).digest()
+    digest = _md5(message, usedforsecurity=False).digest()
     return (int.from_bytes(digest[:7], "big") >> 4) / _SCALE
 
 

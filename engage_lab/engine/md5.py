@@ -46,7 +46,6 @@ Implementation notes
 
 from __future__ import annotations
 
-import hashlib
 import math
 import sys
 
@@ -58,6 +57,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
 from engage_lab import tiers
+from engage_lab.draws import u_from_bytes
 
 __all__ = ["draw_u", "md5_u52", "u_of_bytes"]
 
@@ -364,20 +364,15 @@ def u_of_bytes(b: bytes) -> float:
 # ----------------------------------------------------------------- interpreted twins
 
 
-def _u_of_digest(message: bytes) -> float:
-    digest = hashlib.md5(message).digest()
-    return (int.from_bytes(digest[:7], "big") >> 4) * _INV_2_52
-
-
 def _md5_u52_python(data: np.ndarray, start: int, end: int) -> float:
-    return _u_of_digest(data[int(start) : int(end)].tobytes())
+    return u_from_bytes(data[int(start) : int(end)].tobytes())
 
 
 def _draw_u_python(
     seed: np.ndarray, key_data: np.ndarray, key_start: int, key_end: int, tail: np.ndarray
 ) -> float:
     key = key_data[int(key_start) : int(key_end)].tobytes()
-    return _u_of_digest(b"|".join((seed.tobytes(), key, tail.tobytes())))
+    return u_from_bytes(b"|".join((seed.tobytes(), key, tail.tobytes())))
 
 
 # interpreted runs (engage_lab.tiers) hash with hashlib: the same digest, and the
