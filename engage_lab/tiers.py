@@ -46,6 +46,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import functools
 import os
 import subprocess
 import sys
@@ -71,6 +72,7 @@ __all__ = [
     "interpreted_calls",
     "register",
     "resumed",
+    "resuming",
     "running",
     "tiered",
     "warm_in_background",
@@ -242,11 +244,8 @@ def running(size: int, target: str = "replay") -> Iterator[None]:
     ...     _run.get().small
     True
     """
-    token = _run.set(_Run(size <= SMALL, target))
-    try:
+    with resumed(_Run(size <= SMALL, target)):
         yield
-    finally:
-        _run.reset(token)
 
 
 def current() -> _Run | None:
@@ -269,6 +268,20 @@ def resumed(run: _Run | None) -> Iterator[None]:
         yield
     finally:
         _run.reset(token)
+
+
+def resuming(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A method called in the run its object kept (``self._tier_run``, from :func:`current`).
+
+    For results built lazily, after their run's block has ended.
+    """
+
+    @functools.wraps(method)
+    def in_kept_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with resumed(self._tier_run):
+            return method(self, *args, **kwargs)
+
+    return in_kept_run
 
 
 def carried(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -84,40 +84,38 @@ class FastRun:
             self.pvi, self.t, self.code, self.plan.trigger_ids, tuple(i for i, _ in self.plan.items)
         )
 
+    @tiers.resuming
     def canonical_order(self) -> np.ndarray:
         """Positions of the events in the canonical order of the events schema."""
-        with tiers.resumed(self._tier_run):
-            c = self.coded()
-            pvi = c.pvi.astype(np.int64)
-            visitor = self.pages.visitor.astype(np.int64)[pvi]
-            t = c.t
-            order = np.lexsort((t, visitor)) if len(t) else np.zeros(0, np.int64)
-            trig_rank = c.trigger.astype(np.int64)  # trigger ids are in canonical order; -1 first
-            # A trigger that a later trigger's action enabled (a later pass of the instant's
-            # fixed point) comes after the triggers of the earlier passes.
-            passes = tiered(_fixed_point_passes)(
-                order, pvi, t, c.stage.astype(np.int64), trig_rank,
-                self.pages.entry.astype(np.int64), self._slot_positions(),
-            )  # fmt: skip
-            trig_rank = passes * (len(self.plan.trigger_ids) + 1) + trig_rank
-            event_rank = np.array([EVENT_RANK[e] for e in EVENTS], np.int64)[
-                c.event.astype(np.int64)
-            ]
-            item_ids = [i for i, _ in self.plan.items]
-            by_name = np.argsort(np.array([*item_ids, ""], dtype=object))
-            item_rank = np.empty(len(by_name), np.int64)
-            item_rank[by_name] = np.arange(len(by_name))
-            item = c.item.astype(np.int64)
-            item_key = np.where(item >= 0, item_rank[item] + 1, 0)
-            page_rank = np.zeros(len(self.pages), np.int64)
-            mixed = tiered(_mixed_pages)(order, visitor, t, pvi)
-            if len(mixed):
-                ids = self.pages.scan_page_view_ids(self.con).take(pa.array(self.pages.pos[mixed]))
-                names = np.array(ids.to_pylist(), dtype=object)
-                page_rank[mixed[np.argsort(names, kind="stable")]] = np.arange(1, len(mixed) + 1)
-            tiered(_sort_ties)(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
-                       event_rank, item_key)  # fmt: skip
-            return order
+        c = self.coded()
+        pvi = c.pvi.astype(np.int64)
+        visitor = self.pages.visitor.astype(np.int64)[pvi]
+        t = c.t
+        order = np.lexsort((t, visitor)) if len(t) else np.zeros(0, np.int64)
+        trig_rank = c.trigger.astype(np.int64)  # trigger ids are in canonical order; -1 first
+        # A trigger that a later trigger's action enabled (a later pass of the instant's
+        # fixed point) comes after the triggers of the earlier passes.
+        passes = tiered(_fixed_point_passes)(
+            order, pvi, t, c.stage.astype(np.int64), trig_rank,
+            self.pages.entry.astype(np.int64), self._slot_positions(),
+        )  # fmt: skip
+        trig_rank = passes * (len(self.plan.trigger_ids) + 1) + trig_rank
+        event_rank = np.array([EVENT_RANK[e] for e in EVENTS], np.int64)[c.event.astype(np.int64)]
+        item_ids = [i for i, _ in self.plan.items]
+        by_name = np.argsort(np.array([*item_ids, ""], dtype=object))
+        item_rank = np.empty(len(by_name), np.int64)
+        item_rank[by_name] = np.arange(len(by_name))
+        item = c.item.astype(np.int64)
+        item_key = np.where(item >= 0, item_rank[item] + 1, 0)
+        page_rank = np.zeros(len(self.pages), np.int64)
+        mixed = tiered(_mixed_pages)(order, visitor, t, pvi)
+        if len(mixed):
+            ids = self.pages.scan_page_view_ids(self.con).take(pa.array(self.pages.pos[mixed]))
+            names = np.array(ids.to_pylist(), dtype=object)
+            page_rank[mixed[np.argsort(names, kind="stable")]] = np.arange(1, len(mixed) + 1)
+        tiered(_sort_ties)(order, visitor, t, page_rank[pvi], c.stage.astype(np.int64), trig_rank,
+                   event_rank, item_key)  # fmt: skip
+        return order
 
     def _slot_positions(self) -> np.ndarray:
         """``[entry, global trigger] ->`` the slot's index (list order within an entry;
@@ -137,34 +135,34 @@ class FastRun:
         refused = ~np.isnan(p) & (u >= p)
         return c.t[rows[refused]].astype(np.int64)
 
+    @tiers.resuming
     def gated_values(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``p`` and ``u`` of the events at positions ``order`` (NaN where not gated)."""
-        with tiers.resumed(self._tier_run):
-            c = self.coded()
-            n = len(order)
-            p = np.full(n, np.nan)
-            u = np.full(n, np.nan)
-            g = self.gating
-            if g is None or n == 0:
-                return p, u
-            pvi = c.pvi[order].astype(np.int64)
-            trig = c.trigger[order].astype(np.int64)
-            slot = np.where(trig >= 0, g.slot_of[self.pages.entry[pvi].astype(np.int64), trig], -1)
-            gated = (slot >= 0) & (g.slots.sint[np.maximum(slot, 0), A.S_GATED] != 0)
-            rows = np.flatnonzero(gated)
-            if len(rows):
-                v_data, v_off, p_data, p_at, longest = g.ids
-                if g.states is not None:
-                    at = order[rows]
-                    cap, busy, wait = (a[at] for a in g.states)
-                else:
-                    cap, busy, wait = _states_at(c.t[order][rows], *g.timeline)
-                p[rows], u[rows] = tiered(_gated_values)(
-                    slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]], pvi[rows], cap,
-                    busy, wait, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed, v_data,
-                    v_off, p_data, p_at, longest,
-                )  # fmt: skip
+        c = self.coded()
+        n = len(order)
+        p = np.full(n, np.nan)
+        u = np.full(n, np.nan)
+        g = self.gating
+        if g is None or n == 0:
             return p, u
+        pvi = c.pvi[order].astype(np.int64)
+        trig = c.trigger[order].astype(np.int64)
+        slot = np.where(trig >= 0, g.slot_of[self.pages.entry[pvi].astype(np.int64), trig], -1)
+        gated = (slot >= 0) & (g.slots.sint[np.maximum(slot, 0), A.S_GATED] != 0)
+        rows = np.flatnonzero(gated)
+        if len(rows):
+            v_data, v_off, p_data, p_at, longest = g.ids
+            if g.states is not None:
+                at = order[rows]
+                cap, busy, wait = (a[at] for a in g.states)
+            else:
+                cap, busy, wait = _states_at(c.t[order][rows], *g.timeline)
+            p[rows], u[rows] = tiered(_gated_values)(
+                slot[rows], self.pages.visitor.astype(np.int64)[pvi[rows]], pvi[rows], cap,
+                busy, wait, g.slots.sint, g.slots.pol_xp, g.slots.key_data, g.seed, v_data,
+                v_off, p_data, p_at, longest,
+            )  # fmt: skip
+        return p, u
 
     def frame(self) -> pd.DataFrame:
         """The events frame (:mod:`engage_lab.events` schema, canonical order)."""

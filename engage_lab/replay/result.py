@@ -9,7 +9,6 @@ of a 10 M page-view replay is a large object that a tuning loop never needs).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -31,15 +30,6 @@ from engage_lab.kpis import (
 )
 
 __all__ = ["ReplayResult", "flatten", "iso"]
-
-
-def _in_replay_tier(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def in_tier(self: ReplayResult, *args: Any, **kwargs: Any) -> Any:
-        with tiers.resumed(self._tier_run):
-            return method(self, *args, **kwargs)
-
-    return in_tier
 
 
 def iso(ms: int) -> str:
@@ -137,7 +127,7 @@ class ReplayResult:
             f"page_views={self.kpis.get('page_views')}, fidelity={self.fidelity})"
         )
 
-    @_in_replay_tier
+    @tiers.resuming
     def _lazy(self, name: str) -> Any:
         if name not in self._memo:
             getter = self._getters[name]
@@ -157,7 +147,7 @@ class ReplayResult:
         return self._lazy("recorded")
 
     @property
-    @_in_replay_tier
+    @tiers.resuming
     def mismatches(self) -> pd.DataFrame | None:
         if self.comparison is None:
             return None
@@ -170,17 +160,17 @@ class ReplayResult:
         """Share of replayed page views whose decision events match the recording."""
         return None if self.comparison is None else float(self.comparison.fidelity)
 
-    @_in_replay_tier
+    @tiers.resuming
     def funnel(self) -> pd.DataFrame:
         """The funnel questions Q1–Q5 per visit (:func:`engage_lab.kpis.funnel_by_visit`)."""
         return funnel_frame(self.codes, self.page_table)
 
-    @_in_replay_tier
+    @tiers.resuming
     def offers(self, *, online: bool = True) -> pd.DataFrame:
         """Offers (or refusals) with page path and local hour / day of week."""
         return offers(self.events, self.pages, self.timezone, online=online)
 
-    @_in_replay_tier
+    @tiers.resuming
     def occupancy(self, freq: str = "1h") -> pd.DataFrame:
         """Agent occupancy per time bin over the replayed span (empty without pages)."""
         table = self.page_table
@@ -190,14 +180,14 @@ class ReplayResult:
             self.timeline, int(table.start.min()), int(table.end.max()), freq
         )
 
-    @_in_replay_tier
+    @tiers.resuming
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column frame (``kpi``, ``value``); nested KPIs are flattened
         (``displays_by_stage.configured``)."""
         rows = list(flatten(self.kpis).items())
         return pd.DataFrame(rows, columns=["kpi", "value"], dtype=object)
 
-    @_in_replay_tier
+    @tiers.resuming
     def to_dict(self, *, mismatch_rows: int = 50) -> dict[str, Any]:
         """A JSON-ready dict: config, engine, seed, restrictions, kpis, fidelity and the
         first mismatch rows (no timings, so the same replay gives the same bytes)."""
