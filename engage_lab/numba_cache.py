@@ -33,8 +33,10 @@ def _writable(folder: Path) -> bool:
 
 
 def _user_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "numba"
+    """numba's own user-wide cache folder (its locator asks the same ``AppDirs``)."""
+    from numba.misc.appdirs import AppDirs
+
+    return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
 
 
 def ensure() -> Path | None:
